@@ -1,0 +1,21 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+{
+    "name": "Coop Developer Settings",
+    "summary": "API keys and signed webhooks that connect a food cooperative's "
+    "shop to its newsletter tools",
+    "version": "18.0.1.0.0",
+    "category": "Sales",
+    "website": "https://github.com/coop-developer-settings/coop-developer-settings",
+    "author": "Coop Developer Settings contributors",
+    "maintainers": ["coop-developer-settings"],
+    "license": "AGPL-3",
+    "development_status": "Alpha",
+    "depends": ["sale", "queue_job"],
+    "external_dependencies": {"python": ["requests"]},
+    "data": [
+        "security/coop_developer_settings_security.xml",
+    ],
+    "installable": True,
+    "application": False,
+}

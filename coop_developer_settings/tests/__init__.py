@@ -1,0 +1,2 @@
+from . import test_access_group
+from . import test_translations
