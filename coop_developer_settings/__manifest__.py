@@ -15,6 +15,15 @@
     "external_dependencies": {"python": ["requests"]},
     "data": [
         "security/coop_developer_settings_security.xml",
+        "security/ir.model.access.csv",
+        "security/coop_sale_cycle_security.xml",
+        "data/mail_message_subtype_data.xml",
+        "data/ir_cron_data.xml",
+        "views/coop_sale_cycle_views.xml",
+        "views/sale_order_views.xml",
+    ],
+    "demo": [
+        "demo/coop_sale_cycle_demo.xml",
     ],
     "installable": True,
     "application": False,

@@ -7,6 +7,9 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools.translate import TranslationModuleReader
 
 MODULE = "coop_developer_settings"
+# Spelled the same in French: the PO formatting (OCA) leaves their msgstr
+# empty, and Odoo then shows the source, which is right.
+SAME_IN_FRENCH = {"Description", "ID", "Messages", "Total"}
 
 
 @tagged("post_install", "-at_install")
@@ -19,6 +22,7 @@ class TestFrenchTranslation(TransactionCase):
             [entry.msgid for entry in po.fuzzy_entries()], "fuzzy French entries"
         )
         translated = {entry.msgid for entry in po.translated_entries()}
+        translated |= SAME_IN_FRENCH & {entry.msgid for entry in po}
         terms = {
             source
             for module, _type, _name, _res_id, source, _value, _comments in (

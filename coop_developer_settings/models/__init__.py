@@ -1,0 +1,2 @@
+from . import coop_sale_cycle
+from . import sale_order

@@ -1,0 +1,111 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from xmlrpc.client import Fault
+
+from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
+
+
+@tagged("post_install", "-at_install")
+class TestSaleCycleAccess(HttpCase):
+    """Access rules, checked over XML-RPC as an outside client would."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_a = cls.env["res.company"].create({"name": "Shop A"})
+        cls.company_b = cls.env["res.company"].create({"name": "Shop B"})
+        start = datetime(2026, 5, 1, 8)
+        cls.cycle_a, cls.cycle_b = cls.env["coop.sale.cycle"].create(
+            [
+                {
+                    "name": name,
+                    "company_id": company.id,
+                    "date_open": start,
+                    "date_close": start + timedelta(days=7),
+                }
+                for name, company in (
+                    ("Cycle A", cls.company_a),
+                    ("Cycle B", cls.company_b),
+                )
+            ]
+        )
+        cls.salesman_a = cls._user("salesman-a", "sales_team.group_sale_salesman")
+        cls.manager_a = cls._user("manager-a", "sales_team.group_sale_manager")
+
+    @classmethod
+    def _user(cls, login, groups):
+        return new_test_user(
+            cls.env,
+            login=login,
+            groups=groups,
+            company_id=cls.company_a.id,
+            company_ids=[(6, 0, cls.company_a.ids)],
+        )
+
+    @contextmanager
+    def assertAccessDenied(self):
+        """The server answered with an AccessError (not any other fault)."""
+        with self.assertRaises(Fault) as caught, mute_logger("odoo.http"):
+            yield
+        self.assertEqual(
+            caught.exception.faultCode,
+            RPC_FAULT_CODE_ACCESS_ERROR,
+            caught.exception.faultString,
+        )
+
+    def call(self, login, model, method, *args, **kwargs):
+        uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, login, login, {})
+        self.assertTrue(uid, f"{login} could not log in")
+        return self.xmlrpc_object.execute_kw(
+            self.env.cr.dbname, uid, login, model, method, list(args), kwargs
+        )
+
+    def test_salesman_reads_only_the_cycles_of_their_company(self):
+        found = self.call(
+            "salesman-a",
+            "coop.sale.cycle",
+            "search_read",
+            [("id", "in", (self.cycle_a | self.cycle_b).ids)],
+            fields=["name"],
+        )
+        self.assertEqual([row["name"] for row in found], ["Cycle A"])
+        with self.assertAccessDenied():
+            self.call(
+                "salesman-a", "coop.sale.cycle", "read", self.cycle_b.ids, ["name"]
+            )
+
+    def test_salesman_cannot_change_cycles(self):
+        with self.assertAccessDenied():
+            self.call(
+                "salesman-a", "coop.sale.cycle", "action_schedule", self.cycle_a.ids
+            )
+        with self.assertAccessDenied():
+            self.call(
+                "salesman-a",
+                "coop.sale.cycle",
+                "write",
+                self.cycle_a.ids,
+                {"name": "x"},
+            )
+        self.cycle_a.invalidate_recordset()
+        self.assertEqual((self.cycle_a.state, self.cycle_a.name), ("draft", "Cycle A"))
+
+    def test_manager_moves_cycles_of_their_company_over_xmlrpc(self):
+        self.call("manager-a", "coop.sale.cycle", "action_schedule", self.cycle_a.ids)
+        with (
+            self.assertRaisesRegex(Fault, "only an open cycle can be closed"),
+            mute_logger("odoo.http"),
+        ):
+            self.call("manager-a", "coop.sale.cycle", "action_close", self.cycle_a.ids)
+        self.call("manager-a", "coop.sale.cycle", "action_open", self.cycle_a.ids)
+        self.cycle_a.invalidate_recordset()
+        self.assertEqual(self.cycle_a.state, "open")
+        with self.assertAccessDenied():
+            self.call("manager-a", "coop.sale.cycle", "action_open", self.cycle_b.ids)
+        self.cycle_b.invalidate_recordset()
+        self.assertEqual(self.cycle_b.state, "draft")

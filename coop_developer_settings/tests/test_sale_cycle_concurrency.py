@@ -1,0 +1,130 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import sys
+import threading
+import traceback
+from datetime import timedelta
+
+import psycopg2
+
+from odoo import SUPERUSER_ID, api, fields, sql_db
+from odoo.exceptions import UserError
+from odoo.tests import TransactionCase, tagged
+from odoo.tools import mute_logger
+
+
+@tagged("post_install", "-at_install")
+class TestSaleCycleConcurrency(TransactionCase):
+    """Two workers (two cron runs, or a user and the cron) open one cycle.
+
+    They run in two real transactions, so the cycle is committed first and
+    removed at the end.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.db = sql_db.db_connect(self.env.cr.dbname)
+        now = fields.Datetime.now()
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            cycle = env["coop.sale.cycle"].create(
+                {
+                    "name": "Raced cycle",
+                    "date_open": now - timedelta(minutes=5),
+                    "date_close": now + timedelta(days=1),
+                }
+            )
+            cycle.action_schedule()
+            self.cycle_id = cycle.id
+        self.addCleanup(self.remove_cycle)
+
+    def env_of(self, cr):
+        """A superuser environment on a real cursor of its own.
+
+        The registry is handed over: looking it up by name would wait for a
+        lock that the test runner holds.
+        """
+        cr.transaction = api.Transaction(self.registry)
+        return api.Environment(cr, SUPERUSER_ID, {})
+
+    def remove_cycle(self):
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            cycle = env["coop.sale.cycle"].browse(self.cycle_id)
+            env["mail.message"].search(
+                [("model", "=", cycle._name), ("res_id", "=", cycle.id)]
+            ).unlink()
+            cycle.unlink()
+
+    def race(self, *workers):
+        """Run the workers at once, each in its own transaction."""
+        barrier = threading.Barrier(len(workers))
+        outcomes = []
+
+        def run(worker):
+            with self.db.cursor() as cr:
+                env = self.env_of(cr)
+                cycle = env["coop.sale.cycle"].browse(self.cycle_id)
+                cycle.read(["state"])  # both snapshots see "scheduled"
+                barrier.wait()
+                try:
+                    worker(cycle)
+                    cr.commit()  # pylint: disable=invalid-commit
+                    outcomes.append("done")
+                except (UserError, psycopg2.errors.SerializationFailure) as exc:
+                    cr.rollback()
+                    outcomes.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=run, args=(worker,)) for worker in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        stuck = [thread for thread in threads if thread.is_alive()]
+        if stuck:
+            frames = sys._current_frames()
+            self.fail(
+                "workers stuck:\n"
+                + "\n".join(
+                    "".join(traceback.format_stack(frames[t.ident])) for t in stuck
+                )
+            )
+        return outcomes
+
+    def opened_events(self):
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            subtype = env.ref("coop_developer_settings.mt_sale_cycle_opened")
+            return env["mail.message"].search_count(
+                [
+                    ("model", "=", "coop.sale.cycle"),
+                    ("res_id", "=", self.cycle_id),
+                    ("subtype_id", "=", subtype.id),
+                ]
+            )
+
+    @mute_logger("odoo.sql_db")  # the loser's refused lock is logged as an error
+    def test_a_user_and_the_cron_open_at_once(self):
+        outcomes = self.race(
+            lambda cycle: cycle.action_open(),
+            lambda cycle: cycle.env["coop.sale.cycle"]._cron_process_due_cycles(),
+        )
+        self.assertEqual(len(outcomes), 2, outcomes)
+        self.assertEqual(self.opened_events(), 1, outcomes)
+
+    @mute_logger("odoo.sql_db")  # the loser's refused lock is logged as an error
+    def test_two_users_open_at_once(self):
+        outcomes = self.race(
+            lambda cycle: cycle.action_open(), lambda cycle: cycle.action_open()
+        )
+        self.assertEqual(sorted(outcomes)[0], "SerializationFailure", outcomes)
+        self.assertEqual(outcomes.count("done"), 1, outcomes)
+        self.assertEqual(self.opened_events(), 1)
+
+    def test_two_cron_workers_open_at_once(self):
+        outcomes = self.race(
+            lambda cycle: cycle.env["coop.sale.cycle"]._cron_process_due_cycles(),
+            lambda cycle: cycle.env["coop.sale.cycle"]._cron_process_due_cycles(),
+        )
+        self.assertEqual(outcomes, ["done", "done"], "the cron never fails on a race")
+        self.assertEqual(self.opened_events(), 1)
