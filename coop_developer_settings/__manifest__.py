@@ -17,11 +17,23 @@
         "security/coop_developer_settings_security.xml",
         "security/ir.model.access.csv",
         "security/coop_sale_cycle_security.xml",
+        "security/coop_buyer_security.xml",
+        "data/ir_config_parameter_data.xml",
         "data/mail_message_subtype_data.xml",
         "data/ir_cron_data.xml",
         "views/coop_sale_cycle_views.xml",
+        "views/coop_buyer_views.xml",
         "views/sale_order_views.xml",
+        "views/res_users_apikeys_views.xml",
+        "views/res_users_views.xml",
+        "views/res_partner_views.xml",
+        "views/res_config_settings_views.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "coop_developer_settings/static/tests/tours/*.js",
+        ],
+    },
     "demo": [
         "demo/coop_sale_cycle_demo.xml",
     ],

@@ -7,8 +7,11 @@ builds the environment and tells them where Odoo and PostgreSQL are.
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -44,17 +47,21 @@ def odoo_env():
 class OdooCli:
     """Runs odoo-bin against one throwaway database."""
 
-    def __init__(self, odoo_env, db_name):
+    def __init__(self, odoo_env, db_name, **options):
         self.bin = odoo_env["bin"]
         self.db_name = db_name
+        self.http_port = devtool.free_port()
         self.config = devtool.write_config(
             odoo_env["source"],
             odoo_env["db"],
             f"odoo-{db_name}.conf",
-            http_port=str(devtool.free_port()),
-            gevent_port=str(devtool.free_port()),
-            workers="0",
-            max_cron_threads="0",
+            **{
+                "http_port": str(self.http_port),
+                "gevent_port": str(devtool.free_port()),
+                "workers": "0",
+                "max_cron_threads": "0",
+                **options,
+            },
         )
 
     def run(self, *args, timeout=900):
@@ -91,4 +98,75 @@ def odoo_cli(odoo_env):
     """A fresh, empty database name and the odoo-bin to use on it."""
     cli = OdooCli(odoo_env, f"coop_pytest_{secrets.token_hex(4)}")
     yield cli
+    cli.drop()
+
+
+class OdooServer:
+    """A running Odoo, as `make run` starts it: workers, queue_job's runner."""
+
+    def __init__(self, cli, log_path):
+        self.cli = cli
+        self.url = f"http://127.0.0.1:{cli.http_port}"
+        self.db = cli.db_name
+        self.log_path = log_path
+        self.process = None
+
+    def start(self, timeout=120):
+        log = open(self.log_path, "a")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen(
+            [
+                self.cli.bin,
+                "-c",
+                self.cli.config,
+                "-d",
+                self.db,
+                "--db-filter",
+                f"^{self.db}$",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(
+                    f"Odoo exited with {self.process.returncode}: see {self.log_path}"
+                )
+            try:
+                with urllib.request.urlopen(
+                    f"{self.url}/web/login", timeout=5
+                ) as answer:
+                    if answer.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        pytest.fail(f"Odoo did not answer within {timeout}s: see {self.log_path}")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def odoo_server(odoo_env):
+    """One database with the addon and its demo data, served for the session."""
+    cli = OdooCli(
+        odoo_env,
+        f"coop_e2e_{secrets.token_hex(4)}",
+        workers="2",
+        max_cron_threads="1",
+    )
+    returncode, log = cli.run("-i", ADDON, "--stop-after-init")
+    if returncode:
+        cli.drop()
+        pytest.fail(f"installing {ADDON} failed:\n{log[-3000:]}")
+    server = OdooServer(cli, devtool.DEV / "logs" / f"{cli.db_name}-server.log").start()
+    yield server
+    server.stop()
     cli.drop()

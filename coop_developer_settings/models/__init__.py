@@ -1,2 +1,12 @@
+from . import coop_api_key_usage
 from . import coop_sale_cycle
+from . import res_config_settings
+from . import res_partner
+from . import res_users
+from . import res_users_apikeys
+from . import res_users_apikeys_description
+from . import res_users_apikeys_show
 from . import sale_order
+
+# Last: its SQL view reads columns that the models above add.
+from . import coop_buyer

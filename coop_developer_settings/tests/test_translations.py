@@ -9,7 +9,7 @@ from odoo.tools.translate import TranslationModuleReader
 MODULE = "coop_developer_settings"
 # Spelled the same in French: the PO formatting (OCA) leaves their msgstr
 # empty, and Odoo then shows the source, which is right.
-SAME_IN_FRENCH = {"Description", "ID", "Messages", "Total"}
+SAME_IN_FRENCH = {"Contact", "Description", "ID", "Messages", "Total", "Webhooks"}
 
 
 @tagged("post_install", "-at_install")

@@ -1,0 +1,1 @@
+from . import buyer_api

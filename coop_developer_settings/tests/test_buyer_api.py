@@ -1,0 +1,189 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from odoo import Command
+from odoo.tests import HttpCase, new_test_user, tagged
+
+GROUP_XMLID = "coop_developer_settings.group_developer_settings"
+URL = "/coop/api/v1/buyers"
+
+
+@tagged("post_install", "-at_install")
+class TestBuyerApi(HttpCase):
+    """GET /coop/api/v1/buyers, as a newsletter tool calls it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.shop_a = cls.env["res.company"].create({"name": "Shop A"})
+        cls.shop_b = cls.env["res.company"].create({"name": "Shop B"})
+        cls.product = cls.env["product.product"].create(
+            {"name": "Basket", "list_price": 10.0, "taxes_id": False}
+        )
+        cls.alice, cls.bob, cls.carol, cls.dan, cls.quote_only = cls.env[
+            "res.partner"
+        ].create(
+            [
+                {"name": "Alice", "email": "alice@example.org"},
+                {"name": "Bob", "email": "bob@example.org"},
+                {"name": "Carol", "email": "carol@example.org", "phone": "+33 1 23"},
+                {"name": "Dan (shop B)", "email": "dan@example.org"},
+                {"name": "Quote only", "email": "quote@example.org"},
+            ]
+        )
+        start = datetime.now() - timedelta(days=1)
+        cls.cycle = cls.env["coop.sale.cycle"].create(
+            {
+                "name": "Week 48",
+                "company_id": cls.shop_a.id,
+                "date_open": start,
+                "date_close": start + timedelta(days=7),
+            }
+        )
+        cls.cycle.action_open()
+        cls.order(cls.alice, cls.shop_a)
+        cls.order(cls.alice, cls.shop_a)
+        cls.order(cls.bob, cls.shop_a)
+        cls.order(cls.dan, cls.shop_b)
+        cls.order(cls.quote_only, cls.shop_a, confirm=False)
+        carol_order = cls.order(cls.carol, cls.shop_a)
+        carol_order.sale_cycle_id = False  # ordered outside the cycle
+        cls.env["mail.blacklist"].create({"email": "bob@example.org"})
+
+        cls.developer = new_test_user(
+            cls.env,
+            login="coop-api-dev",
+            groups=f"base.group_user,{GROUP_XMLID}",
+            company_id=cls.shop_a.id,
+            company_ids=[Command.set(cls.shop_a.ids)],
+        )
+        cls.key = (
+            cls.env["res.users.apikeys"]
+            .with_user(cls.developer)
+            ._generate(None, "Newsletter", datetime.now() + timedelta(days=1))
+        )
+
+    @classmethod
+    def order(cls, partner, company, confirm=True):
+        order = cls.env["sale.order"].create(
+            {
+                "partner_id": partner.id,
+                "company_id": company.id,
+                "order_line": [Command.create({"product_id": cls.product.id})],
+            }
+        )
+        if confirm:
+            order.action_confirm()
+        return order
+
+    def get(self, key=None, **params):
+        headers = {"Authorization": f"Bearer {key or self.key}"} if key != "" else {}
+        response = self.url_open(f"{URL}?{urlencode(params)}", headers=headers)
+        self.assertEqual(
+            response.headers["Content-Type"], "application/json; charset=utf-8"
+        )
+        return response.status_code, response.json()
+
+    def names(self, **params):
+        status, body = self.get(**params)
+        self.assertEqual(status, 200, body)
+        return sorted(row["name"] for row in body["data"])
+
+    def test_exactly_the_buyers_of_the_callers_companies(self):
+        status, body = self.get()
+        self.assertEqual(status, 200, body)
+        self.assertEqual(
+            sorted(row["name"] for row in body["data"]), ["Alice", "Carol"]
+        )
+        alice = next(row for row in body["data"] if row["name"] == "Alice")
+        self.assertEqual(alice["order_count"], 2)
+        self.assertEqual(alice["email"], "alice@example.org")
+        self.assertEqual(alice["company"], {"id": self.shop_a.id, "name": "Shop A"})
+        self.assertEqual(alice["last_cycle"], {"id": self.cycle.id, "name": "Week 48"})
+        self.assertFalse(alice["opt_out"])
+        self.assertIsNone(body["next_cursor"])
+
+    def test_opted_out_buyers_only_on_request(self):
+        self.assertNotIn("Bob", self.names())
+        self.assertEqual(
+            self.names(include_opted_out="true"), ["Alice", "Bob", "Carol"]
+        )
+
+    def test_filters(self):
+        self.assertEqual(self.names(cycle_id=self.cycle.id), ["Alice"])
+        self.assertEqual(self.names(company_id=self.shop_a.id), ["Alice", "Carol"])
+        future = (datetime.now() + timedelta(days=1)).isoformat() + "Z"
+        self.assertEqual(self.names(updated_since=future), [])
+        self.assertEqual(
+            self.names(updated_since="2000-01-01T00:00:00+02:00"), ["Alice", "Carol"]
+        )
+
+    def test_pagination(self):
+        seen, cursor = [], None
+        for _page in range(5):
+            params = {"limit": 1, "include_opted_out": "true"}
+            if cursor:
+                params["cursor"] = cursor
+            status, body = self.get(**params)
+            self.assertEqual(status, 200, body)
+            self.assertLessEqual(len(body["data"]), 1)
+            seen += [row["name"] for row in body["data"]]
+            cursor = body["next_cursor"]
+            if not cursor:
+                break
+        self.assertEqual(sorted(seen), ["Alice", "Bob", "Carol"])
+        self.assertEqual(len(seen), len(set(seen)), "no buyer twice")
+
+    def test_unauthorised(self):
+        for key in ("", "0" * 40, self.key[:8] + "0" * 32):
+            status, body = self.get(key=key)
+            self.assertEqual((status, body["error"]), (401, "invalid_api_key"), key)
+            self.assertTrue(body["message"])
+        self.developer.api_key_ids._remove()
+        status, body = self.get()
+        self.assertEqual((status, body["error"]), (401, "invalid_api_key"))
+
+    def test_expired_key(self):
+        expired = (
+            self.env["res.users.apikeys"]
+            .with_user(self.developer)
+            .sudo()
+            ._generate(None, "Old", datetime.now() - timedelta(minutes=1))
+        )
+        status, body = self.get(key=expired)
+        self.assertEqual((status, body["error"]), (401, "invalid_api_key"))
+
+    def test_forbidden(self):
+        self.developer.write(
+            {
+                "groups_id": [Command.unlink(self.env.ref(GROUP_XMLID).id)],
+                "coop_revoke_on_access_removal": False,
+            }
+        )
+        status, body = self.get()
+        self.assertEqual((status, body["error"]), (403, "forbidden"))
+
+    def test_other_company_is_forbidden(self):
+        status, body = self.get(company_id=self.shop_b.id)
+        self.assertEqual((status, body["error"]), (403, "company_forbidden"))
+        other_cycle = self.cycle.copy({"company_id": self.shop_b.id})
+        status, body = self.get(cycle_id=other_cycle.id)
+        self.assertEqual((status, body["error"]), (404, "cycle_not_found"))
+
+    def test_bad_parameters(self):
+        for params in (
+            {"limit": 0},
+            {"limit": 201},
+            {"limit": "ten"},
+            {"cursor": -1},
+            {"company_id": "abc"},
+            {"updated_since": "yesterday"},
+            {"include_opted_out": "maybe"},
+        ):
+            status, body = self.get(**params)
+            self.assertEqual(
+                (status, body["error"]), (400, "invalid_parameter"), params
+            )
+            self.assertIn(next(iter(params)), body["message"])

@@ -1,0 +1,1 @@
+from . import coop_api_key_wizard

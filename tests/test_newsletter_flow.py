@@ -1,0 +1,135 @@
+"""The integrator's path, from outside, against a running server.
+
+Admin grants the access, the user generates an API key through the web
+client's own calls (with the password check), an XML-RPC client logs in with
+the key and reads the buyers, the JSON API answers the same key; once the key
+is revoked, both refuse it.
+"""
+
+import json
+import xmlrpc.client
+
+import requests
+
+ADMIN = ("admin", "admin")
+GROUP_XMLID = "coop_developer_settings.group_developer_settings"
+
+
+class WebClient:
+    """What the browser does: a session, then JSON-RPC calls of the UI."""
+
+    def __init__(self, server, login, password):
+        self.server = server
+        self.session = requests.Session()
+        answer = self.rpc(
+            "/web/session/authenticate",
+            {"db": server.db, "login": login, "password": password},
+        )
+        self.uid = answer["uid"]
+
+    def rpc(self, path, params):
+        response = self.session.post(
+            self.server.url + path,
+            data=json.dumps({"jsonrpc": "2.0", "method": "call", "params": params}),
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        body = response.json()
+        assert "error" not in body, body["error"]["data"]["message"]
+        return body["result"]
+
+    def call(self, model, method, args, kwargs=None):
+        return self.rpc(
+            f"/web/dataset/call_kw/{model}/{method}",
+            {"model": model, "method": method, "args": args, "kwargs": kwargs or {}},
+        )
+
+
+def rpc_proxy(server, path):
+    return xmlrpc.client.ServerProxy(f"{server.url}/xmlrpc/2/{path}", allow_none=True)
+
+
+def test_newsletter_tool_pulls_the_buyers_with_a_generated_key(odoo_server):
+    db = odoo_server.db
+    common, models = rpc_proxy(odoo_server, "common"), rpc_proxy(odoo_server, "object")
+    admin_uid = common.authenticate(db, *ADMIN, {})
+
+    # The administrator grants the access to the demo user.
+    demo_uid = models.execute_kw(
+        db, admin_uid, ADMIN[1], "res.users", "search", [[("login", "=", "demo")]]
+    )[0]
+    group_id = models.execute_kw(
+        db,
+        admin_uid,
+        ADMIN[1],
+        "ir.model.data",
+        "check_object_reference",
+        GROUP_XMLID.split("."),
+    )[1]
+    models.execute_kw(
+        db,
+        admin_uid,
+        ADMIN[1],
+        "res.users",
+        "write",
+        [[demo_uid], {"groups_id": [(4, group_id)]}],
+    )
+
+    # The user generates a key in the Developer settings tab.
+    web = WebClient(odoo_server, "demo", "demo")
+    action = web.call("res.users", "action_coop_generate_api_key", [[web.uid]])
+    wizard_id = web.call(
+        action["res_model"], "create", [{"name": "Brevo", "duration": "30"}]
+    )
+    check = web.call("coop.api.key.wizard", "make_key", [[wizard_id]])
+    assert check["res_model"] == "res.users.identitycheck", (
+        "the password is asked first"
+    )
+    web.call(
+        "res.users.identitycheck", "write", [[check["res_id"]], {"password": "demo"}]
+    )
+    shown = web.call("res.users.identitycheck", "run_check", [[check["res_id"]]])
+    key = shown["context"]["default_key"]
+    assert len(key) == 40 and shown["context"]["default_coop_database"] == db
+
+    # The newsletter tool logs in over XML-RPC with the key as password.
+    uid = common.authenticate(db, "demo", key, {})
+    assert uid == demo_uid
+    buyers = models.execute_kw(
+        db,
+        uid,
+        key,
+        "coop.buyer",
+        "search_read",
+        [[]],
+        {"fields": ["name", "email", "opt_out"]},
+    )
+    assert buyers, "the demo data has buyers"
+
+    # ... and the buyer list API answers the same key.
+    answer = requests.get(
+        f"{odoo_server.url}/coop/api/v1/buyers",
+        headers={"Authorization": f"Bearer {key}"},
+        params={"limit": 200},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    api_names = sorted(row["name"] for row in answer.json()["data"])
+    assert api_names == sorted(b["name"] for b in buyers if not b["opt_out"])
+
+    # The key's "last used" shows in the tab.
+    keys = web.call("res.users", "read", [[web.uid], ["coop_api_key_ids"]])[0]
+    [listed] = web.call(
+        "res.users.apikeys", "read", [keys["coop_api_key_ids"], ["name", "last_used"]]
+    )
+    assert listed["name"] == "Brevo" and listed["last_used"]
+
+    # Revoked: refused everywhere.
+    web.call("res.users.apikeys", "remove", [keys["coop_api_key_ids"]])
+    assert common.authenticate(db, "demo", key, {}) is False
+    answer = requests.get(
+        f"{odoo_server.url}/coop/api/v1/buyers",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    assert (answer.status_code, answer.json()["error"]) == (401, "invalid_api_key")
