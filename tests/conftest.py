@@ -18,6 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
+# The addon tests' plain HTTP receiver (receiver.py) serves these tests too.
+sys.path.insert(0, str(ROOT / "coop_developer_settings" / "tests"))
 
 import devtool  # noqa: E402  (the dev tool owns the Odoo configuration)
 

@@ -2,14 +2,19 @@
 
 Admin grants the access, the user generates an API key through the web
 client's own calls (with the password check), an XML-RPC client logs in with
-the key and reads the buyers, the JSON API answers the same key; once the key
-is revoked, both refuse it.
+the key, registers a webhook for sale_cycle.opened, a cycle is opened by the
+cron, the receiver gets one signed POST delivered by queue_job's runner, the
+JSON API answers the same key; once the key is revoked, both refuse it.
 """
 
 import json
+import time
 import xmlrpc.client
+from datetime import datetime, timedelta
 
 import requests
+from receiver import Receiver  # the addon tests' HTTP receiver (see conftest)
+from standardwebhooks.webhooks import Webhook
 
 ADMIN = ("admin", "admin")
 GROUP_XMLID = "coop_developer_settings.group_developer_settings"
@@ -105,6 +110,99 @@ def test_newsletter_tool_pulls_the_buyers_with_a_generated_key(odoo_server):
         {"fields": ["name", "email", "opt_out"]},
     )
     assert buyers, "the demo data has buyers"
+
+    # The tool registers its webhook for the opening of sale cycles, and the
+    # administrator lets webhooks reach this test's receiver on loopback.
+    for name, value in (
+        ("allowed_private_networks", "127.0.0.0/8"),
+        ("webhook_allow_http", "1"),
+    ):
+        models.execute_kw(
+            db,
+            admin_uid,
+            ADMIN[1],
+            "ir.config_parameter",
+            "set_param",
+            [f"coop_developer_settings.{name}", value],
+        )
+    opened_type = models.execute_kw(
+        db,
+        uid,
+        key,
+        "coop.webhook.event.type",
+        "search",
+        [[("code", "=", "sale_cycle.opened")]],
+    )[0]
+    with Receiver() as receiver:
+        endpoint_id = models.execute_kw(
+            db,
+            uid,
+            key,
+            "coop.webhook.endpoint",
+            "create",
+            [{"event_type_id": opened_type, "url": receiver.url}],
+        )
+        # A cycle whose opening date has passed: the cron opens it.
+        now = datetime.utcnow()
+        cycle_id = models.execute_kw(
+            db,
+            admin_uid,
+            ADMIN[1],
+            "coop.sale.cycle",
+            "create",
+            [
+                {
+                    "name": "Newsletter week",
+                    "date_open": (now - timedelta(minutes=1)).strftime(
+                        "%Y-%m-%d %H:%M:%S"
+                    ),
+                    "date_close": (now + timedelta(days=7)).strftime(
+                        "%Y-%m-%d %H:%M:%S"
+                    ),
+                }
+            ],
+        )
+        models.execute_kw(
+            db, admin_uid, ADMIN[1], "coop.sale.cycle", "action_schedule", [[cycle_id]]
+        )
+        cron_id = models.execute_kw(
+            db,
+            admin_uid,
+            ADMIN[1],
+            "ir.model.data",
+            "check_object_reference",
+            ["coop_developer_settings", "ir_cron_process_due_sale_cycles"],
+        )[1]
+        models.execute_kw(
+            db, admin_uid, ADMIN[1], "ir.cron", "method_direct_trigger", [[cron_id]]
+        )
+        deadline = time.monotonic() + 60
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)  # a duplicate would arrive now
+    assert len(receiver.requests) == 1, receiver.requests
+    secret = models.execute_kw(
+        db,
+        admin_uid,
+        ADMIN[1],
+        "coop.webhook.endpoint",
+        "read",
+        [[endpoint_id], ["secret"]],
+    )[0]["secret"]
+    request = receiver.requests[0]
+    payload = Webhook(secret).verify(request["body"], request["headers"])
+    assert payload["type"] == "sale_cycle.opened"
+    assert payload["data"]["id"] == cycle_id and payload["data"]["state"] == "open"
+    [delivery] = models.execute_kw(
+        db,
+        uid,
+        key,
+        "coop.webhook.delivery",
+        "search_read",
+        [[("endpoint_id", "=", endpoint_id)]],
+        {"fields": ["state", "attempt_count"]},
+    )
+    assert (delivery["state"], delivery["attempt_count"]) == ("done", 1)
 
     # ... and the buyer list API answers the same key.
     answer = requests.get(

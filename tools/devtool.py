@@ -422,9 +422,9 @@ def write_config(odoo_dir, db, name, **options):
         **options,
     }
     lines = ["[options]"] + [f"{key} = {value}" for key, value in values.items()]
-    # The webhook channel gets its own capacity so deliveries never starve
-    # other jobs; the job runner reads this section.
-    lines += ["", "[queue_job]", "channels = root:2"]
+    # Webhook deliveries get their own channel and capacity, so that slow
+    # receivers never starve other jobs; queue_job's runner reads this.
+    lines += ["", "[queue_job]", "channels = root:4,root.webhook:2"]
     path = DEV / name
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -271,11 +271,65 @@ class CoopSaleCycle(models.Model):
     def _emit_event(self, event_type):
         """Tell the world that the cycles went through a transition.
 
-        The event's mail subtype notifies the cycle's followers.
+        The event's mail subtype notifies the cycle's followers; the webhook
+        deliveries are written in this same transaction (outbox).
         """
         subtype = self.env.ref(EVENT_SUBTYPES[event_type])
         for cycle in self:
             cycle.message_post(body=subtype.description, subtype_id=subtype.id)
+        self.env["coop.webhook.delivery"]._enqueue_event(event_type, self)
+
+    # ------------------------------------------------------------------
+    # Webhook payloads (no personal data of buyers)
+    # ------------------------------------------------------------------
+
+    def _webhook_data(self, event_type):
+        self.ensure_one()
+        to_string = fields.Datetime.to_string
+        data = {
+            "id": self.id,
+            "name": self.name,
+            "state": self.state,
+            "date_open": to_string(self.date_open),
+            "date_close": to_string(self.date_close),
+            "opened_at": to_string(self.opened_at) if self.opened_at else None,
+            "closed_at": to_string(self.closed_at) if self.closed_at else None,
+            "shop_url": self.shop_url or None,
+            "company": {"id": self.company_id.id, "name": self.company_id.name},
+        }
+        if event_type == "sale_cycle.closed":
+            data.update(
+                order_count=self.order_count,
+                buyer_count=self.buyer_count,
+                amount_total=self.currency_id.round(self.amount_total),
+                currency=self.currency_id.name,
+            )
+        return data
+
+    @api.model
+    def _webhook_sample_data(self, event_type, user):
+        """A realistic sample for a test event: the user's latest cycle."""
+        cycle = self.sudo().search(
+            [("company_id", "in", user.company_ids.ids)], limit=1
+        )
+        if cycle:
+            return cycle._webhook_data(event_type)
+        sample = {
+            "id": 0,
+            "name": self.env._("Sample sale cycle"),
+            "state": "open",
+            "date_open": "2026-12-01 08:00:00",
+            "date_close": "2026-12-08 20:00:00",
+            "opened_at": "2026-12-01 08:00:00",
+            "closed_at": None,
+            "shop_url": None,
+            "company": {"id": user.company_id.id, "name": user.company_id.name},
+        }
+        if event_type == "sale_cycle.closed":
+            sample.update(
+                order_count=0, buyer_count=0, amount_total=0.0, currency="EUR"
+            )
+        return sample
 
     # ------------------------------------------------------------------
     # Scheduling

@@ -20,12 +20,20 @@ class ResUsers(models.Model):
     # The keys again, for the Developer settings tab (the native Account
     # Security tab shows api_key_ids its own way).
     coop_api_key_ids = fields.One2many(related="api_key_ids", string="API keys")
+    coop_webhook_endpoint_ids = fields.One2many(
+        "coop.webhook.endpoint", "user_id", string="Webhooks"
+    )
+    coop_webhook_event_type_ids = fields.Many2many(
+        "coop.webhook.event.type",
+        string="Webhook events",
+        compute="_compute_coop_webhook_event_type_ids",
+    )
     coop_revoke_on_access_removal = fields.Boolean(
-        string="On removal of the access, revoke the API keys",
+        string="On removal of the access, revoke API keys and disable webhooks",
         compute="_compute_coop_revoke_on_access_removal",
         inverse="_inverse_coop_revoke_on_access_removal",
         help="When Developer settings access is removed from this user, their "
-        "API keys are revoked. Untick to keep them.",
+        "API keys are revoked and their webhooks disabled. Untick to keep them.",
     )
 
     @property
@@ -33,6 +41,8 @@ class ResUsers(models.Model):
         return super().SELF_READABLE_FIELDS + [
             "coop_developer_access",
             "coop_api_key_ids",
+            "coop_webhook_endpoint_ids",
+            "coop_webhook_event_type_ids",
         ]
 
     @api.depends("groups_id")
@@ -40,6 +50,12 @@ class ResUsers(models.Model):
         group = self.env.ref(GROUP_XMLID)
         for user in self:
             user.coop_developer_access = group in user.groups_id
+
+    def _compute_coop_webhook_event_type_ids(self):
+        # The rows of the Webhooks section: one per event users can subscribe to.
+        self.coop_webhook_event_type_ids = self.env["coop.webhook.event.type"].search(
+            [("subscribable", "=", True)]
+        )
 
     def _compute_coop_revoke_on_access_removal(self):
         # Not stored: a choice made with each removal, on by default.
@@ -96,16 +112,26 @@ class ResUsers(models.Model):
                 keys = user.sudo().api_key_ids
                 count = len(keys)
                 keys.unlink()
+                user.sudo().coop_webhook_endpoint_ids.filtered(
+                    lambda endpoint: endpoint.state == "enabled"
+                ).write(
+                    {
+                        "state": "disabled",
+                        "disabled_reason": self.env._(
+                            "Developer settings access removed."
+                        ),
+                    }
+                )
                 body = self.env._(
                     "Developer settings access removed by %(admin)s: %(count)s API "
-                    "key(s) revoked.",
+                    "key(s) revoked and webhooks disabled.",
                     admin=self.env.user.name,
                     count=count,
                 )
             else:
                 body = self.env._(
-                    "Developer settings access removed by %(admin)s; API keys kept "
-                    "on request.",
+                    "Developer settings access removed by %(admin)s; API keys and "
+                    "webhooks kept on request.",
                     admin=self.env.user.name,
                 )
             user.partner_id.sudo().message_post(

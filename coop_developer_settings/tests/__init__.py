@@ -9,3 +9,7 @@ from . import test_sale_cycle_cron
 from . import test_sale_cycle_orders
 from . import test_sale_cycle_transitions
 from . import test_translations
+from . import test_webhook_delivery
+from . import test_webhook_endpoints
+from . import test_webhook_plain
+from . import test_webhook_tour

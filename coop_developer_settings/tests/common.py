@@ -2,7 +2,10 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from datetime import datetime, timedelta
 
-from odoo.tests import TransactionCase
+from odoo import Command
+from odoo.tests import TransactionCase, new_test_user
+
+from odoo.addons.queue_job.job import Job
 
 # A fixed "now" for the tests that travel in time.
 T0 = datetime(2026, 3, 2, 8, 0, 0)
@@ -57,4 +60,72 @@ class SaleCycleCase(TransactionCase):
                 ("subtype_id", "=", subtype.id),
             ],
             order="id",
+        )
+
+
+class DeliveryJobsMixin:
+    """Run the delivery jobs as queue_job's runner would."""
+
+    def pending_jobs(self):
+        return self.env["queue.job"].search(
+            [("method_name", "=", "_deliver_job"), ("state", "=", "pending")],
+            order="id",
+        )
+
+    def run_jobs(self, rounds=10):
+        """Perform the pending delivery jobs the way the job runner would,
+        whatever their eta (the tests do not wait for the retry delays)."""
+        performed = 0
+        for _round in range(rounds):
+            jobs = self.pending_jobs()
+            if not jobs:
+                break
+            for record in jobs:
+                job = Job.load(self.env, record.uuid)
+                job.set_started()
+                job.store()
+                job.perform()
+                job.set_done()
+                job.store()
+                performed += 1
+        return performed
+
+
+class WebhookCase(DeliveryJobsMixin, SaleCycleCase):
+    """A developer of the test shop, receivers on 127.0.0.1, real jobs."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        params = cls.env["ir.config_parameter"].sudo()
+        # The tests' receivers listen on loopback over plain http.
+        params.set_param(
+            "coop_developer_settings.allowed_private_networks", "127.0.0.0/8"
+        )
+        params.set_param("coop_developer_settings.webhook_allow_http", "1")
+        params.set_param("coop_developer_settings.webhook_total_timeout", "2")
+        cls.developer = new_test_user(
+            cls.env,
+            login="coop-webhook-dev",
+            groups="base.group_user,coop_developer_settings.group_developer_settings",
+            company_id=cls.company.id,
+            company_ids=[Command.set(cls.company.ids)],
+        )
+        cls.opened_type = cls.env.ref(
+            "coop_developer_settings.webhook_event_sale_cycle_opened"
+        )
+        cls.closed_type = cls.env.ref(
+            "coop_developer_settings.webhook_event_sale_cycle_closed"
+        )
+
+    def endpoint(self, url, event_type=None, user=None):
+        return (
+            self.env["coop.webhook.endpoint"]
+            .with_user(user or self.developer)
+            .create({"event_type_id": (event_type or self.opened_type).id, "url": url})
+        )
+
+    def deliveries(self, endpoint):
+        return self.env["coop.webhook.delivery"].search(
+            [("endpoint_id", "=", endpoint.id)], order="id"
         )

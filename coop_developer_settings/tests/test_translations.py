@@ -9,7 +9,21 @@ from odoo.tools.translate import TranslationModuleReader
 MODULE = "coop_developer_settings"
 # Spelled the same in French: the PO formatting (OCA) leaves their msgstr
 # empty, and Odoo then shows the source, which is right.
-SAME_IN_FRENCH = {"Contact", "Description", "ID", "Messages", "Total", "Webhooks"}
+SAME_IN_FRENCH = {
+    "Code",
+    "Contact",
+    "Description",
+    "ID",
+    "Messages",
+    "Secret",
+    "Total",
+    "URL",
+    "Webhooks",
+    # placeholders
+    "10.1.0.0/16",
+    "5,300,1800,7200,18000,36000,36000",
+    "https://hooks.example.org/...",
+}
 
 
 @tagged("post_install", "-at_install")

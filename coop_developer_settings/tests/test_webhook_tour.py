@@ -1,0 +1,31 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from standardwebhooks.webhooks import Webhook
+
+from odoo.tests import HttpCase, tagged
+
+from .common import DeliveryJobsMixin
+from .receiver import Receiver
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookTour(DeliveryJobsMixin, HttpCase):
+    def test_create_an_endpoint_and_send_a_test_event(self):
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param(
+            "coop_developer_settings.allowed_private_networks", "127.0.0.0/8"
+        )
+        params.set_param("coop_developer_settings.webhook_allow_http", "1")
+        admin = self.env.ref("base.user_admin")
+        with Receiver() as receiver:
+            params.set_param("coop_developer_settings.tour_receiver_url", receiver.url)
+            self.start_tour("/odoo", "coop_developer_settings_webhook", login="admin")
+            endpoint = admin.coop_webhook_endpoint_ids
+            self.assertEqual(endpoint.url, receiver.url)
+            self.assertEqual(endpoint.event_type, "sale_cycle.opened")
+            self.run_jobs()
+        [request] = receiver.requests
+        payload = Webhook(endpoint.sudo().secret).verify(
+            request["body"], request["headers"]
+        )
+        self.assertEqual(payload["type"], "webhook.test")
