@@ -12,9 +12,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+import xmlrpc.client
 from pathlib import Path
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -172,3 +174,99 @@ def odoo_server(odoo_env):
     yield server
     server.stop()
     cli.drop()
+
+
+ADMIN = ("admin", "admin")
+GROUP_XMLID = f"{ADDON}.group_developer_settings"
+
+
+class Rpc:
+    """XML-RPC as one user: call(model, method, *args, **kwargs)."""
+
+    def __init__(self, server, login, password):
+        self.server = server
+        self.db = server.db
+        self.password = password
+        common = xmlrpc.client.ServerProxy(f"{server.url}/xmlrpc/2/common")
+        self.uid = common.authenticate(self.db, login, password, {})
+        assert self.uid, f"{login} could not log in"
+        self.object = xmlrpc.client.ServerProxy(
+            f"{server.url}/xmlrpc/2/object", allow_none=True
+        )
+
+    def __call__(self, model, method, *args, **kwargs):
+        return self.object.execute_kw(
+            self.db, self.uid, self.password, model, method, list(args), kwargs
+        )
+
+    def ref(self, xmlid):
+        return self("ir.model.data", "check_object_reference", *xmlid.split("."))[1]
+
+    def set_params(self, **params):
+        for name, value in params.items():
+            self("ir.config_parameter", "set_param", f"{ADDON}.{name}", value)
+
+
+class WebClient:
+    """What the browser does: a session, then the web client's JSON-RPC."""
+
+    def __init__(self, server, login, password):
+        self.server = server
+        self.session = requests.Session()
+        self.uid = self.rpc(
+            "/web/session/authenticate",
+            {"db": server.db, "login": login, "password": password},
+        )["uid"]
+
+    def rpc(self, path, params):
+        response = self.session.post(
+            self.server.url + path,
+            data=json.dumps({"jsonrpc": "2.0", "method": "call", "params": params}),
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        body = response.json()
+        assert "error" not in body, body["error"]["data"]["message"]
+        return body["result"]
+
+    def call(self, model, method, args, kwargs=None):
+        return self.rpc(
+            f"/web/dataset/call_kw/{model}/{method}",
+            {"model": model, "method": method, "args": args, "kwargs": kwargs or {}},
+        )
+
+    def generate_api_key(self, name, password):
+        """The Developer settings tab's flow: wizard, password check, key."""
+        action = self.call("res.users", "action_coop_generate_api_key", [[self.uid]])
+        wizard_id = self.call(
+            action["res_model"], "create", [{"name": name, "duration": "30"}]
+        )
+        check = self.call("coop.api.key.wizard", "make_key", [[wizard_id]])
+        assert check["res_model"] == "res.users.identitycheck", (
+            "the password is asked first"
+        )
+        self.call(
+            "res.users.identitycheck",
+            "write",
+            [[check["res_id"]], {"password": password}],
+        )
+        shown = self.call("res.users.identitycheck", "run_check", [[check["res_id"]]])
+        return shown["context"]
+
+
+@pytest.fixture(scope="session")
+def admin(odoo_server):
+    rpc = Rpc(odoo_server, *ADMIN)
+    # The tests' receivers listen on loopback over plain http.
+    rpc.set_params(allowed_private_networks="127.0.0.0/8", webhook_allow_http="1")
+    return rpc
+
+
+def wait_for(predicate, timeout=60, interval=0.2, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")

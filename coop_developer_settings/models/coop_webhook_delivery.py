@@ -141,7 +141,9 @@ class CoopWebhookDelivery(models.Model):
             delivery.with_delay(
                 channel=CHANNEL,
                 eta=timedelta(seconds=delay) if delay else None,
-                max_retries=1,
+                # queue_job retries only after a crash (dead worker); the
+                # delivery schedule is our own (_record_attempt).
+                max_retries=5,
                 description=f"Webhook {delivery.event_type} to endpoint "
                 f"#{delivery.endpoint_id.id}",
             )._deliver_job()

@@ -1,0 +1,152 @@
+"""Receivers that misbehave and a server that dies, against a running Odoo.
+
+Everything is observed from outside: the receivers' requests and the
+delivery log read over XML-RPC. The retry schedule is made short by
+configuration (Settings), never by patching code.
+"""
+
+import signal
+import socket
+from datetime import datetime, timedelta
+
+import pytest
+from conftest import GROUP_XMLID, wait_for
+from receiver import Receiver
+
+
+@pytest.fixture(scope="module")
+def developer(admin):
+    """A developer of the main shop; short retries for these tests."""
+    admin.set_params(webhook_retry_schedule="1,1,1,1,1,1", webhook_total_timeout="2")
+    uid = admin(
+        "res.users",
+        "create",
+        {
+            "name": "Fault tester",
+            "login": "fault-tester",
+            "password": "fault-tester-pw",
+            "groups_id": [
+                (6, 0, [admin.ref("base.group_user"), admin.ref(GROUP_XMLID)])
+            ],
+        },
+    )
+    yield uid
+    admin.set_params(webhook_retry_schedule="", webhook_total_timeout="")
+
+
+def endpoint_for(admin, developer, url):
+    opened = admin(
+        "coop.webhook.event.type", "search", [("code", "=", "sale_cycle.opened")]
+    )
+    return admin(
+        "coop.webhook.endpoint",
+        "create",
+        {"event_type_id": opened[0], "url": url, "user_id": developer},
+    )
+
+
+def open_cycle(admin, name):
+    now = datetime.utcnow()
+    cycle_id = admin(
+        "coop.sale.cycle",
+        "create",
+        {
+            "name": name,
+            "date_open": f"{now:%Y-%m-%d %H:%M:%S}",
+            "date_close": f"{now + timedelta(days=1):%Y-%m-%d %H:%M:%S}",
+        },
+    )
+    admin("coop.sale.cycle", "action_open", [cycle_id])
+    return cycle_id
+
+
+def deliveries(admin, endpoint_id):
+    return admin(
+        "coop.webhook.delivery",
+        "search_read",
+        [("endpoint_id", "=", endpoint_id)],
+        fields=["event_id", "state", "attempt_count", "last_status", "last_error"],
+    )
+
+
+def settled(admin, endpoint_id, count=1):
+    rows = deliveries(admin, endpoint_id)
+    if len(rows) >= count and all(
+        row["state"] in ("done", "failed", "cancelled") for row in rows
+    ):
+        return rows
+    return None
+
+
+def disable(admin, endpoint_id):
+    admin("coop.webhook.endpoint", "write", [endpoint_id], {"state": "disabled"})
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_receiver_down_then_up(admin, developer):
+    port = free_port()
+    endpoint_id = endpoint_for(admin, developer, f"http://127.0.0.1:{port}/hook")
+    open_cycle(admin, "Receiver down")
+    first = wait_for(
+        lambda: [r for r in deliveries(admin, endpoint_id) if r["attempt_count"] >= 1],
+        what="a first, refused attempt",
+    )[0]
+    assert first["state"] == "retrying" and "connection" in first["last_error"]
+    with Receiver(port=port) as receiver:  # up, on the port that refused
+        [row] = wait_for(lambda: settled(admin, endpoint_id), what="the delivery")
+    disable(admin, endpoint_id)
+    assert row["state"] == "done" and row["attempt_count"] >= 2
+    assert [r["headers"]["webhook-id"] for r in receiver.requests] == [row["event_id"]]
+
+
+@pytest.mark.parametrize(
+    "script, state, status, endpoint_state",
+    [
+        ([(500, {}, 0), (500, {}, 0), (200, {}, 0)], "done", 200, "enabled"),
+        ([(410, {}, 0)], "failed", 410, "disabled"),
+        ([(200, {}, 3), (200, {}, 0)], "done", 200, "enabled"),
+        ([(302, {"Location": "https://example.org/"}, 0)], "failed", 302, "enabled"),
+    ],
+    ids=["500-500-200", "410", "slow", "redirect"],
+)
+def test_misbehaving_receivers(admin, developer, script, state, status, endpoint_state):
+    with Receiver(*script) as receiver:
+        endpoint_id = endpoint_for(admin, developer, receiver.url)
+        open_cycle(admin, f"Receiver {script[0][0]}")
+        [row] = wait_for(lambda: settled(admin, endpoint_id), what="the delivery")
+    [endpoint] = admin("coop.webhook.endpoint", "read", [endpoint_id], ["state"])
+    disable(admin, endpoint_id)
+    assert (row["state"], row["last_status"]) == (state, status)
+    assert endpoint["state"] == endpoint_state
+    ids = {request["headers"]["webhook-id"] for request in receiver.requests}
+    assert ids == {row["event_id"]}, "every attempt carries the same webhook-id"
+
+
+def test_server_killed_while_delivering(odoo_server, admin, developer):
+    """SIGKILL with deliveries in flight: after a restart every event arrives
+    at least once; duplicates carry the same webhook-id."""
+    with Receiver((200, {}, 1.5)) as receiver:
+        endpoints = [endpoint_for(admin, developer, receiver.url) for _ in range(3)]
+        for index in range(4):
+            open_cycle(admin, f"Killed {index}")
+        wait_for(lambda: receiver.requests, what="deliveries in flight")
+        odoo_server.stop(signal.SIGKILL)
+        odoo_server.start()
+        rows = wait_for(
+            lambda: all(settled(admin, e, count=4) for e in endpoints)
+            and [r for e in endpoints for r in deliveries(admin, e)],
+            timeout=180,
+            what="every delivery after the restart",
+        )
+    for endpoint_id in endpoints:
+        disable(admin, endpoint_id)
+    assert len(rows) == 12 and {row["state"] for row in rows} == {"done"}
+    received = [request["headers"]["webhook-id"] for request in receiver.requests]
+    expected = {row["event_id"] for row in rows}
+    assert expected <= set(received), "none lost"
+    assert set(received) <= expected, "duplicates only of real events"
