@@ -1,13 +1,16 @@
 # Development commands; all the logic lives in tools/devtool.py.
 PYTHON ?= python3
 
-.PHONY: run test stop wheel clean
+.PHONY: run test bench stop wheel clean
 
 run:  ## Odoo with the addon and its demo data on http://127.0.0.1:8069
 	$(PYTHON) tools/devtool.py run
 
 test:  ## pre-commit, the addon's Odoo tests and pytest tests/; ends with "N passed, N failed"
 	$(PYTHON) tools/devtool.py test
+
+bench:  ## benchmarks/*.py (or BENCH="fanout delivery"); each prints a table
+	$(PYTHON) tools/devtool.py bench $(BENCH)
 
 stop:  ## stop the embedded PostgreSQL
 	$(PYTHON) tools/devtool.py stop

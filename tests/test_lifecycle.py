@@ -2,7 +2,7 @@
 
 import re
 
-from conftest import ADDON
+from harness import ADDON
 
 # Lines Odoo logs when something is wrong with a module's data or code.
 PROBLEM = re.compile(r" (ERROR|CRITICAL) | WARNING .*coop_developer_settings")

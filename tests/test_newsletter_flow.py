@@ -10,11 +10,11 @@ once the key is revoked, everything refuses it.
 
 import time
 import xmlrpc.client
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import odoorpc
 import requests
-from conftest import GROUP_XMLID, Rpc, WebClient, wait_for
+from harness import GROUP_XMLID, Rpc, WebClient, cycle_values, wait_for
 from receiver import Receiver  # the addon tests' HTTP receiver (see conftest)
 from standardwebhooks.webhooks import Webhook
 
@@ -53,15 +53,10 @@ def test_newsletter_tool_pulls_the_buyers_with_a_generated_key(odoo_server, admi
             {"event_type_id": opened[0], "url": receiver.url},
         )
         # A cycle whose opening date has passed: the cron opens it.
-        now = datetime.utcnow()
         cycle_id = admin(
             "coop.sale.cycle",
             "create",
-            {
-                "name": "Newsletter week",
-                "date_open": f"{now - timedelta(minutes=1):%Y-%m-%d %H:%M:%S}",
-                "date_close": f"{now + timedelta(days=7):%Y-%m-%d %H:%M:%S}",
-            },
+            cycle_values("Newsletter week", opens_in=-timedelta(minutes=1)),
         )
         admin("coop.sale.cycle", "action_schedule", [cycle_id])
         cron_id = admin.ref("coop_developer_settings.ir_cron_process_due_sale_cycles")

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import ADDON, GROUP_XMLID, ROOT, Rpc
+from harness import ADDON, GROUP_XMLID, ROOT, Rpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook

@@ -7,10 +7,9 @@ configuration (Settings), never by patching code.
 
 import signal
 import socket
-from datetime import datetime, timedelta
 
 import pytest
-from conftest import GROUP_XMLID, wait_for
+from harness import GROUP_XMLID, cycle_values, wait_for
 from receiver import Receiver
 
 
@@ -46,16 +45,7 @@ def endpoint_for(admin, developer, url):
 
 
 def open_cycle(admin, name):
-    now = datetime.utcnow()
-    cycle_id = admin(
-        "coop.sale.cycle",
-        "create",
-        {
-            "name": name,
-            "date_open": f"{now:%Y-%m-%d %H:%M:%S}",
-            "date_close": f"{now + timedelta(days=1):%Y-%m-%d %H:%M:%S}",
-        },
-    )
+    cycle_id = admin("coop.sale.cycle", "create", cycle_values(name))
     admin("coop.sale.cycle", "action_open", [cycle_id])
     return cycle_id
 

@@ -7,7 +7,7 @@ import zipfile
 from email.parser import Parser
 
 import pytest
-from conftest import ADDON, ROOT
+from harness import ADDON, ROOT
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 

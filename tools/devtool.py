@@ -7,6 +7,7 @@ clone (``.venv``, ``.dev``) or in the user cache (the Odoo source).
 
     python3 tools/devtool.py run     # Odoo with the addon and demo data on :8069
     python3 tools/devtool.py test    # pre-commit + Odoo tests + pytest tests/
+    python3 tools/devtool.py bench   # benchmarks/*.py, each prints a table
     python3 tools/devtool.py stop    # stop the embedded PostgreSQL
 
 Where Odoo comes from (first that works):
@@ -403,7 +404,7 @@ def stop_embedded_postgres():
 # --------------------------------------------------------------------------
 
 
-def write_config(odoo_dir, db, name, **options):
+def write_config(odoo_dir, db, name, channels="root:4,root.webhook:2", **options):
     """An Odoo configuration file in .dev/ (never in the repository)."""
     values = {
         "addons_path": f"{odoo_dir / 'odoo' / 'addons'},{ROOT}",
@@ -424,7 +425,7 @@ def write_config(odoo_dir, db, name, **options):
     lines = ["[options]"] + [f"{key} = {value}" for key, value in values.items()]
     # Webhook deliveries get their own channel and capacity, so that slow
     # receivers never starve other jobs; queue_job's runner reads this.
-    lines += ["", "[queue_job]", "channels = root:4,root.webhook:2"]
+    lines += ["", "[queue_job]", f"channels = {channels}"]
     path = DEV / name
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -651,19 +652,23 @@ def drop_db(config, db_name):
     run([VENV_PY, "-c", code, config, db_name], check=False, stdout=subprocess.DEVNULL)
 
 
-def run_pytest(odoo_dir, db):
-    step("pytest tests/ (out-of-process: wheel, install/upgrade/uninstall, end to end)")
-    report = DEV / "pytest-report.xml"
-    report.unlink(missing_ok=True)
-    env = dict(
+def harness_env(odoo_dir, db):
+    """What tests/harness.py needs to start Odoo: where it and PostgreSQL are."""
+    return dict(
         os.environ,
         COOP_ODOO_SOURCE=str(odoo_dir),
         COOP_ODOO_BIN=str(venv_bin("odoo")),
         COOP_DB_SETTINGS=json.dumps(db),
-        COOP_DEV_DIR=str(DEV),
         PIP_CONSTRAINT=str(CONSTRAINTS),
         PIP_BUILD_CONSTRAINT=str(CONSTRAINTS),
     )
+
+
+def run_pytest(odoo_dir, db):
+    step("pytest tests/ (out-of-process: wheel, install/upgrade/uninstall, end to end)")
+    report = DEV / "pytest-report.xml"
+    report.unlink(missing_ok=True)
+    env = harness_env(odoo_dir, db)
     rc = run(
         [
             venv_bin("pytest"),
@@ -708,20 +713,39 @@ def cmd_test(args):
     return 1 if failed else 0
 
 
+def cmd_bench(args):
+    """Benchmarks print tables; they are not tests and not part of `test`."""
+    odoo_dir, db = prepare(args)
+    names = args.names or sorted(
+        p.stem
+        for p in (ROOT / "benchmarks").glob("[a-z]*.py")
+        if not p.stem.endswith("_shell")
+    )
+    for name in names:
+        step(f"benchmark {name}")
+        script = ROOT / "benchmarks" / f"{name}.py"
+        if not script.exists():
+            raise DevError(f"no benchmark {script}; choose among benchmarks/*.py")
+        run([VENV_PY, script], env=harness_env(odoo_dir, db), cwd=ROOT)
+
+
 def cmd_stop(args):
     stop_embedded_postgres()
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("run", "test", "stop"))
+    parser.add_argument("command", choices=("run", "test", "bench", "stop"))
+    parser.add_argument(
+        "names", nargs="*", help="bench: which benchmarks (default all)"
+    )
     parser.add_argument(
         "--db-uri",
         default=os.environ.get("COOP_DB_URI"),
         help="postgresql://user:password@host:port of an existing server",
     )
     args = parser.parse_args(argv)
-    commands = {"run": cmd_run, "test": cmd_test, "stop": cmd_stop}
+    commands = {"run": cmd_run, "test": cmd_test, "bench": cmd_bench, "stop": cmd_stop}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return commands[args.command](args) or 0

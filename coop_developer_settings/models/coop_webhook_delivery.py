@@ -5,13 +5,15 @@ import time
 import uuid
 from datetime import timedelta
 
-from odoo import api, fields, models, release
+from odoo import api, fields, models
+from odoo.modules.module import get_manifest
 
 from ..webhook import client, retry, signing, url_guard
 from .res_users import GROUP_XMLID
 
 PARAM = "coop_developer_settings.%s"
 CHANNEL = "root.webhook"
+MODULE_VERSION = get_manifest("coop_developer_settings")["version"]
 
 
 def _param(env, name, default):
@@ -169,7 +171,7 @@ class CoopWebhookDelivery(models.Model):
         body = delivery.body.encode()
         headers = {
             "Content-Type": "application/json",
-            "User-Agent": f"coop-developer-settings/{self._module_version()} (Odoo)",
+            "User-Agent": f"coop-developer-settings/{MODULE_VERSION} (Odoo)",
             **signing.headers(
                 endpoint._signing_secrets(), delivery.event_id, time.time(), body
             ),
@@ -210,7 +212,6 @@ class CoopWebhookDelivery(models.Model):
         delay = None
         if outcome.disposition == "done":
             values["state"] = "done"
-            endpoint._record_success()
         elif outcome.disposition == "retry":
             schedule = retry.parse_schedule(
                 _param(self.env, "webhook_retry_schedule", "")
@@ -229,15 +230,6 @@ class CoopWebhookDelivery(models.Model):
             if values["state"] == "retrying":
                 values["state"] = "cancelled"  # the endpoint was just disabled
             self.write(values)
-
-    @api.model
-    def _module_version(self):
-        module = (
-            self.env["ir.module.module"]
-            .sudo()
-            .search([("name", "=", "coop_developer_settings")], limit=1)
-        )
-        return module.latest_version or release.major_version
 
     # ------------------------------------------------------------------
     # Actions and housekeeping

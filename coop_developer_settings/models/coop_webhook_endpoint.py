@@ -58,16 +58,42 @@ class CoopWebhookEndpoint(models.Model):
     previous_secret_until = fields.Datetime(
         readonly=True, copy=False, help="The old secret also signs until then."
     )
+    # Derived from the attempts, never written by deliveries: concurrent
+    # deliveries to one endpoint must not contend for its row.
     failing_since = fields.Datetime(
-        readonly=True,
-        copy=False,
-        help="First failed attempt since the last success: after the configured "
-        "number of days, the endpoint is disabled.",
+        compute="_compute_failing_since",
+        help="First failed attempt since the last success (or since the endpoint "
+        "was enabled): after the configured number of days, it is disabled.",
     )
-    last_success_at = fields.Datetime(readonly=True, copy=False)
+    enabled_at = fields.Datetime(readonly=True, copy=False, default=fields.Datetime.now)
     delivery_ids = fields.One2many("coop.webhook.delivery", "endpoint_id")
     delivery_count = fields.Integer(compute="_compute_delivery_counts")
     failed_delivery_count = fields.Integer(compute="_compute_delivery_counts")
+
+    def _compute_failing_since(self):
+        for endpoint in self:
+            endpoint.failing_since = endpoint._failing_since()
+
+    def _failing_since(self):
+        """SQL over the attempts of this endpoint: one query, no write."""
+        self.ensure_one()
+        self.env["coop.webhook.attempt"].flush_model()
+        self.env.cr.execute(
+            """
+            WITH attempts AS (
+                SELECT a.attempted_at,
+                       COALESCE(a.status_code BETWEEN 200 AND 299, false) AS ok
+                  FROM coop_webhook_attempt a
+                  JOIN coop_webhook_delivery d ON d.id = a.delivery_id
+                 WHERE d.endpoint_id = %(id)s AND a.attempted_at >= %(since)s
+            )
+            SELECT MIN(attempted_at) FROM attempts
+             WHERE NOT ok AND attempted_at > COALESCE(
+                (SELECT MAX(attempted_at) FROM attempts WHERE ok), '-infinity')
+            """,
+            {"id": self.id, "since": self.enabled_at or self.create_date},
+        )
+        return self.env.cr.fetchone()[0]
 
     def _compute_delivery_counts(self):
         counts = {
@@ -241,7 +267,11 @@ class CoopWebhookEndpoint(models.Model):
     def action_enable(self):
         self.check_access("write")
         self.write(
-            {"state": "enabled", "disabled_reason": False, "failing_since": False}
+            {
+                "state": "enabled",
+                "disabled_reason": False,
+                "enabled_at": fields.Datetime.now(),
+            }
         )
         failed = self.delivery_ids.filtered(lambda delivery: delivery.state == "failed")
         if not failed:
@@ -292,14 +322,9 @@ class CoopWebhookEndpoint(models.Model):
     # Health
     # ------------------------------------------------------------------
 
-    def _record_success(self):
-        self.sudo().write(
-            {"failing_since": False, "last_success_at": fields.Datetime.now()}
-        )
-
     def _record_failure(self, gone=False):
-        """A final or retried failure; disables the endpoint when it is gone
-        (410) or has failed for the configured number of days."""
+        """After a failed attempt: disable the endpoint when it is gone (410)
+        or has failed for the configured number of days."""
         days = int(
             self.env["ir.config_parameter"]
             .sudo()
@@ -307,15 +332,15 @@ class CoopWebhookEndpoint(models.Model):
         )
         now = fields.Datetime.now()
         for endpoint in self.sudo():
-            if not endpoint.failing_since:
-                endpoint.failing_since = now
             if gone:
                 endpoint._disable(
                     self.env._(
                         "The receiver answered 410 Gone: it no longer wants them."
                     )
                 )
-            elif endpoint.failing_since <= now - timedelta(days=days):
+                continue
+            failing_since = endpoint._failing_since()
+            if failing_since and failing_since <= now - timedelta(days=days):
                 endpoint._disable(
                     self.env._("Every delivery failed for %(days)s days.", days=days)
                 )

@@ -1,10 +1,14 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from xmlrpc.client import Fault
 
 from odoo import Command
 from odoo.tests import TransactionCase, new_test_user
+from odoo.tools import mute_logger
 
+from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
 from odoo.addons.queue_job.job import Job
 
 # A fixed "now" for the tests that travel in time.
@@ -128,4 +132,19 @@ class WebhookCase(DeliveryJobsMixin, SaleCycleCase):
     def deliveries(self, endpoint):
         return self.env["coop.webhook.delivery"].search(
             [("endpoint_id", "=", endpoint.id)], order="id"
+        )
+
+
+class XmlrpcAssertionsMixin:
+    """For HttpCase tests that call the server over XML-RPC."""
+
+    @contextmanager
+    def assertAccessDenied(self):
+        """The server answered with an AccessError (not any other fault)."""
+        with self.assertRaises(Fault) as caught, mute_logger("odoo.http"):
+            yield
+        self.assertEqual(
+            caught.exception.faultCode,
+            RPC_FAULT_CODE_ACCESS_ERROR,
+            caught.exception.faultString,
         )

@@ -1,15 +1,12 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from xmlrpc.client import Fault
 
 from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tools import mute_logger
 
-from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
+from .common import XmlrpcAssertionsMixin
 
 GROUP_XMLID = "coop_developer_settings.group_developer_settings"
 RESTRICT_PARAM = "coop_developer_settings.restrict_api_key_creation"
@@ -20,7 +17,7 @@ def in_30_days():
 
 
 @tagged("post_install", "-at_install")
-class TestDeveloperSettingsAccess(HttpCase):
+class TestDeveloperSettingsAccess(XmlrpcAssertionsMixin, HttpCase):
     """The tab is shown by group, and the server refuses what it hides."""
 
     @classmethod
@@ -108,16 +105,6 @@ class TestDeveloperSettingsAccess(HttpCase):
             self.env(user=self.plain_user)[
                 "coop.api.key.wizard"
             ].check_access_make_key()
-
-    @contextmanager
-    def assertAccessDenied(self):
-        with self.assertRaises(Fault) as caught, mute_logger("odoo.http"):
-            yield
-        self.assertEqual(
-            caught.exception.faultCode,
-            RPC_FAULT_CODE_ACCESS_ERROR,
-            caught.exception.faultString,
-        )
 
     def test_refusals_over_xmlrpc(self):
         db = self.env.cr.dbname

@@ -1,17 +1,16 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from xmlrpc.client import Fault
 
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
+from .common import XmlrpcAssertionsMixin
 
 
 @tagged("post_install", "-at_install")
-class TestSaleCycleAccess(HttpCase):
+class TestSaleCycleAccess(XmlrpcAssertionsMixin, HttpCase):
     """Access rules, checked over XML-RPC as an outside client would."""
 
     @classmethod
@@ -45,17 +44,6 @@ class TestSaleCycleAccess(HttpCase):
             groups=groups,
             company_id=cls.company_a.id,
             company_ids=[(6, 0, cls.company_a.ids)],
-        )
-
-    @contextmanager
-    def assertAccessDenied(self):
-        """The server answered with an AccessError (not any other fault)."""
-        with self.assertRaises(Fault) as caught, mute_logger("odoo.http"):
-            yield
-        self.assertEqual(
-            caught.exception.faultCode,
-            RPC_FAULT_CODE_ACCESS_ERROR,
-            caught.exception.faultString,
         )
 
     def call(self, login, model, method, *args, **kwargs):

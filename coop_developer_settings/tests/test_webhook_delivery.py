@@ -121,6 +121,7 @@ class TestWebhookDelivery(WebhookCase):
         self.assertEqual(
             sorted(delivery.attempt_ids.mapped("status_code")), [200, 500, 500]
         )
+        endpoint.invalidate_recordset(["failing_since"])
         self.assertFalse(endpoint.failing_since, "a success clears the failure clock")
 
     def test_exhausted_retries_fail_the_delivery(self):
@@ -155,12 +156,13 @@ class TestWebhookDelivery(WebhookCase):
         self.env["ir.config_parameter"].set_param(
             "coop_developer_settings.webhook_retry_schedule", "1,1,1,1,1"
         )
-        start = fields.Datetime.now()
         with Receiver((500, {}, 0)) as receiver:
             endpoint = self.endpoint(receiver.url)
+            start = fields.Datetime.now()
             with freeze_time(start):
                 self.create_cycle(state="open")
                 self.run_jobs(rounds=1)
+            endpoint.invalidate_recordset(["failing_since"])
             self.assertEqual(endpoint.failing_since, start)
             with freeze_time(start + timedelta(days=4)):
                 self.run_jobs(rounds=1)

@@ -1,0 +1,66 @@
+# Run inside `odoo shell` by job_profile.py: cProfile of the delivery job's
+# own work (100 deliveries to a local receiver answering at once).
+import cProfile
+import io
+import pstats
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Instant(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Instant)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+params = env["ir.config_parameter"].sudo()  # noqa: F821 - given by odoo shell
+params.set_param("coop_developer_settings.allowed_private_networks", "127.0.0.0/8")
+params.set_param("coop_developer_settings.webhook_allow_http", "1")
+groups = [
+    env.ref("base.group_user").id,  # noqa: F821
+    env.ref("coop_developer_settings.group_developer_settings").id,  # noqa: F821
+]
+user = env["res.users"].create(  # noqa: F821
+    {"name": "Profiled", "login": "profiled", "groups_id": [(6, 0, groups)]}
+)
+endpoint = env["coop.webhook.endpoint"].create(  # noqa: F821
+    {
+        "user_id": user.id,
+        "event_type_id": env.ref(  # noqa: F821
+            "coop_developer_settings.webhook_event_sale_cycle_opened"
+        ).id,
+        "url": f"http://127.0.0.1:{server.server_address[1]}/hook",
+    }
+)
+Delivery = env["coop.webhook.delivery"]  # noqa: F821
+deliveries = Delivery.create(
+    [
+        {
+            "endpoint_id": endpoint.id,
+            "event_type": "bench",
+            **Delivery._envelope("bench", {}),
+        }
+        for _ in range(100)
+    ]
+)
+env.cr.commit()  # noqa: F821
+profile = cProfile.Profile()
+start = time.perf_counter()
+profile.enable()
+for delivery in deliveries:
+    delivery._deliver_job()
+    env.flush_all()  # noqa: F821
+profile.disable()
+print(f"job body: {(time.perf_counter() - start) * 10:.2f} ms per delivery")
+out = io.StringIO()
+pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(12)
+print(out.getvalue())
+server.shutdown()

@@ -1,0 +1,247 @@
+"""A real Odoo driven from outside: used by tests/ and benchmarks/.
+
+Plain classes, no test framework: a database and its odoo-bin, a running
+server as `make run` starts it (workers, queue_job's runner), XML-RPC as one
+user, the web client's JSON-RPC, and waiting for a condition.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import xmlrpc.client
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+# The addon tests' plain HTTP receiver (receiver.py) serves these tests too.
+sys.path.insert(0, str(ROOT / "coop_developer_settings" / "tests"))
+
+import devtool  # noqa: E402  (the dev tool owns the Odoo configuration)
+
+ADDON = "coop_developer_settings"
+ADMIN = ("admin", "admin")
+GROUP_XMLID = f"{ADDON}.group_developer_settings"
+DEV_LOGS = devtool.DEV / "logs"
+
+
+def odoo_env_from_environ():
+    """Where Odoo and PostgreSQL are, as the dev tool tells (make test)."""
+    missing = [
+        name
+        for name in ("COOP_ODOO_SOURCE", "COOP_ODOO_BIN", "COOP_DB_SETTINGS")
+        if not os.environ.get(name)
+    ]
+    if missing:
+        raise RuntimeError(
+            f"{', '.join(missing)} not set: run through `make test` or `make bench`, "
+            "which prepare Odoo and PostgreSQL."
+        )
+    return {
+        "source": Path(os.environ["COOP_ODOO_SOURCE"]),
+        "bin": os.environ["COOP_ODOO_BIN"],
+        "db": json.loads(os.environ["COOP_DB_SETTINGS"]),
+    }
+
+
+class OdooCli:
+    """Runs odoo-bin against one throwaway database."""
+
+    def __init__(self, odoo_env, db_name, **options):
+        self.bin = odoo_env["bin"]
+        self.db_name = db_name
+        self.http_port = devtool.free_port()
+        self.config = devtool.write_config(
+            odoo_env["source"],
+            odoo_env["db"],
+            f"odoo-{db_name}.conf",
+            **{
+                "http_port": str(self.http_port),
+                "gevent_port": str(devtool.free_port()),
+                "workers": "0",
+                "max_cron_threads": "0",
+                **options,
+            },
+        )
+
+    def run(self, *args, timeout=900):
+        """odoo-bin with this database; returns (returncode, log text)."""
+        result = subprocess.run(
+            [self.bin, "-c", self.config, "-d", self.db_name, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return result.returncode, result.stdout + result.stderr
+
+    def shell(self, code):
+        """Run Python in ``odoo shell`` (``env`` is there); returns its stdout."""
+        result = subprocess.run(
+            [self.bin, "shell", "-c", self.config, "-d", self.db_name, "--no-http"],
+            input=code + "\nenv.cr.commit()\n",
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    def drop(self):
+        devtool.drop_db(self.config, self.db_name)
+        Path(self.config).unlink(missing_ok=True)
+
+
+class OdooServer:
+    """A running Odoo, as `make run` starts it: workers, queue_job's runner."""
+
+    def __init__(self, cli, log_path):
+        self.cli = cli
+        self.url = f"http://127.0.0.1:{cli.http_port}"
+        self.db = cli.db_name
+        self.log_path = log_path
+        self.process = None
+
+    def start(self, timeout=120):
+        log = open(self.log_path, "a")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen(
+            [
+                self.cli.bin,
+                "-c",
+                self.cli.config,
+                "-d",
+                self.db,
+                "--db-filter",
+                f"^{self.db}$",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"Odoo exited with {self.process.returncode}: see {self.log_path}"
+                )
+            try:
+                with urllib.request.urlopen(
+                    f"{self.url}/web/login", timeout=5
+                ) as answer:
+                    if answer.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError(
+            f"Odoo did not answer within {timeout}s: see {self.log_path}"
+        )
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+class Rpc:
+    """XML-RPC as one user: call(model, method, *args, **kwargs)."""
+
+    def __init__(self, server, login, password):
+        self.server = server
+        self.db = server.db
+        self.password = password
+        common = xmlrpc.client.ServerProxy(f"{server.url}/xmlrpc/2/common")
+        self.uid = common.authenticate(self.db, login, password, {})
+        assert self.uid, f"{login} could not log in"
+        self.object = xmlrpc.client.ServerProxy(
+            f"{server.url}/xmlrpc/2/object", allow_none=True
+        )
+
+    def __call__(self, model, method, *args, **kwargs):
+        return self.object.execute_kw(
+            self.db, self.uid, self.password, model, method, list(args), kwargs
+        )
+
+    def ref(self, xmlid):
+        return self("ir.model.data", "check_object_reference", *xmlid.split("."))[1]
+
+    def set_params(self, **params):
+        for name, value in params.items():
+            self("ir.config_parameter", "set_param", f"{ADDON}.{name}", value)
+
+
+class WebClient:
+    """What the browser does: a session, then the web client's JSON-RPC."""
+
+    def __init__(self, server, login, password):
+        self.server = server
+        self.session = requests.Session()
+        self.uid = self.rpc(
+            "/web/session/authenticate",
+            {"db": server.db, "login": login, "password": password},
+        )["uid"]
+
+    def rpc(self, path, params):
+        response = self.session.post(
+            self.server.url + path,
+            data=json.dumps({"jsonrpc": "2.0", "method": "call", "params": params}),
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        body = response.json()
+        assert "error" not in body, body["error"]["data"]["message"]
+        return body["result"]
+
+    def call(self, model, method, args, kwargs=None):
+        return self.rpc(
+            f"/web/dataset/call_kw/{model}/{method}",
+            {"model": model, "method": method, "args": args, "kwargs": kwargs or {}},
+        )
+
+    def generate_api_key(self, name, password):
+        """The Developer settings tab's flow: wizard, password check, key."""
+        action = self.call("res.users", "action_coop_generate_api_key", [[self.uid]])
+        wizard_id = self.call(
+            action["res_model"], "create", [{"name": name, "duration": "30"}]
+        )
+        check = self.call("coop.api.key.wizard", "make_key", [[wizard_id]])
+        assert check["res_model"] == "res.users.identitycheck", (
+            "the password is asked first"
+        )
+        self.call(
+            "res.users.identitycheck",
+            "write",
+            [[check["res_id"]], {"password": password}],
+        )
+        shown = self.call("res.users.identitycheck", "run_check", [[check["res_id"]]])
+        return shown["context"]
+
+
+def wait_for(predicate, timeout=60, interval=0.2, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def cycle_values(name, opens_in=timedelta(0), lasts=timedelta(days=1)):
+    """Values of a sale cycle that opens now (or opens_in from now), in UTC."""
+    date_open = datetime.utcnow() + opens_in
+    return {
+        "name": name,
+        "date_open": f"{date_open:%Y-%m-%d %H:%M:%S}",
+        "date_close": f"{date_open + lasts:%Y-%m-%d %H:%M:%S}",
+    }
