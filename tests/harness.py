@@ -5,6 +5,8 @@ server as `make run` starts it (workers, queue_job's runner), XML-RPC as one
 user, the web client's JSON-RPC, and waiting for a condition.
 """
 
+import importlib
+import importlib.util
 import json
 import os
 import signal
@@ -244,4 +246,24 @@ def cycle_values(name, opens_in=timedelta(0), lasts=timedelta(days=1)):
         "name": name,
         "date_open": f"{date_open:%Y-%m-%d %H:%M:%S}",
         "date_close": f"{date_open + lasts:%Y-%m-%d %H:%M:%S}",
+    }
+
+
+def plain_webhook_package():
+    """The addon's plain-Python webhook package, loaded without Odoo.
+
+    Returns its modules (url_guard, signing, retry, client) by name.
+    """
+    package = ROOT / ADDON / "webhook"
+    spec = importlib.util.spec_from_file_location(
+        "coop_webhook",
+        package / "__init__.py",
+        submodule_search_locations=[str(package)],
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["coop_webhook"] = module
+    spec.loader.exec_module(module)
+    return {
+        name: importlib.import_module(f"coop_webhook.{name}")
+        for name in ("url_guard", "signing", "retry", "client")
     }

@@ -4,7 +4,6 @@ The plain-Python webhook package is loaded on its own, without Odoo: that it
 imports is part of the proof that it does not depend on the ORM.
 """
 
-import importlib.util
 import ipaddress
 import json
 import subprocess
@@ -14,28 +13,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from harness import ADDON, GROUP_XMLID, ROOT, Rpc
+from harness import ADDON, GROUP_XMLID, ROOT, Rpc, plain_webhook_package
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
-
-def load_plain_package():
-    spec = importlib.util.spec_from_file_location(
-        "coop_webhook",
-        ROOT / ADDON / "webhook" / "__init__.py",
-        submodule_search_locations=[str(ROOT / ADDON / "webhook")],
-    )
-    package = importlib.util.module_from_spec(spec)
-    sys.modules["coop_webhook"] = package
-    spec.loader.exec_module(package)
-    return (
-        importlib.import_module("coop_webhook.url_guard"),
-        importlib.import_module("coop_webhook.signing"),
-    )
-
-
-url_guard, signing = load_plain_package()
+PLAIN = plain_webhook_package()
+url_guard, signing = PLAIN["url_guard"], PLAIN["signing"]
 
 
 def test_the_plain_package_imports_no_odoo():

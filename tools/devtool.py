@@ -547,21 +547,27 @@ def cmd_run(args):
     )
 
 
-def ensure_browser():
-    """Odoo silently skips tours without Chromium: make sure it is there."""
-    if shutil.which("chromium") or shutil.which("google-chrome"):
+def ensure_test_tools():
+    """Odoo silently skips tours without Chromium, and the README's Node.js
+    snippet is run by a test: make sure both are there."""
+    missing = [
+        package
+        for command, package in (("chromium", "chromium"), ("node", "nodejs"))
+        if not shutil.which(command)
+        and not (command == "chromium" and shutil.which("google-chrome"))
+    ]
+    if not missing:
         return
     if os.geteuid() != 0:
         raise DevError(
-            "Chromium is needed for the browser tests: install it "
-            "(Debian: sudo apt-get install chromium) and run the tests again."
+            f"{' and '.join(missing)} needed by the tests: install "
+            f"(Debian: sudo apt-get install {' '.join(missing)}) and run them again."
         )
-    step("Installing Chromium for the browser tests (apt-get)")
+    step(f"Installing {' and '.join(missing)} for the tests (apt-get)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run(["apt-get", "update", "-q"], env=env)
     run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
-        env=env,
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], env=env
     )
 
 
@@ -701,7 +707,7 @@ def run_pytest(odoo_dir, db):
 
 def cmd_test(args):
     odoo_dir, db = prepare(args)
-    ensure_browser()
+    ensure_test_tools()
     passed = failed = 0
     if not run_precommit():
         failed += 1
