@@ -107,7 +107,10 @@ class CoopWebhookEndpoint(models.Model):
         for endpoint in self:
             mine = {s: c for (e, s), c in counts.items() if e == endpoint.id}
             endpoint.delivery_count = sum(mine.values())
-            endpoint.failed_delivery_count = mine.get("failed", 0)
+            # Cancelled ones were stopped by the endpoint's disabling: as failed.
+            endpoint.failed_delivery_count = mine.get("failed", 0) + mine.get(
+                "cancelled", 0
+            )
 
     # ------------------------------------------------------------------
     # Validation
@@ -273,7 +276,9 @@ class CoopWebhookEndpoint(models.Model):
                 "enabled_at": fields.Datetime.now(),
             }
         )
-        failed = self.delivery_ids.filtered(lambda delivery: delivery.state == "failed")
+        failed = self.delivery_ids.filtered(
+            lambda delivery: delivery.state in ("failed", "cancelled")
+        )
         if not failed:
             return True
         return {
@@ -283,8 +288,8 @@ class CoopWebhookEndpoint(models.Model):
                 "type": "warning",
                 "sticky": True,
                 "message": self.env._(
-                    "%(count)s deliveries failed meanwhile: open the deliveries "
-                    "and use Redeliver failed to send them again.",
+                    "%(count)s deliveries failed meanwhile: use Redeliver failed "
+                    "to send them again.",
                     count=len(failed),
                 ),
             },
@@ -292,7 +297,9 @@ class CoopWebhookEndpoint(models.Model):
 
     def action_redeliver_failed(self):
         self.check_access("write")
-        self.delivery_ids.filtered(lambda d: d.state == "failed").action_redeliver()
+        self.delivery_ids.filtered(
+            lambda delivery: delivery.state in ("failed", "cancelled")
+        ).action_redeliver()
         return True
 
     def action_edit_url(self):

@@ -177,8 +177,9 @@ class TestWebhookDelivery(WebhookCase):
             self.pending_jobs(), "no attempt after the endpoint is disabled"
         )
         # Re-enabling says what failed meanwhile; redelivering sends it again.
-        endpoint.with_user(self.developer).action_enable()
-        delivery.with_user(self.developer).action_redeliver()
+        notice = endpoint.with_user(self.developer).action_enable()
+        self.assertIn("Redeliver failed", notice["params"]["message"])
+        endpoint.with_user(self.developer).action_redeliver_failed()
         with Receiver() as receiver:
             endpoint.sudo().url = receiver.url
             self.run_jobs()
