@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from harness import ADDON, OdooCli, odoo_env_from_environ  # noqa: E402
+from harness import ADDON, ROOT, OdooCli, odoo_env_from_environ  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,7 +40,12 @@ def main():
             input=(HERE / "fanout_shell.py").read_text(),
             capture_output=True,
             text=True,
-            env=dict(os.environ, BENCH_SIZES=sizes, BENCH_NATIVE_SIZES=native_sizes),
+            env=dict(
+                os.environ,
+                BENCH_SIZES=sizes,
+                BENCH_NATIVE_SIZES=native_sizes,
+                BENCH_RECEIVER_DIR=str(ROOT / ADDON / "tests"),
+            ),
             check=False,
         )
         lines = [

@@ -3,10 +3,9 @@
 # bare with_delay() loop and Odoo's native webhook server actions.
 import json
 import os
-import threading
+import sys
 import time
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SIZES = [int(n) for n in os.environ["BENCH_SIZES"].split(",")]
 NATIVE_SIZES = [int(n) for n in os.environ["BENCH_NATIVE_SIZES"].split(",")]
@@ -14,21 +13,12 @@ LATENCY = float(os.environ.get("BENCH_RECEIVER_LATENCY", "0.05"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
-class Slow(BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        time.sleep(LATENCY)  # an internet-like receiver
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+# The addon tests' receiver, answering after LATENCY (an internet-like one).
+sys.path.insert(0, os.environ["BENCH_RECEIVER_DIR"])
+from receiver import Receiver  # noqa: E402
 
-    def log_message(self, *args):
-        pass
-
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-URL = f"http://127.0.0.1:{server.server_address[1]}/hook"
+receiver = Receiver((200, {}, LATENCY)).__enter__()
+URL = receiver.url
 params = env["ir.config_parameter"].sudo()  # noqa: F821 - given by odoo shell
 params.set_param("coop_developer_settings.allowed_private_networks", "127.0.0.0/8")
 params.set_param("coop_developer_settings.webhook_allow_http", "1")
@@ -155,4 +145,4 @@ for size in NATIVE_SIZES:
 for row in rows:
     row["native"] = native.get(row["n"])
 print("BENCH_RESULT " + json.dumps({"base": base, "rows": rows, "latency": LATENCY}))
-server.shutdown()
+receiver.__exit__(None, None, None)

@@ -6,6 +6,7 @@ queue_job's (runner dispatch, job bookkeeping). Run with
 `make bench BENCH=job_profile`.
 """
 
+import os
 import secrets
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from harness import ADDON, OdooCli, odoo_env_from_environ  # noqa: E402
+from harness import ADDON, ROOT, OdooCli, odoo_env_from_environ  # noqa: E402
 
 
 def main():
@@ -29,6 +30,7 @@ def main():
             ).read_text(),
             capture_output=True,
             text=True,
+            env=dict(os.environ, BENCH_RECEIVER_DIR=str(ROOT / ADDON / "tests")),
             check=False,
         )
         print(result.stdout or result.stderr[-3000:])

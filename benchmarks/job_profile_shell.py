@@ -2,25 +2,16 @@
 # own work (100 deliveries to a local receiver answering at once).
 import cProfile
 import io
+import os
 import pstats
-import threading
+import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# The addon tests' receiver, answering at once.
+sys.path.insert(0, os.environ["BENCH_RECEIVER_DIR"])
+from receiver import Receiver  # noqa: E402
 
-class Instant(BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), Instant)
-threading.Thread(target=server.serve_forever, daemon=True).start()
+receiver = Receiver().__enter__()
 params = env["ir.config_parameter"].sudo()  # noqa: F821 - given by odoo shell
 params.set_param("coop_developer_settings.allowed_private_networks", "127.0.0.0/8")
 params.set_param("coop_developer_settings.webhook_allow_http", "1")
@@ -37,7 +28,7 @@ endpoint = env["coop.webhook.endpoint"].create(  # noqa: F821
         "event_type_id": env.ref(  # noqa: F821
             "coop_developer_settings.webhook_event_sale_cycle_opened"
         ).id,
-        "url": f"http://127.0.0.1:{server.server_address[1]}/hook",
+        "url": receiver.url,
     }
 )
 Delivery = env["coop.webhook.delivery"]  # noqa: F821
@@ -63,4 +54,4 @@ print(f"job body: {(time.perf_counter() - start) * 10:.2f} ms per delivery")
 out = io.StringIO()
 pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(12)
 print(out.getvalue())
-server.shutdown()
+receiver.__exit__(None, None, None)
