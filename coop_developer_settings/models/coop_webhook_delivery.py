@@ -8,16 +8,12 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.modules.module import get_manifest
 
-from ..webhook import client, retry, signing, url_guard
+from ..webhook import client, retry, signing
+from .coop_webhook_endpoint import webhook_param
 from .res_users import GROUP_XMLID
 
-PARAM = "coop_developer_settings.%s"
 CHANNEL = "root.webhook"
 MODULE_VERSION = get_manifest("coop_developer_settings")["version"]
-
-
-def _param(env, name, default):
-    return env["ir.config_parameter"].sudo().get_param(PARAM % name, default)
 
 
 class CoopWebhookDelivery(models.Model):
@@ -181,11 +177,11 @@ class CoopWebhookDelivery(models.Model):
             endpoint.url,
             body,
             headers,
-            connect_timeout=float(_param(self.env, "webhook_connect_timeout", 5)),
-            total_timeout=float(_param(self.env, "webhook_total_timeout", 15)),
-            allowed_networks=url_guard.parse_networks(
-                _param(self.env, "allowed_private_networks", "")
+            connect_timeout=float(
+                webhook_param(self.env, "webhook_connect_timeout", 5)
             ),
+            total_timeout=float(webhook_param(self.env, "webhook_total_timeout", 15)),
+            allowed_networks=endpoint._url_settings()[1],
         )
         delivery._record_attempt(now, outcome)
         return f"{outcome.disposition} ({outcome.status or outcome.error})"
@@ -214,7 +210,7 @@ class CoopWebhookDelivery(models.Model):
             values["state"] = "done"
         elif outcome.disposition == "retry":
             schedule = retry.parse_schedule(
-                _param(self.env, "webhook_retry_schedule", "")
+                webhook_param(self.env, "webhook_retry_schedule", "")
             )
             delay = retry.next_delay(attempts, schedule, outcome.retry_after)
             values["state"] = "retrying" if delay is not None else "failed"
@@ -248,7 +244,7 @@ class CoopWebhookDelivery(models.Model):
 
     @api.model
     def _cron_purge(self):
-        days = int(_param(self.env, "webhook_retention_days", 30))
+        days = int(webhook_param(self.env, "webhook_retention_days", 30))
         old = self.sudo().search(
             [
                 ("state", "=", "done"),

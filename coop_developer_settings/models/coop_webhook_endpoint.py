@@ -16,6 +16,11 @@ ROTATION_OVERLAP = timedelta(hours=24)
 PARAM = "coop_developer_settings.%s"
 
 
+def webhook_param(env, name, default=None):
+    """A webhook setting (Settings › Developer settings), by its short name."""
+    return env["ir.config_parameter"].sudo().get_param(PARAM % name, default)
+
+
 class CoopWebhookEndpoint(models.Model):
     """Where a user wants one type of event sent: a URL and its secret."""
 
@@ -117,10 +122,9 @@ class CoopWebhookEndpoint(models.Model):
     # ------------------------------------------------------------------
 
     def _url_settings(self):
-        params = self.env["ir.config_parameter"].sudo()
-        allow_http = bool(params.get_param(PARAM % "webhook_allow_http"))
+        allow_http = bool(webhook_param(self.env, "webhook_allow_http"))
         networks = url_guard.parse_networks(
-            params.get_param(PARAM % "allowed_private_networks", "")
+            webhook_param(self.env, "allowed_private_networks", "")
         )
         return allow_http, networks
 
@@ -332,11 +336,7 @@ class CoopWebhookEndpoint(models.Model):
     def _record_failure(self, gone=False):
         """After a failed attempt: disable the endpoint when it is gone (410)
         or has failed for the configured number of days."""
-        days = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param(PARAM % "webhook_disable_after_days", 5)
-        )
+        days = int(webhook_param(self.env, "webhook_disable_after_days", 5))
         now = fields.Datetime.now()
         for endpoint in self.sudo():
             if gone:
