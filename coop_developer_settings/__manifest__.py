@@ -42,6 +42,7 @@
     "demo": [
         "demo/coop_sale_cycle_demo.xml",
     ],
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
     "application": False,
 }

@@ -1,10 +1,12 @@
 from . import coop_api_key_usage
+from . import coop_buyer_source
 from . import coop_sale_cycle
 from . import coop_webhook_attempt
 from . import coop_webhook_delivery
 from . import coop_webhook_endpoint
 from . import coop_webhook_event_type
 from . import coop_webhook_secret_show
+from . import mail_blacklist
 from . import res_config_settings
 from . import res_partner
 from . import res_users
@@ -13,5 +15,5 @@ from . import res_users_apikeys_description
 from . import res_users_apikeys_show
 from . import sale_order
 
-# Last: its SQL view reads columns that the models above add.
+# Last: its init() fills the table from columns that the models above add.
 from . import coop_buyer

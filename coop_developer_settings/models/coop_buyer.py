@@ -1,75 +1,171 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models, tools
+from odoo import fields, models
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
+from odoo.tools import sql as sql_tools
+
+from . import coop_buyer_sql as buyer_sql
 
 
 class CoopBuyer(models.Model):
     """One row per shop (company) and customer with a confirmed order.
 
-    The list newsletter tools import; read-only, a view over the orders.
+    The list newsletter tools import and keep in sync. A table, kept current
+    by PostgreSQL triggers in the transaction of every change it depends on
+    (see coop_buyer_sql.py); read-only for everyone.
     """
 
     _name = "coop.buyer"
     _description = "Buyer"
-    _auto = False
     _order = "id"
     _rec_name = "name"
+    # The triggers stamp the rows (updated_at, write_xid); no ORM write.
+    _log_access = False
+    # Any query on the buyers first flushes what their rows are computed
+    # from, so that the triggers have run.
+    _depends = {
+        "sale.order": ["state", "company_id", "partner_id", "date_order"]
+        + ["sale_cycle_id"],
+        "res.partner": ["name", "email", "email_normalized", "phone"],
+        "mail.blacklist": ["email", "active"],
+    }
+    # (partner_id, company_id), not the other way round: this one index
+    # serves the uniqueness, the upsert and the triggers' look-ups by
+    # customer; (company_id, id) serves the shop filter (see init()).
+    _sql_constraints = [
+        (
+            "partner_company_uniq",
+            "UNIQUE (partner_id, company_id)",
+            "A customer is one buyer per shop.",
+        )
+    ]
 
-    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        readonly=True,
+        # A removed buyer outlives its deleted (e.g. merged) customer.
+        ondelete="set null",
+    )
     name = fields.Char(readonly=True)
     email = fields.Char(readonly=True)
+    email_normalized = fields.Char(
+        string="Normalized email", readonly=True, index="btree_not_null"
+    )
     phone = fields.Char(readonly=True)
-    company_id = fields.Many2one("res.company", string="Shop", readonly=True)
+    company_id = fields.Many2one(
+        "res.company", string="Shop", required=True, readonly=True, ondelete="cascade"
+    )
     first_order_date = fields.Datetime(string="First order", readonly=True)
     last_order_date = fields.Datetime(string="Last order", readonly=True)
     order_count = fields.Integer(string="Number of orders", readonly=True)
     last_cycle_id = fields.Many2one(
-        "coop.sale.cycle", string="Last sale cycle", readonly=True
+        "coop.sale.cycle", string="Last sale cycle", readonly=True, ondelete="set null"
     )
     opt_out = fields.Boolean(
         string="Opted out",
         readonly=True,
         help="The email address is on Odoo's mailing blacklist.",
     )
+    active = fields.Boolean(
+        readonly=True,
+        default=True,
+        help="Unticked when the customer has no confirmed order left in this "
+        "shop: the buyer is removed, and kept so that synchronising tools "
+        "learn it.",
+    )
     updated_at = fields.Datetime(
         string="Updated at",
         readonly=True,
-        help="Last change of the customer or of their orders: what a "
-        "synchronisation asks for with updated_since.",
+        index=True,
+        help="Last change of this buyer's data: what a synchronisation asks "
+        "for with updated_since.",
     )
 
+    # ------------------------------------------------------------------
+    # The table and its maintenance
+    # ------------------------------------------------------------------
+
+    def _auto_init(self):
+        # Versions before 18.0.1.1 had a SQL view of this name.
+        if sql_tools.table_kind(self.env.cr, self._table) == sql_tools.TableKind.View:
+            sql_tools.drop_view_if_exists(self.env.cr, self._table)
+        return super()._auto_init()
+
     def init(self):
-        tools.drop_view_if_exists(self.env.cr, self._table)
-        # id: the first order of the (shop, customer) pair is unique and stable.
-        self.env.cr.execute(
+        cr = self.env.cr
+        if cr.connection.server_version < buyer_sql.MIN_SERVER_VERSION:
+            raise UserError(self.env._("The buyer list needs PostgreSQL 13 or later."))
+        # The id of the transaction that last changed the row: what the
+        # sync cursor compares (xid8 has no ORM field type).
+        cr.execute(
             SQL(
-                """
-            CREATE VIEW %s AS (
-                SELECT MIN(so.id) AS id,
-                       so.company_id,
-                       so.partner_id,
-                       p.name,
-                       p.email,
-                       p.phone,
-                       MIN(so.date_order) AS first_order_date,
-                       MAX(so.date_order) AS last_order_date,
-                       COUNT(*) AS order_count,
-                       (ARRAY_AGG(so.sale_cycle_id
-                                  ORDER BY so.date_order DESC, so.id DESC)
-                            FILTER (WHERE so.sale_cycle_id IS NOT NULL))[1]
-                           AS last_cycle_id,
-                       EXISTS (
-                           SELECT 1 FROM mail_blacklist bl
-                            WHERE bl.active AND bl.email = p.email_normalized
-                       ) AS opt_out,
-                       GREATEST(MAX(so.write_date), p.write_date) AS updated_at
-                  FROM sale_order so
-                  JOIN res_partner p ON p.id = so.partner_id
-                 WHERE so.state = 'sale'
-                 GROUP BY so.company_id, so.partner_id, p.id
-            )
-            """,
+                "ALTER TABLE %s ADD COLUMN IF NOT EXISTS write_xid xid8",
                 SQL.identifier(self._table),
             )
         )
+        sql_tools.create_index(
+            cr, "coop_buyer_write_xid_index", self._table, ["write_xid"]
+        )
+        # The shop filter, in the order of the pages.
+        sql_tools.create_index(
+            cr, "coop_buyer_company_id_id_index", self._table, ["company_id", "id"]
+        )
+        for function in buyer_sql.FUNCTIONS:
+            cr.execute(SQL(function))  # pylint: disable=sql-injection
+        cr.execute(SQL(buyer_sql.create_triggers()))  # pylint: disable=sql-injection
+        self._rebuild()
+
+    def _rebuild(self):
+        """Recompute every buyer from the orders, in two set-based statements.
+
+        Writes only the rows that differ. Returns the numbers of buyers
+        added, changed and removed.
+        """
+        cr = self.env.cr
+        self.env.flush_all()
+        cr.execute(
+            SQL(
+                "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", SQL.identifier(self._table)
+            )
+        )
+        cr.execute(SQL(buyer_sql.REBUILD_UPSERT))  # pylint: disable=sql-injection
+        written = [inserted for (inserted,) in cr.fetchall()]
+        cr.execute(SQL(buyer_sql.REBUILD_TOMBSTONE))  # pylint: disable=sql-injection
+        removed = cr.rowcount
+        self.invalidate_model()
+        added = sum(written)
+        return {"added": added, "changed": len(written) - added, "removed": removed}
+
+    def action_rebuild(self):
+        """Rebuild the buyer list from the orders (administrators).
+
+        The triggers keep it current; this repairs it after the triggers were
+        disabled, e.g. for a bulk import. From ``odoo shell``:
+        ``env["coop.buyer"].action_rebuild()``; over XML-RPC:
+        ``execute_kw(db, uid, key, "coop.buyer", "action_rebuild", [[]])``.
+        """
+        if not self.env.is_system():
+            raise AccessError(
+                self.env._("Only administrators can rebuild the buyer list.")
+            )
+        counts = self.sudo()._rebuild()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": self.env._("Buyer list rebuilt"),
+                "message": self.env._(
+                    "%(added)s added, %(changed)s changed, %(removed)s removed.",
+                    **counts,
+                ),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+
+def drop_maintenance(cr):
+    """Remove the triggers and functions (uninstall)."""
+    cr.execute(SQL(buyer_sql.DROP_ALL))  # pylint: disable=sql-injection
