@@ -1,11 +1,57 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models
+import re
+from datetime import datetime, timezone
+
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 from odoo.tools import sql as sql_tools
 
 from . import coop_buyer_sql as buyer_sql
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+MAX_ID = 2**31 - 1  # PostgreSQL integer
+MAX_XID = 2**63 - 1
+PAGE_PARAMETERS = (
+    "cursor",
+    "limit",
+    "company_id",
+    "cycle_id",
+    "updated_since",
+    "include_opted_out",
+)
+# A cursor: version 1, the sync's lower bound (transaction id, 0 for none),
+# the watermark of the listing's first page (0: not taken yet), the last id.
+# ASCII digits only ("\d" takes any script's), matched whole (fullmatch).
+CURSOR = re.compile(r"1\.([0-9]{1,20})\.([0-9]{1,20})\.([0-9]{1,10})")
+# The cursors of earlier versions: the last id.
+LEGACY_CURSOR = re.compile(r"[0-9]{1,10}")
+WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
+# What a page reads of each buyer.
+PAGE_COLUMNS = (
+    "id",
+    "partner_id",
+    "name",
+    "email",
+    "phone",
+    "company_id",
+    "first_order_date",
+    "last_order_date",
+    "order_count",
+    "last_cycle_id",
+    "opt_out",
+    "active",
+)
+
+
+class BuyerListError(UserError):
+    """A bad request to the buyer list; the HTTP API answers it as JSON."""
+
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status, self.code = status, code
 
 
 class CoopBuyer(models.Model):
@@ -112,6 +158,14 @@ class CoopBuyer(models.Model):
         sql_tools.create_index(
             cr, "coop_buyer_company_id_id_index", self._table, ["company_id", "id"]
         )
+        # The cycle filter: is this customer a buyer of the cycle? One probe.
+        sql_tools.create_index(
+            cr,
+            buyer_sql.CYCLE_INDEX,
+            "sale_order",
+            ["sale_cycle_id", "partner_id"],
+            where="state = 'sale'",
+        )
         for function in buyer_sql.FUNCTIONS:
             cr.execute(SQL(function))  # pylint: disable=sql-injection
         cr.execute(SQL(buyer_sql.create_triggers()))  # pylint: disable=sql-injection
@@ -164,6 +218,265 @@ class CoopBuyer(models.Model):
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
+
+    # ------------------------------------------------------------------
+    # The buyer list API (HTTP and RPC)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def buyer_page(self, **params):
+        """One page of the buyer list, for XML-RPC/JSON-RPC clients: what
+        ``GET /coop/api/v1/buyers`` answers, with the same parameters, absent
+        values false (as Odoo's ``read`` gives them: XML-RPC has no null)."""
+        return rpc_values(self._buyer_page(**params))
+
+    @api.model
+    def _buyer_page(self, **params):
+        """One page of the buyer list: what ``GET /coop/api/v1/buyers``
+        answers, with the same parameters.
+
+        Without ``updated_since`` and without a sync cursor, the current
+        buyers (opted-out ones on request). With either, every buyer changed
+        since: opted-out ones flagged, removed ones as tombstones. Each answer
+        carries ``next_cursor`` (the next page, or None) and ``sync_cursor``:
+        passed as ``cursor`` next time, it returns what changed since this
+        listing began, missing nothing even when transactions commit out of
+        order.
+        """
+        unknown = sorted(set(params) - set(PAGE_PARAMETERS))
+        if unknown:
+            raise self._bad_parameter(
+                self.env._(
+                    "Unknown parameter %(names)s; use %(known)s.",
+                    names=", ".join(unknown),
+                    known=", ".join(PAGE_PARAMETERS),
+                )
+            )
+        since, watermark, after_id = self._parse_cursor(params.get("cursor"))
+        limit = self._parse_whole_number(
+            params, "limit", 1, MAX_LIMIT, default=DEFAULT_LIMIT
+        )
+        updated_since = self._parse_datetime(params, "updated_since")
+        include_opted_out = self._parse_bool(params, "include_opted_out")
+        changes = bool(since) or updated_since is not None
+        domain = [("id", ">", after_id)] + self._scope_domain(params)
+        if updated_since is not None:
+            domain.append(("updated_at", ">=", updated_since))
+        if not changes and not include_opted_out:
+            domain.append(("opt_out", "=", False))
+        if not watermark:
+            watermark = self._sync_watermark()
+        rows = self._page(domain, since, limit + 1, removed=changes)
+        page, more = rows[:limit], len(rows) > limit
+        # The names of the shops and cycles, once per page (sudo for the
+        # cycles: readers of buyers need no access to them).
+        company_names = {
+            company.id: company.name
+            for company in self.env["res.company"].browse(
+                {row["company_id"] for row in page}
+            )
+        }
+        cycle_names = {
+            cycle.id: cycle.name
+            for cycle in self.env["coop.sale.cycle"]
+            .sudo()
+            .browse({row["last_cycle_id"] for row in page} - {None})
+        }
+        return {
+            "data": [api_json(row, company_names, cycle_names) for row in page],
+            "next_cursor": (
+                f"1.{since}.{watermark}.{page[-1]['id']}" if more else None
+            ),
+            "sync_cursor": f"1.{watermark}.0.0",
+        }
+
+    @api.model
+    def _sync_watermark(self):
+        """The oldest transaction still running when this snapshot was taken.
+
+        Every change this snapshot cannot see was written by a transaction
+        with an id at least this one: the next sync, which returns the rows
+        written by such transactions, misses none (and may return some rows
+        again).
+        """
+        [(watermark,)] = self.env.execute_query(
+            SQL("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+        )
+        return int(watermark)
+
+    @api.model
+    def _page(self, domain, since, limit, removed):
+        """The rows of the buyers of the domain (record rules applied),
+        written by transaction ``since`` or later, in the order of the
+        cursor; removed ones too if asked."""
+        model = self.with_context(active_test=not removed)
+        query = model._search(domain, limit=limit, order="id")
+        if since:
+            query.add_where(
+                SQL(
+                    "%s >= %s::xid8",
+                    SQL.identifier(self._table, "write_xid"),
+                    str(since),
+                )
+            )
+        # The values as stored, without the ORM's records: a page of 1 000
+        # buyers is read in one query and no per-field overhead.
+        return self.env.execute_query_dict(
+            query.select(
+                *(SQL.identifier(self._table, column) for column in PAGE_COLUMNS)
+            )
+        )
+
+    @api.model
+    def _scope_domain(self, params):
+        """The shop and cycle filters, checked against the user's shops."""
+        domain = []
+        user_companies = self.env.user.company_ids
+        company_id = self._parse_whole_number(params, "company_id", 1, MAX_ID)
+        if company_id:
+            if company_id not in user_companies.ids:
+                raise BuyerListError(
+                    403,
+                    "company_forbidden",
+                    self.env._("You are not allowed on company %(id)s.", id=company_id),
+                )
+            domain.append(("company_id", "=", company_id))
+        cycle_id = self._parse_whole_number(params, "cycle_id", 1, MAX_ID)
+        if cycle_id:
+            cycle = self.env["coop.sale.cycle"].sudo().browse(cycle_id).exists()
+            if not cycle or cycle.company_id not in user_companies:
+                raise BuyerListError(
+                    404,
+                    "cycle_not_found",
+                    self.env._("No sale cycle %(id)s.", id=cycle_id),
+                )
+            # The customers with a confirmed order in the cycle, as a
+            # sub-query (sudo: readers of buyers need no access to orders).
+            orders = (
+                self.env["sale.order"]
+                .sudo()
+                ._search([("sale_cycle_id", "=", cycle.id), ("state", "=", "sale")])
+            )
+            domain += [
+                ("company_id", "=", cycle.company_id.id),
+                ("partner_id", "in", orders.subselect("partner_id")),
+            ]
+        return domain
+
+    # ------------------------------------------------------------------
+    # Parameters: strings from the query string, or JSON values over RPC
+    # ------------------------------------------------------------------
+
+    def _bad_parameter(self, message):
+        return BuyerListError(400, "invalid_parameter", message)
+
+    def _parse_cursor(self, raw):
+        """(since, watermark, after_id) of a cursor of this API."""
+        raw = "" if raw in (None, False) else str(raw)
+        if not raw:
+            return 0, 0, 0
+        if LEGACY_CURSOR.fullmatch(raw) and int(raw) <= MAX_ID:
+            return 0, 0, int(raw)
+        match = CURSOR.fullmatch(raw)
+        if match:
+            since, watermark, after_id = (int(group) for group in match.groups())
+            if since <= MAX_XID and watermark <= MAX_XID and after_id <= MAX_ID:
+                return since, watermark, after_id
+        raise self._bad_parameter(
+            self.env._(
+                "cursor must be the next_cursor or sync_cursor of an earlier answer."
+            )
+        )
+
+    def _parse_whole_number(self, params, name, minimum, maximum, default=None):
+        raw = params.get(name)
+        if raw in (None, "", False):
+            return default
+        if isinstance(raw, bool) or not WHOLE_NUMBER.fullmatch(str(raw)):
+            value = None
+        else:
+            value = int(raw)
+        if value is None or not minimum <= value <= maximum:
+            bounds = f"{minimum}..{maximum}"
+            raise self._bad_parameter(
+                self.env._(
+                    "%(name)s must be a whole number (%(bounds)s).",
+                    name=name,
+                    bounds=bounds,
+                )
+            )
+        return value
+
+    def _parse_datetime(self, params, name):
+        raw = params.get(name)
+        if raw in (None, "", False):
+            return None
+        try:
+            value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+            if value.tzinfo:  # Odoo stores naive UTC
+                value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        except (ValueError, OverflowError):
+            raise self._bad_parameter(
+                self.env._(
+                    "%(name)s must be an ISO-8601 date-time, "
+                    "e.g. 2026-11-28T08:00:00Z.",
+                    name=name,
+                )
+            ) from None
+        return value
+
+    def _parse_bool(self, params, name):
+        raw = params.get(name)
+        if isinstance(raw, bool):
+            return raw
+        raw = str(raw or "false").lower()
+        if raw not in ("true", "false", "1", "0"):
+            raise self._bad_parameter(
+                self.env._("%(name)s must be true or false.", name=name)
+            )
+        return raw in ("true", "1")
+
+
+def api_json(row, company_names, cycle_names):
+    """A buyer as the API shows it, from its row; a removed one as a
+    tombstone (what a tool needs to unsubscribe it)."""
+    company = {"id": row["company_id"], "name": company_names[row["company_id"]]}
+    if not row["active"]:
+        return {
+            "id": row["id"],
+            "removed": True,
+            "partner_id": row["partner_id"],
+            "email": row["email"] or None,
+            "company": company,
+        }
+    cycle_id = row["last_cycle_id"]
+    return {
+        "id": row["id"],
+        "removed": False,
+        "partner_id": row["partner_id"],
+        "name": row["name"],
+        "email": row["email"] or None,
+        "phone": row["phone"] or None,
+        "company": company,
+        "first_order_date": fields.Datetime.to_string(row["first_order_date"]),
+        "last_order_date": fields.Datetime.to_string(row["last_order_date"]),
+        "order_count": row["order_count"],
+        "last_cycle": (
+            {"id": cycle_id, "name": cycle_names[cycle_id]} if cycle_id else None
+        ),
+        "opt_out": bool(row["opt_out"]),
+    }
+
+
+def rpc_values(value):
+    """``value`` with None as False, for XML-RPC."""
+    if value is None:
+        return False
+    if isinstance(value, dict):
+        return {key: rpc_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rpc_values(item) for item in value]
+    return value
 
 
 def drop_maintenance(cr):

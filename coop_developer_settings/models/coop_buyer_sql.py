@@ -17,6 +17,9 @@ upgrade, the *Rebuild* button).
 
 TABLE = "coop_buyer"
 
+# On sale_order, for the API's cycle filter.
+CYCLE_INDEX = "coop_buyer_sale_order_cycle_index"
+
 # Requires xid8, pg_current_xact_id() (PostgreSQL 13).
 MIN_SERVER_VERSION = 130000
 
@@ -339,7 +342,8 @@ def create_triggers():
 
 
 # Dropping the trigger functions drops their triggers (CASCADE).
-DROP_ALL = """
+DROP_ALL = f"""
+DROP INDEX IF EXISTS {CYCLE_INDEX};
 DROP FUNCTION IF EXISTS coop_buyer_on_sale_order() CASCADE;
 DROP FUNCTION IF EXISTS coop_buyer_on_res_partner() CASCADE;
 DROP FUNCTION IF EXISTS coop_buyer_on_mail_blacklist() CASCADE;
