@@ -30,19 +30,8 @@ CURSOR = re.compile(r"1\.([0-9]{1,20})\.([0-9]{1,20})\.([0-9]{1,10})")
 LEGACY_CURSOR = re.compile(r"[0-9]{1,10}")
 WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
 # What a page reads of each buyer.
-PAGE_COLUMNS = (
-    "id",
-    "partner_id",
-    "name",
-    "email",
-    "phone",
-    "company_id",
-    "first_order_date",
-    "last_order_date",
-    "order_count",
-    "last_cycle_id",
-    "opt_out",
-    "active",
+PAGE_COLUMNS = ("id", "partner_id", "company_id") + tuple(
+    column for column in buyer_sql.CONTENT_COLUMNS if column != "email_normalized"
 )
 
 

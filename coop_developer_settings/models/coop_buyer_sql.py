@@ -177,15 +177,30 @@ END
 $fn$;
 """
 
-# Each trigger function collects the (shop, customer) pairs its statement
-# may have changed, then refreshes them.
-SALE_ORDER_FUNCTION = """
-CREATE OR REPLACE FUNCTION coop_buyer_on_sale_order()
+
+def trigger_function(name, collect, declare=""):
+    """A trigger function: ``collect`` puts in company_ids and partner_ids
+    the (shop, customer) pairs its statement may have changed, which are then
+    refreshed."""
+    return f"""
+CREATE OR REPLACE FUNCTION {name}()
 RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
     company_ids integer[];
-    partner_ids integer[];
-BEGIN
+    partner_ids integer[];{declare}
+BEGIN{collect}
+    IF company_ids IS NOT NULL THEN
+        PERFORM coop_buyer_refresh(company_ids, partner_ids);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+"""
+
+
+SALE_ORDER_FUNCTION = trigger_function(
+    "coop_buyer_on_sale_order",
+    """
     IF TG_OP = 'INSERT' THEN
         SELECT array_agg(company_id), array_agg(partner_id)
           INTO company_ids, partner_ids
@@ -207,45 +222,25 @@ BEGIN
            AND (o.state, o.company_id, o.partner_id, o.date_order, o.sale_cycle_id)
                IS DISTINCT FROM
                (n.state, n.company_id, n.partner_id, n.date_order, n.sale_cycle_id);
-    END IF;
-    IF company_ids IS NOT NULL THEN
-        PERFORM coop_buyer_refresh(company_ids, partner_ids);
-    END IF;
-    RETURN NULL;
-END
-$fn$;
-"""
+    END IF;""",
+)
 
-RES_PARTNER_FUNCTION = """
-CREATE OR REPLACE FUNCTION coop_buyer_on_res_partner()
-RETURNS trigger LANGUAGE plpgsql AS $fn$
-DECLARE
-    company_ids integer[];
-    partner_ids integer[];
-BEGIN
+# A removed buyer keeps the customer's data of the day it was removed.
+RES_PARTNER_FUNCTION = trigger_function(
+    "coop_buyer_on_res_partner",
+    """
     SELECT array_agg(b.company_id), array_agg(b.partner_id)
       INTO company_ids, partner_ids
       FROM old_partners o
       JOIN new_partners n ON n.id = o.id
       JOIN coop_buyer b ON b.partner_id = n.id AND b.active
      WHERE (o.name, o.email, o.email_normalized, o.phone)
-           IS DISTINCT FROM (n.name, n.email, n.email_normalized, n.phone);
-    IF company_ids IS NOT NULL THEN
-        PERFORM coop_buyer_refresh(company_ids, partner_ids);
-    END IF;
-    RETURN NULL;
-END
-$fn$;
-"""
+           IS DISTINCT FROM (n.name, n.email, n.email_normalized, n.phone);""",
+)
 
-MAIL_BLACKLIST_FUNCTION = """
-CREATE OR REPLACE FUNCTION coop_buyer_on_mail_blacklist()
-RETURNS trigger LANGUAGE plpgsql AS $fn$
-DECLARE
-    emails varchar[];
-    company_ids integer[];
-    partner_ids integer[];
-BEGIN
+MAIL_BLACKLIST_FUNCTION = trigger_function(
+    "coop_buyer_on_mail_blacklist",
+    """
     IF TG_OP = 'INSERT' THEN
         SELECT array_agg(email) INTO emails FROM new_entries;
     ELSIF TG_OP = 'DELETE' THEN
@@ -260,14 +255,9 @@ BEGIN
     SELECT array_agg(b.company_id), array_agg(b.partner_id)
       INTO company_ids, partner_ids
       FROM coop_buyer b
-     WHERE b.active AND b.email_normalized = ANY (emails);
-    IF company_ids IS NOT NULL THEN
-        PERFORM coop_buyer_refresh(company_ids, partner_ids);
-    END IF;
-    RETURN NULL;
-END
-$fn$;
-"""
+     WHERE b.active AND b.email_normalized = ANY (emails);""",
+    declare="\n    emails varchar[];",
+)
 
 # (trigger, table, event, transition tables, function)
 TRIGGERS = (

@@ -4,12 +4,24 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from xmlrpc.client import Fault
 
-from odoo import Command
+from odoo import SUPERUSER_ID, Command, api
 from odoo.tests import TransactionCase, new_test_user
 from odoo.tools import mute_logger
 
 from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
 from odoo.addons.queue_job.job import Job
+
+
+def superuser_env(registry, cr):
+    """A superuser environment on a real cursor of its own, for the tests
+    that commit.
+
+    The registry is handed over: looking it up by name would wait for a lock
+    that the test runner holds.
+    """
+    cr.transaction = api.Transaction(registry)
+    return api.Environment(cr, SUPERUSER_ID, {})
+
 
 # A fixed "now" for the tests that travel in time.
 T0 = datetime(2026, 3, 2, 8, 0, 0)

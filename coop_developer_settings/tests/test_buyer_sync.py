@@ -4,9 +4,11 @@ import threading
 
 import psycopg2
 
-from odoo import SUPERUSER_ID, api, sql_db
+from odoo import sql_db
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, mute_logger
+
+from .common import superuser_env
 
 
 @tagged("post_install", "-at_install")
@@ -39,13 +41,7 @@ class TestBuyerSync(TransactionCase):
         self.addCleanup(self.remove_data)
 
     def env_of(self, cr):
-        """A superuser environment on a real cursor of its own.
-
-        The registry is handed over: looking it up by name would wait for a
-        lock that the test runner holds.
-        """
-        cr.transaction = api.Transaction(self.registry)
-        return api.Environment(cr, SUPERUSER_ID, {})
+        return superuser_env(self.registry, cr)
 
     def remove_data(self):
         with self.db.cursor() as cr:

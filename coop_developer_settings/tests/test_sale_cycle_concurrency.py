@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import psycopg2
 
-from odoo import SUPERUSER_ID, api, fields, sql_db
+from odoo import fields, sql_db
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
+
+from .common import superuser_env
 
 
 @tagged("post_install", "-at_install")
@@ -39,13 +41,7 @@ class TestSaleCycleConcurrency(TransactionCase):
         self.addCleanup(self.remove_cycle)
 
     def env_of(self, cr):
-        """A superuser environment on a real cursor of its own.
-
-        The registry is handed over: looking it up by name would wait for a
-        lock that the test runner holds.
-        """
-        cr.transaction = api.Transaction(self.registry)
-        return api.Environment(cr, SUPERUSER_ID, {})
+        return superuser_env(self.registry, cr)
 
     def remove_cycle(self):
         with self.db.cursor() as cr:
