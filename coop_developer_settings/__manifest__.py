@@ -41,6 +41,7 @@
     },
     "demo": [
         "demo/coop_sale_cycle_demo.xml",
+        "demo/res_users_demo.xml",
     ],
     "installable": True,
     "application": False,
