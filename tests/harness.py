@@ -21,16 +21,18 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-# The addon tests' plain HTTP receiver (receiver.py) serves these tests too.
-sys.path.insert(0, str(ROOT / "coop_developer_settings" / "tests"))
-
-import devtool  # noqa: E402  (the dev tool owns the Odoo configuration)
-
 ADDON = "coop_developer_settings"
+# The dev tool's package owns the Odoo configuration; the addon tests' plain
+# HTTP receiver (receiver.py) serves these tests too.
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / ADDON / "tests"))
+
+from coopdev.odoo import drop_db, free_port, write_config  # noqa: E402
+from coopdev.project import DEV  # noqa: E402
+
 ADMIN = ("admin", "admin")
 GROUP_XMLID = f"{ADDON}.group_developer_settings"
-DEV_LOGS = devtool.DEV / "logs"
+DEV_LOGS = DEV / "logs"
 
 
 def odoo_env_from_environ():
@@ -58,14 +60,14 @@ class OdooCli:
     def __init__(self, odoo_env, db_name, **options):
         self.bin = odoo_env["bin"]
         self.db_name = db_name
-        self.http_port = devtool.free_port()
-        self.config = devtool.write_config(
+        self.http_port = free_port()
+        self.config = write_config(
             odoo_env["source"],
             odoo_env["db"],
             f"odoo-{db_name}.conf",
             **{
                 "http_port": str(self.http_port),
-                "gevent_port": str(devtool.free_port()),
+                "gevent_port": str(free_port()),
                 "workers": "0",
                 "max_cron_threads": "0",
                 **options,
@@ -97,7 +99,7 @@ class OdooCli:
         return result.stdout
 
     def drop(self):
-        devtool.drop_db(self.config, self.db_name)
+        drop_db(self.config, self.db_name)
         Path(self.config).unlink(missing_ok=True)
 
 
