@@ -10,8 +10,22 @@ from .project import ADDON, DEV, HTTP_PORT, ROOT, VENV_PY, files_digest
 from .pyenv import venv_bin
 
 
-def write_config(odoo_dir, db, name, channels="root:4,root.webhook:2", **options):
-    """An Odoo configuration file in .dev/ (never in the repository)."""
+def job_channels(workers):
+    """queue_job's channels for a server with this many HTTP workers.
+
+    Jobs are HTTP requests to the workers: their capacity leaves one worker
+    to the users, so that a burst of deliveries never makes the shop wait.
+    Webhook deliveries have their own channel, which queue_job's runner reads.
+    """
+    capacity = max(int(workers) - 1, 1)
+    return f"root:{capacity},root.webhook:{capacity}"
+
+
+def write_config(odoo_dir, db, name, channels=None, **options):
+    """An Odoo configuration file in .dev/ (never in the repository).
+
+    ``channels`` defaults to :func:`job_channels` of the ``workers`` option.
+    """
     values = {
         "addons_path": f"{odoo_dir / 'odoo' / 'addons'},{ROOT}",
         "data_dir": str(DEV / "data"),
@@ -19,7 +33,7 @@ def write_config(odoo_dir, db, name, channels="root:4,root.webhook:2", **options
         "http_port": str(HTTP_PORT),
         "gevent_port": str(HTTP_PORT + 3),
         "server_wide_modules": "base,web,queue_job",
-        "workers": "2",
+        "workers": "3",
         "max_cron_threads": "1",
         "limit_time_real": "600",
         "limit_time_cpu": "300",
@@ -29,9 +43,11 @@ def write_config(odoo_dir, db, name, channels="root:4,root.webhook:2", **options
         **options,
     }
     lines = ["[options]"] + [f"{key} = {value}" for key, value in values.items()]
-    # Webhook deliveries get their own channel and capacity, so that slow
-    # receivers never starve other jobs; queue_job's runner reads this.
-    lines += ["", "[queue_job]", f"channels = {channels}"]
+    lines += [
+        "",
+        "[queue_job]",
+        f"channels = {channels or job_channels(values['workers'])}",
+    ]
     path = DEV / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
