@@ -2,16 +2,21 @@
 
 Plain classes, no test framework: a database and its odoo-bin, a running
 server as `make run` starts it (workers, queue_job's runner), XML-RPC as one
-user, the web client's JSON-RPC, and waiting for a condition.
+user, the web client's JSON-RPC, headless Chromium, and waiting for a
+condition.
 """
 
+import base64
 import importlib
 import importlib.util
+import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import xmlrpc.client
@@ -19,6 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import requests
+import websocket
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "coop_developer_settings"
@@ -28,6 +34,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / ADDON / "tests"))
 
 from coopdev.odoo import drop_db, free_port, write_config  # noqa: E402
+from coopdev.postgres import settings_uri  # noqa: E402, F401 (for the tests)
 from coopdev.project import DEV  # noqa: E402
 
 ADMIN = ("admin", "admin")
@@ -269,3 +276,102 @@ def plain_webhook_package():
         name: importlib.import_module(f"coop_webhook.{name}")
         for name in ("url_guard", "signing", "retry", "client")
     }
+
+
+class Chromium:
+    """Headless Chromium driven over its DevTools protocol: what a person sees.
+
+    ``open(url)``, ``evaluate(js)``, ``wait_until(js)``, ``screenshot(path)``.
+    """
+
+    FLAGS = (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    )
+
+    def __init__(self, width=1400, height=1000):
+        binary = shutil.which("chromium") or shutil.which("google-chrome")
+        assert binary, "Chromium is missing: `make test` installs it (apt-get)"
+        self.profile = tempfile.mkdtemp(prefix="coop-chromium-")
+        port = free_port()
+        self.process = subprocess.Popen(
+            [
+                binary,
+                *self.FLAGS,
+                f"--remote-debugging-port={port}",
+                f"--user-data-dir={self.profile}",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        page = wait_for(
+            lambda: self._page_target(port), timeout=30, what="Chromium's DevTools"
+        )
+        self.connection = websocket.create_connection(
+            page["webSocketDebuggerUrl"], suppress_origin=True, timeout=30
+        )
+        self.ids = itertools.count(1)
+
+    @staticmethod
+    def _page_target(port):
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/json/list", timeout=5
+            ) as answer:
+                targets = json.load(answer)
+        except OSError:
+            return None
+        return next((t for t in targets if t["type"] == "page"), None)
+
+    def send(self, method, **params):
+        message_id = next(self.ids)
+        self.connection.send(
+            json.dumps({"id": message_id, "method": method, "params": params})
+        )
+        while True:  # events come in between; the answer carries our id
+            message = json.loads(self.connection.recv())
+            if message.get("id") == message_id:
+                assert "error" not in message, f"{method}: {message['error']}"
+                return message["result"]
+
+    def set_cookie(self, url, name, value):
+        self.send("Network.setCookie", url=url, name=name, value=value)
+
+    def open(self, url):
+        self.send("Page.navigate", url=url)
+
+    def evaluate(self, expression):
+        result = self.send(
+            "Runtime.evaluate",
+            expression=expression,
+            returnByValue=True,
+            awaitPromise=True,
+        )
+        return result["result"].get("value")
+
+    def wait_until(self, expression, timeout=60, what=None):
+        return wait_for(
+            lambda: self.evaluate(expression),
+            timeout=timeout,
+            interval=0.5,
+            what=what or expression,
+        )
+
+    def screenshot(self, path):
+        data = self.send("Page.captureScreenshot", format="png")["data"]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(base64.b64decode(data))
+
+    def close(self):
+        self.connection.close()
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.profile, ignore_errors=True)

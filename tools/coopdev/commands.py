@@ -1,18 +1,21 @@
 """The commands behind the Makefile: ``run``, ``test``, ``bench``, ``stop``."""
 
 import argparse
+import asyncio
 import json
 import os
 import re
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
 from . import postgres
 from .console import DevError, info, run, step
 from .odoo import (
+    DEMO_FAILED,
     OdooLog,
     drop_db,
     ensure_database,
@@ -22,6 +25,7 @@ from .odoo import (
     write_config,
 )
 from .project import ADDON, CONSTRAINTS, DEV, HTTP_PORT, ROOT, RUN_DB, VENV_PY
+from .proxy import OdooProxy, listen
 from .pyenv import ensure_venv, venv_bin
 from .source import odoo_source
 
@@ -44,6 +48,25 @@ def prepare(db_uri):
     return odoo_dir, db
 
 
+def run_summary(config):
+    """What `make run` prints once Odoo answers."""
+    url = f"http://127.0.0.1:{HTTP_PORT}"
+    step(f"Odoo is ready on {url}   (Ctrl+C stops it)")
+    for line in (
+        f"database: {RUN_DB}   configuration: {config}",
+        "logins: admin / admin (administrator), demo / demo, "
+        "dev / dev (Developer settings access, in French)",
+        "the Developer settings tab: log in as dev, then the user menu (top right) "
+        "> Préférences (Preferences; My Profile / Mon profil with Employees) "
+        "> Paramètres développeur (Developer settings)",
+        "API keys: none is created in advance; generate one in the tab "
+        "(Générer une clé d'API / Generate API key): it is shown once, copy it then",
+        f"real-time (the web client's bus): {url}/websocket goes to Odoo's "
+        "gevent port, the rest to its HTTP workers",
+    ):
+        info(line)
+
+
 def cmd_run(args):
     if not port_is_free(HTTP_PORT):
         raise DevError(
@@ -51,24 +74,53 @@ def cmd_run(args):
             "server, or set COOP_HTTP_PORT to a free port."
         )
     odoo_dir, db = prepare(args.db_uri)
-    config = write_config(odoo_dir, db, "odoo-run.conf")
-    ensure_database(odoo_dir, config, RUN_DB)
-    step(f"Odoo is starting on http://127.0.0.1:{HTTP_PORT}  (Ctrl+C stops it)")
-    info(f"database: {RUN_DB}   logins: admin / admin  (demo: demo / demo)")
-    info(f"configuration: {config}")
-    sys.stdout.flush()
-    os.execv(
-        str(venv_bin("odoo")),
-        [
-            str(venv_bin("odoo")),
-            "-c",
-            str(config),
-            "-d",
-            RUN_DB,
-            "--db-filter",
-            f"^{RUN_DB}$",
-        ],
+    # Odoo listens on internal ports; the proxy on the public one routes
+    # /websocket to the gevent port, as Odoo's recommended deployment does.
+    proxy = OdooProxy(http_port=free_port(), gevent_port=free_port())
+    config = write_config(
+        odoo_dir,
+        db,
+        f"odoo-{RUN_DB}.conf",
+        http_port=str(proxy.http_port),
+        gevent_port=str(proxy.gevent_port),
     )
+    ensure_database(odoo_dir, config, db, RUN_DB)
+    try:
+        public_socket = listen(HTTP_PORT)
+    except OSError as exc:
+        raise DevError(
+            f"cannot listen on 127.0.0.1:{HTTP_PORT} ({exc}): set COOP_HTTP_PORT "
+            "to a free port."
+        ) from exc
+    step(f"Starting Odoo for http://127.0.0.1:{HTTP_PORT}  (Ctrl+C stops it)")
+    server = subprocess.Popen(
+        [str(c) for c in odoo_cmd(config, "-d", RUN_DB, "--db-filter", f"^{RUN_DB}$")]
+    )
+    interrupted = False
+    try:
+        rc = asyncio.run(
+            proxy.serve_while(public_socket, server, lambda: run_summary(config))
+        )
+    except KeyboardInterrupt:
+        interrupted, rc = True, 130
+    finally:
+        # Ctrl+C reached Odoo too (same process group): it is stopping.
+        stop_process(server, signalled=interrupted)
+    if rc not in (0, 130, -signal.SIGINT, -signal.SIGTERM):
+        raise DevError(f"Odoo stopped with exit code {rc}: see its log above.")
+    return 0
+
+
+def stop_process(process, signalled, timeout=60):
+    """Ask Odoo to stop gracefully, unless it got the signal already; then
+    make sure it is gone."""
+    if not signalled and process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def ensure_test_tools():
@@ -96,7 +148,7 @@ def ensure_test_tools():
 
 
 def run_precommit():
-    step("pre-commit checks (ruff, pylint-odoo, OCA checks, XML/JSON/YAML)")
+    step("pre-commit checks (ruff, pylint-odoo, OCA checks, README, XML/JSON/YAML)")
     env = dict(os.environ, PIP_CONSTRAINT="", PIP_BUILD_CONSTRAINT="")
     result = run(
         [
@@ -153,6 +205,9 @@ def run_odoo_tests(odoo_dir, db):
         failed, errors, total = (int(g) for g in match.groups())
     skipped_browser = [p for p in BROWSER_SKIP_PATTERNS if p in text]
     problems = failed + errors
+    if DEMO_FAILED in text:
+        info("the demo data failed to load (Odoo went on without): counted as failed")
+        problems += 1
     if skipped_browser:
         info(f"browser tests were skipped ({skipped_browser[0]}): counted as failed")
         problems += 1

@@ -39,6 +39,13 @@ def external_db(db_uri):
     return None
 
 
+def settings_uri(settings):
+    """The ``--db-uri`` of Odoo's connection settings (the reverse of the above)."""
+    user = urllib.parse.quote(settings["db_user"], safe="")
+    password = urllib.parse.quote(settings["db_password"], safe="")
+    return f"postgresql://{user}:{password}@{settings['db_host']}:{settings['db_port']}"
+
+
 def pg_bindir():
     candidates = []
     if shutil.which("pg_config"):
