@@ -33,6 +33,8 @@ ADDON = "coop_developer_settings"
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / ADDON / "tests"))
 
+from coopdev import commands  # noqa: E402
+from coopdev.console import DevError  # noqa: E402
 from coopdev.odoo import drop_db, free_port, write_config  # noqa: E402
 from coopdev.postgres import settings_uri  # noqa: E402, F401 (for the tests)
 from coopdev.project import DEV  # noqa: E402
@@ -40,15 +42,12 @@ from coopdev.project import DEV  # noqa: E402
 ADMIN = ("admin", "admin")
 GROUP_XMLID = f"{ADDON}.group_developer_settings"
 DEV_LOGS = DEV / "logs"
+HARNESS_VARIABLES = ("COOP_ODOO_SOURCE", "COOP_ODOO_BIN", "COOP_DB_SETTINGS")
 
 
 def odoo_env_from_environ():
     """Where Odoo and PostgreSQL are, as the dev tool tells (make test)."""
-    missing = [
-        name
-        for name in ("COOP_ODOO_SOURCE", "COOP_ODOO_BIN", "COOP_DB_SETTINGS")
-        if not os.environ.get(name)
-    ]
+    missing = [name for name in HARNESS_VARIABLES if not os.environ.get(name)]
     if missing:
         raise RuntimeError(
             f"{', '.join(missing)} not set: run through `make test` or `make bench`, "
@@ -59,6 +58,29 @@ def odoo_env_from_environ():
         "bin": os.environ["COOP_ODOO_BIN"],
         "db": json.loads(os.environ["COOP_DB_SETTINGS"]),
     }
+
+
+def locate_odoo_env():
+    """Where Odoo and PostgreSQL are: as `make test` tells, or, for pytest
+    run alone (inside .venv, which conftest.py checks), prepared here by the
+    dev tool's package (the server of PGHOST/COOP_DB_URI, or the embedded
+    cluster).
+
+    Raises RuntimeError with one line that says what to run instead.
+    """
+    if all(os.environ.get(name) for name in HARNESS_VARIABLES):
+        return odoo_env_from_environ()
+    try:
+        odoo_dir, db = commands.prepare(os.environ.get("COOP_DB_URI"), build=False)
+    except DevError as exc:
+        reason = str(exc).splitlines()[0].rstrip(".")
+        if "`make test`" not in reason:
+            reason += "; run `make test`, which prepares them and says why"
+        raise RuntimeError(
+            f"pytest alone could not prepare Odoo and PostgreSQL: {reason}"
+        ) from exc
+    os.environ.update(commands.harness_env(odoo_dir, db))
+    return odoo_env_from_environ()
 
 
 class OdooCli:

@@ -26,7 +26,7 @@ from .odoo import (
 )
 from .project import ADDON, CONSTRAINTS, DEV, HTTP_PORT, ROOT, RUN_DB, VENV_PY
 from .proxy import OdooProxy, listen
-from .pyenv import ensure_venv, venv_bin
+from .pyenv import ensure_venv, installed_odoo_source, venv_bin
 from .source import odoo_source
 
 BROWSER_SKIP_PATTERNS = (
@@ -38,12 +38,19 @@ BROWSER_SKIP_PATTERNS = (
 )
 
 
-def prepare(db_uri):
-    """Everything run and test share: Odoo source, venv, PostgreSQL."""
-    step("Locating the Odoo 18.0 source")
-    odoo_dir = odoo_source()
-    info(f"Odoo source: {odoo_dir}")
-    ensure_venv(odoo_dir)
+def prepare(db_uri=None, build=True):
+    """Everything the commands share: Odoo source, venv, PostgreSQL.
+
+    Without ``build`` (from inside ``.venv``: pytest alone), the environment
+    must be up to date already; its Odoo source is the one it was built from.
+    """
+    if build:
+        step("Locating the Odoo 18.0 source")
+        odoo_dir = odoo_source()
+        info(f"Odoo source: {odoo_dir}")
+        ensure_venv(odoo_dir)
+    else:
+        odoo_dir = installed_odoo_source()
     db = postgres.external_db(db_uri) or postgres.ensure_embedded_postgres()
     return odoo_dir, db
 
@@ -224,14 +231,13 @@ def run_odoo_tests(odoo_dir, db):
 
 def harness_env(odoo_dir, db):
     """What tests/harness.py needs to start Odoo: where it and PostgreSQL are."""
-    return dict(
-        os.environ,
-        COOP_ODOO_SOURCE=str(odoo_dir),
-        COOP_ODOO_BIN=str(venv_bin("odoo")),
-        COOP_DB_SETTINGS=json.dumps(db),
-        PIP_CONSTRAINT=str(CONSTRAINTS),
-        PIP_BUILD_CONSTRAINT=str(CONSTRAINTS),
-    )
+    return {
+        "COOP_ODOO_SOURCE": str(odoo_dir),
+        "COOP_ODOO_BIN": str(venv_bin("odoo")),
+        "COOP_DB_SETTINGS": json.dumps(db),
+        "PIP_CONSTRAINT": str(CONSTRAINTS),
+        "PIP_BUILD_CONSTRAINT": str(CONSTRAINTS),
+    }
 
 
 def run_pytest(odoo_dir, db):
@@ -249,7 +255,7 @@ def run_pytest(odoo_dir, db):
         ],
         check=False,
         cwd=ROOT,
-        env=harness_env(odoo_dir, db),
+        env=dict(os.environ, **harness_env(odoo_dir, db)),
     ).returncode
     if not report.exists():
         info("pytest wrote no report: counted as failed")
@@ -297,7 +303,7 @@ def cmd_bench(args):
             raise DevError(f"no benchmark {script}; choose among benchmarks/*.py")
         run(
             [VENV_PY, script],
-            env=harness_env(odoo_dir, db),
+            env=dict(os.environ, **harness_env(odoo_dir, db)),
             cwd=ROOT,
         )
 

@@ -3,6 +3,7 @@
 
 import os
 import sys
+from pathlib import Path
 
 from .console import DevError, info, run, step
 from .project import (
@@ -85,3 +86,16 @@ def ensure_venv(odoo_dir):
     # Odoo's own pins stay as they are: they constrain the tools too.
     pip("-r", REQUIREMENTS_DEV, "-c", requirements)
     STAMP.write_text(wanted)
+
+
+def installed_odoo_source():
+    """The Odoo source of an up-to-date environment, without building it
+    (what runs inside ``.venv`` cannot rebuild it)."""
+    recorded = STAMP.read_text() if STAMP.is_file() else ""
+    odoo_dir = Path(recorded[64:])
+    if not VENV_PY.exists() or not recorded or recorded != environment_stamp(odoo_dir):
+        raise DevError(
+            f"the Python environment {VENV} is missing or out of date: "
+            "run `make test` once, it builds it"
+        )
+    return odoo_dir
