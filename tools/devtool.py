@@ -58,6 +58,9 @@ DB_ROLE = "odoo"
 DB_PASSWORD = "odoo"
 RUN_DB = os.environ.get("COOP_DB", "coop")
 HTTP_PORT = int(os.environ.get("COOP_HTTP_PORT", "8069"))
+# make run's HTTP workers: queue_job's channels get one less (see
+# queue_job_channels), so that a page always has a worker free.
+RUN_WORKERS = 3
 # python-ldap only serves auth_ldap and needs system headers to build.
 SKIPPED_ODOO_REQUIREMENTS = ("python-ldap",)
 BROWSER_SKIP_PATTERNS = (
@@ -404,7 +407,18 @@ def stop_embedded_postgres():
 # --------------------------------------------------------------------------
 
 
-def write_config(odoo_dir, db, name, channels="root:4,root.webhook:2", **options):
+def queue_job_channels(workers):
+    """Job capacity for a server with that many HTTP workers: one less.
+
+    queue_job's runner runs each job through an HTTP request to a worker; with
+    as many job slots as workers, slow webhook receivers could hold every
+    worker and the web client would wait for them. Threaded (0 workers): 1.
+    """
+    capacity = max(int(workers) - 1, 1)
+    return f"root:{capacity},root.webhook:{capacity}"
+
+
+def write_config(odoo_dir, db, name, channels=None, **options):
     """An Odoo configuration file in .dev/ (never in the repository)."""
     values = {
         "addons_path": f"{odoo_dir / 'odoo' / 'addons'},{ROOT}",
@@ -425,6 +439,7 @@ def write_config(odoo_dir, db, name, channels="root:4,root.webhook:2", **options
     lines = ["[options]"] + [f"{key} = {value}" for key, value in values.items()]
     # Webhook deliveries get their own channel and capacity, so that slow
     # receivers never starve other jobs; queue_job's runner reads this.
+    channels = channels or queue_job_channels(values["workers"])
     lines += ["", "[queue_job]", f"channels = {channels}"]
     path = DEV / name
     path.write_text("\n".join(lines) + "\n")
@@ -527,7 +542,7 @@ def cmd_run(args):
             "server, or set COOP_HTTP_PORT to a free port."
         )
     odoo_dir, db = prepare(args)
-    config = write_config(odoo_dir, db, "odoo-run.conf")
+    config = write_config(odoo_dir, db, "odoo-run.conf", workers=str(RUN_WORKERS))
     ensure_database(odoo_dir, config, RUN_DB)
     step(f"Odoo is starting on http://127.0.0.1:{HTTP_PORT}  (Ctrl+C stops it)")
     info(f"database: {RUN_DB}   logins: admin / admin  (demo: demo / demo)")
