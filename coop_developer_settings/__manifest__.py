@@ -12,7 +12,7 @@
     "license": "AGPL-3",
     "development_status": "Alpha",
     "depends": ["sale", "queue_job"],
-    "external_dependencies": {"python": ["requests"]},
+    "external_dependencies": {"python": ["idna", "requests"]},
     "data": [
         "security/coop_developer_settings_security.xml",
         "security/ir.model.access.csv",
