@@ -21,25 +21,29 @@ TOTAL_TIMEOUT = 2  # seconds: the answer timeout of these tests
 LOGIN_PAGE_WITHIN = 2  # seconds
 
 
+def create_developer(admin, login):
+    """A user of the main shop with the access."""
+    return admin(
+        "res.users",
+        "create",
+        {
+            "name": login,
+            "login": login,
+            "password": f"{login}-pw",
+            "groups_id": [
+                (6, 0, [admin.ref("base.group_user"), admin.ref(GROUP_XMLID)])
+            ],
+        },
+    )
+
+
 @pytest.fixture(scope="module")
 def developer(admin):
     """A developer of the main shop; short retries for these tests."""
     admin.set_params(
         webhook_retry_schedule="1,1,1,1,1,1", webhook_total_timeout=str(TOTAL_TIMEOUT)
     )
-    uid = admin(
-        "res.users",
-        "create",
-        {
-            "name": "Fault tester",
-            "login": "fault-tester",
-            "password": "fault-tester-pw",
-            "groups_id": [
-                (6, 0, [admin.ref("base.group_user"), admin.ref(GROUP_XMLID)])
-            ],
-        },
-    )
-    yield uid
+    yield create_developer(admin, "fault-tester")
     admin.set_params(webhook_retry_schedule="", webhook_total_timeout="")
 
 
@@ -189,11 +193,12 @@ def test_the_login_page_answers_while_slow_receivers_are_delivered(
     and the jobs never take the last worker, so the shop's pages answer."""
     root, workers = job_capacity_and_workers(odoo_server)
     assert root < workers, "the jobs' channels must leave a worker to the users"
+    owner = create_developer(admin, "slow-receivers-tester")  # endpoints are capped
     receivers = [RawReceiver(*steps).__enter__() for steps in STALLING.values()]
     # A TLS handshake that never completes: the client's hello gets no answer.
     receivers.append(RawReceiver(RawReceiver.HANG, read_request=False).__enter__())
     urls = [receiver.url for receiver in receivers[:-1]] + [receivers[-1].https_url]
-    endpoints = [endpoint_for(admin, developer, url) for url in urls]
+    endpoints = [endpoint_for(admin, owner, url) for url in urls]
 
     def attempts():
         return admin(

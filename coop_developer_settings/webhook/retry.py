@@ -37,8 +37,8 @@ def parse_retry_after(value, now=None):
     if not value:
         return None
     if DELAY_SECONDS.fullmatch(value):
-        # 5000 digits would not even convert (int's digit limit): capped.
-        return MAX_RETRY_AFTER if len(value) > 9 else int(value)
+        # 5000 digits would not even convert (int's digit limit).
+        return MAX_RETRY_AFTER if len(value) > 9 else min(int(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
