@@ -192,9 +192,9 @@ class CoopWebhookDelivery(models.Model):
     def _lock(self):
         """Lock the rows for this transaction, without waiting: raises
         LockNotAvailable while another transaction (a job sending one of
-        them) holds one."""
+        them) holds one. Returns those that still exist."""
         if not self:
-            return
+            return self
         self.flush_recordset()
         with mute_logger("odoo.sql_db"):  # the refusal is expected, not a bug
             self.env.cr.execute(
@@ -202,7 +202,9 @@ class CoopWebhookDelivery(models.Model):
                 "FOR NO KEY UPDATE NOWAIT",
                 [tuple(self.ids)],
             )
+            locked = {row[0] for row in self.env.cr.fetchall()}
         self.invalidate_recordset()
+        return self.filtered(lambda delivery: delivery.id in locked)
 
     # ------------------------------------------------------------------
     # Delivery: one attempt per job
@@ -216,11 +218,9 @@ class CoopWebhookDelivery(models.Model):
         taken and queue_job runs it again a few seconds later, when it sees
         the first one's result).
         """
-        delivery = self.sudo().exists()
+        delivery = self.sudo()._lock()
         if not delivery:
             return "nothing to do: the delivery was deleted with its endpoint"
-        delivery.ensure_one()
-        delivery._lock()
         job_uuid = self.env.context.get("job_uuid")
         if job_uuid and delivery.job_uuid and job_uuid != delivery.job_uuid:
             return f"nothing to do: replaced by job {delivery.job_uuid}"
@@ -230,8 +230,8 @@ class CoopWebhookDelivery(models.Model):
         if endpoint.state != "enabled":
             delivery._cancel(self.env._("The endpoint is disabled."))
             return "cancelled: endpoint disabled"
-        if delivery.user_id != endpoint.user_id or not endpoint.filtered_domain(
-            endpoint._recipient_domain(delivery.company_id)
+        if delivery.user_id != endpoint.user_id or not endpoint.search_count(
+            [("id", "=", endpoint.id), *endpoint._recipient_domain(delivery.company_id)]
         ):
             delivery._cancel(
                 self.env._(
