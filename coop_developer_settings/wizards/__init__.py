@@ -1,1 +1,2 @@
 from . import coop_api_key_wizard
+from . import coop_webhook_endpoint_owner_wizard
