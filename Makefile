@@ -1,4 +1,4 @@
-# Development commands; all the logic lives in tools/devtool.py.
+# Development commands; the logic lives in tools/devtool.py and its package tools/coopdev/.
 PYTHON ?= python3
 
 .PHONY: run test bench stop wheel clean

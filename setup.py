@@ -60,6 +60,7 @@ setup(
     install_requires=[
         "odoo>=18.0a,<18.1dev",
         "odoo-addon-queue_job>=18.0dev,<18.1dev",
+        "idna",
         "requests",
     ],
     classifiers=[

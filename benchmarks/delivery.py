@@ -100,9 +100,10 @@ def subscribe(admin, url, count):
             ],
         )
         existing = admin(Endpoint, "search", [], order="id")
-    admin(Endpoint, "write", existing[:count], {"state": "enabled", "url": url})
+    admin(Endpoint, "write", existing[:count], {"url": url})
+    admin(Endpoint, "action_enable", existing[:count])
     if existing[count:]:
-        admin(Endpoint, "write", existing[count:], {"state": "disabled"})
+        admin(Endpoint, "action_disable", existing[count:])
 
 
 def worker_rss(server):

@@ -36,6 +36,8 @@ deliveries = Delivery.create(
     [
         {
             "endpoint_id": endpoint.id,
+            "user_id": user.id,
+            "company_id": user.company_id.id,
             "event_type": "bench",
             **Delivery._envelope("bench", {}),
         }

@@ -1,29 +1,45 @@
 """Fixtures for the out-of-process tests: a real Odoo, driven from outside.
 
-These tests run through the README's test command (``make test``), which
-builds the environment and tells them where Odoo and PostgreSQL are.
+``make test`` builds the environment and tells them where Odoo and
+PostgreSQL are; ``.venv/bin/pytest tests`` run alone prepares PostgreSQL
+itself, or stops at once with one line that says what to run instead.
 """
 
 import secrets
+import sys
+from pathlib import Path
 
 import pytest
-from harness import (
-    ADDON,
-    ADMIN,
-    DEV_LOGS,
-    OdooCli,
-    OdooServer,
-    Rpc,
-    odoo_env_from_environ,
-)
+
+VENV = Path(__file__).resolve().parent.parent / ".venv"
+IN_PROJECT_ENV = Path(sys.prefix).resolve() == VENV.resolve()
+if IN_PROJECT_ENV:  # elsewhere its imports may be missing: see pytest_configure
+    from harness import (
+        ADDON,
+        ADMIN,
+        DEV_LOGS,
+        OdooCli,
+        OdooServer,
+        Rpc,
+        locate_odoo_env,
+    )
+
+
+def pytest_configure(config):
+    if not IN_PROJECT_ENV:
+        pytest.exit(
+            "these tests run in the project's environment: `make test`, or "
+            "`.venv/bin/pytest tests` once `make test` has built .venv",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
 
 
 @pytest.fixture(scope="session")
 def odoo_env():
     try:
-        return odoo_env_from_environ()
+        return locate_odoo_env()
     except RuntimeError as exc:
-        pytest.fail(str(exc))
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture

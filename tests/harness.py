@@ -2,16 +2,21 @@
 
 Plain classes, no test framework: a database and its odoo-bin, a running
 server as `make run` starts it (workers, queue_job's runner), XML-RPC as one
-user, the web client's JSON-RPC, and waiting for a condition.
+user, the web client's JSON-RPC, headless Chromium, and waiting for a
+condition.
 """
 
+import base64
 import importlib
 import importlib.util
+import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import xmlrpc.client
@@ -19,27 +24,30 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import requests
+import websocket
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-# The addon tests' plain HTTP receiver (receiver.py) serves these tests too.
-sys.path.insert(0, str(ROOT / "coop_developer_settings" / "tests"))
-
-import devtool  # noqa: E402  (the dev tool owns the Odoo configuration)
-
 ADDON = "coop_developer_settings"
+# The dev tool's package owns the Odoo configuration; the addon tests' plain
+# HTTP receiver (receiver.py) serves these tests too.
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / ADDON / "tests"))
+
+from coopdev import commands  # noqa: E402
+from coopdev.console import DevError  # noqa: E402
+from coopdev.odoo import drop_db, free_port, write_config  # noqa: E402
+from coopdev.postgres import settings_uri  # noqa: E402, F401 (for the tests)
+from coopdev.project import DEV  # noqa: E402
+
 ADMIN = ("admin", "admin")
 GROUP_XMLID = f"{ADDON}.group_developer_settings"
-DEV_LOGS = devtool.DEV / "logs"
+DEV_LOGS = DEV / "logs"
+HARNESS_VARIABLES = ("COOP_ODOO_SOURCE", "COOP_ODOO_BIN", "COOP_DB_SETTINGS")
 
 
 def odoo_env_from_environ():
     """Where Odoo and PostgreSQL are, as the dev tool tells (make test)."""
-    missing = [
-        name
-        for name in ("COOP_ODOO_SOURCE", "COOP_ODOO_BIN", "COOP_DB_SETTINGS")
-        if not os.environ.get(name)
-    ]
+    missing = [name for name in HARNESS_VARIABLES if not os.environ.get(name)]
     if missing:
         raise RuntimeError(
             f"{', '.join(missing)} not set: run through `make test` or `make bench`, "
@@ -52,20 +60,43 @@ def odoo_env_from_environ():
     }
 
 
+def locate_odoo_env():
+    """Where Odoo and PostgreSQL are: as `make test` tells, or, for pytest
+    run alone (inside .venv, which conftest.py checks), prepared here by the
+    dev tool's package (the server of PGHOST/COOP_DB_URI, or the embedded
+    cluster).
+
+    Raises RuntimeError with one line that says what to run instead.
+    """
+    if all(os.environ.get(name) for name in HARNESS_VARIABLES):
+        return odoo_env_from_environ()
+    try:
+        odoo_dir, db = commands.prepare(os.environ.get("COOP_DB_URI"), build=False)
+    except DevError as exc:
+        reason = str(exc).splitlines()[0].rstrip(".")
+        if "`make test`" not in reason:
+            reason += "; run `make test`, which prepares them and says why"
+        raise RuntimeError(
+            f"pytest alone could not prepare Odoo and PostgreSQL: {reason}"
+        ) from exc
+    os.environ.update(commands.harness_env(odoo_dir, db))
+    return odoo_env_from_environ()
+
+
 class OdooCli:
     """Runs odoo-bin against one throwaway database."""
 
     def __init__(self, odoo_env, db_name, **options):
         self.bin = odoo_env["bin"]
         self.db_name = db_name
-        self.http_port = devtool.free_port()
-        self.config = devtool.write_config(
+        self.http_port = free_port()
+        self.config = write_config(
             odoo_env["source"],
             odoo_env["db"],
             f"odoo-{db_name}.conf",
             **{
                 "http_port": str(self.http_port),
-                "gevent_port": str(devtool.free_port()),
+                "gevent_port": str(free_port()),
                 "workers": "0",
                 "max_cron_threads": "0",
                 **options,
@@ -97,7 +128,7 @@ class OdooCli:
         return result.stdout
 
     def drop(self):
-        devtool.drop_db(self.config, self.db_name)
+        drop_db(self.config, self.db_name)
         Path(self.config).unlink(missing_ok=True)
 
 
@@ -267,3 +298,102 @@ def plain_webhook_package():
         name: importlib.import_module(f"coop_webhook.{name}")
         for name in ("url_guard", "signing", "retry", "client")
     }
+
+
+class Chromium:
+    """Headless Chromium driven over its DevTools protocol: what a person sees.
+
+    ``open(url)``, ``evaluate(js)``, ``wait_until(js)``, ``screenshot(path)``.
+    """
+
+    FLAGS = (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    )
+
+    def __init__(self, width=1400, height=1000):
+        binary = shutil.which("chromium") or shutil.which("google-chrome")
+        assert binary, "Chromium is missing: `make test` installs it (apt-get)"
+        self.profile = tempfile.mkdtemp(prefix="coop-chromium-")
+        port = free_port()
+        self.process = subprocess.Popen(
+            [
+                binary,
+                *self.FLAGS,
+                f"--remote-debugging-port={port}",
+                f"--user-data-dir={self.profile}",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        page = wait_for(
+            lambda: self._page_target(port), timeout=30, what="Chromium's DevTools"
+        )
+        self.connection = websocket.create_connection(
+            page["webSocketDebuggerUrl"], suppress_origin=True, timeout=30
+        )
+        self.ids = itertools.count(1)
+
+    @staticmethod
+    def _page_target(port):
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/json/list", timeout=5
+            ) as answer:
+                targets = json.load(answer)
+        except OSError:
+            return None
+        return next((t for t in targets if t["type"] == "page"), None)
+
+    def send(self, method, **params):
+        message_id = next(self.ids)
+        self.connection.send(
+            json.dumps({"id": message_id, "method": method, "params": params})
+        )
+        while True:  # events come in between; the answer carries our id
+            message = json.loads(self.connection.recv())
+            if message.get("id") == message_id:
+                assert "error" not in message, f"{method}: {message['error']}"
+                return message["result"]
+
+    def set_cookie(self, url, name, value):
+        self.send("Network.setCookie", url=url, name=name, value=value)
+
+    def open(self, url):
+        self.send("Page.navigate", url=url)
+
+    def evaluate(self, expression):
+        result = self.send(
+            "Runtime.evaluate",
+            expression=expression,
+            returnByValue=True,
+            awaitPromise=True,
+        )
+        return result["result"].get("value")
+
+    def wait_until(self, expression, timeout=60, what=None):
+        return wait_for(
+            lambda: self.evaluate(expression),
+            timeout=timeout,
+            interval=0.5,
+            what=what or expression,
+        )
+
+    def screenshot(self, path):
+        data = self.send("Page.captureScreenshot", format="png")["data"]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(base64.b64decode(data))
+
+    def close(self):
+        self.connection.close()
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.profile, ignore_errors=True)

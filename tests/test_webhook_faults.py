@@ -1,35 +1,49 @@
-"""Receivers that misbehave and a server that dies, against a running Odoo.
+"""Receivers that misbehave or stall and a server that dies, against a
+running Odoo.
 
 Everything is observed from outside: the receivers' requests and the
 delivery log read over XML-RPC. The retry schedule is made short by
 configuration (Settings), never by patching code.
 """
 
+import configparser
+import re
 import signal
 import socket
+import time
 
 import pytest
+import requests
 from harness import GROUP_XMLID, cycle_values, wait_for
-from receiver import Receiver
+from receiver import RawReceiver, Receiver
+
+TOTAL_TIMEOUT = 2  # seconds: the answer timeout of these tests
+LOGIN_PAGE_WITHIN = 2  # seconds
 
 
-@pytest.fixture(scope="module")
-def developer(admin):
-    """A developer of the main shop; short retries for these tests."""
-    admin.set_params(webhook_retry_schedule="1,1,1,1,1,1", webhook_total_timeout="2")
-    uid = admin(
+def create_developer(admin, login):
+    """A user of the main shop with the access."""
+    return admin(
         "res.users",
         "create",
         {
-            "name": "Fault tester",
-            "login": "fault-tester",
-            "password": "fault-tester-pw",
+            "name": login,
+            "login": login,
+            "password": f"{login}-pw",
             "groups_id": [
                 (6, 0, [admin.ref("base.group_user"), admin.ref(GROUP_XMLID)])
             ],
         },
     )
-    yield uid
+
+
+@pytest.fixture(scope="module")
+def developer(admin):
+    """A developer of the main shop; short retries for these tests."""
+    admin.set_params(
+        webhook_retry_schedule="1,1,1,1,1,1", webhook_total_timeout=str(TOTAL_TIMEOUT)
+    )
+    yield create_developer(admin, "fault-tester")
     admin.set_params(webhook_retry_schedule="", webhook_total_timeout="")
 
 
@@ -69,7 +83,7 @@ def settled(admin, endpoint_id, count=1):
 
 
 def disable(admin, endpoint_id):
-    admin("coop.webhook.endpoint", "write", [endpoint_id], {"state": "disabled"})
+    admin("coop.webhook.endpoint", "action_disable", [endpoint_id])
 
 
 def free_port():
@@ -140,3 +154,90 @@ def test_server_killed_while_delivering(odoo_server, admin, developer):
     expected = {row["event_id"] for row in rows}
     assert expected <= set(received), "none lost"
     assert set(received) <= expected, "duplicates only of real events"
+
+
+def test_a_name_that_does_not_resolve_is_retried(admin, developer):
+    """DNS trouble is temporary: the delivery goes on with its schedule."""
+    endpoint_id = endpoint_for(admin, developer, "https://no-such-host.invalid/hook")
+    open_cycle(admin, "Unresolvable")
+    rows = wait_for(
+        lambda: [r for r in deliveries(admin, endpoint_id) if r["attempt_count"] >= 2],
+        what="a second attempt",
+    )
+    disable(admin, endpoint_id)
+    assert "name resolution failed" in rows[0]["last_error"]
+
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+STALLING = {
+    "body a byte a second": (HEAD, *[b"x", 1] * 60),
+    "headers a line a second": (b"HTTP/1.1 200 OK\r\n", *[b"X-Slow: 1\r\n", 1] * 60),
+    "silent after the request": (RawReceiver.HANG,),
+}
+
+
+def job_capacity_and_workers(server):
+    config = configparser.ConfigParser()
+    config.read(server.cli.config)
+    workers = int(config["options"]["workers"])
+    channels = config["queue_job"]["channels"]
+    root = int(re.search(r"(?:^|,)\s*root:(\d+)", channels).group(1))
+    return root, workers
+
+
+def test_the_login_page_answers_while_slow_receivers_are_delivered(
+    odoo_server, admin, developer
+):
+    """Each delivery holds an HTTP worker (queue_job's runner runs a job
+    through a request to the server): the attempts end by their deadline,
+    and the jobs never take the last worker, so the shop's pages answer."""
+    root, workers = job_capacity_and_workers(odoo_server)
+    assert root < workers, "the jobs' channels must leave a worker to the users"
+    owner = create_developer(admin, "slow-receivers-tester")  # endpoints are capped
+    receivers = [RawReceiver(*steps).__enter__() for steps in STALLING.values()]
+    # A TLS handshake that never completes: the client's hello gets no answer.
+    receivers.append(RawReceiver(RawReceiver.HANG, read_request=False).__enter__())
+    urls = [receiver.url for receiver in receivers[:-1]] + [receivers[-1].https_url]
+    endpoints = [endpoint_for(admin, owner, url) for url in urls]
+
+    def attempts():
+        return admin(
+            "coop.webhook.attempt",
+            "search_read",
+            [("delivery_id.endpoint_id", "in", endpoints)],
+            fields=["duration_ms", "error", "delivery_id"],
+        )
+
+    def every_delivery_attempted():
+        rows = attempts()
+        attempted = {row["delivery_id"][0] for row in rows}
+        return rows if len(attempted) == len(endpoints) else None
+
+    try:
+        open_cycle(admin, "Slow receivers")
+        # While the deliveries go on (each attempt holds a job slot, so a
+        # worker, for the whole total timeout), a visitor opens the login
+        # page, again and again.
+        login_times = []
+        started = time.monotonic()
+        while time.monotonic() - started < 5 * TOTAL_TIMEOUT:
+            before = time.monotonic()
+            answer = requests.get(
+                f"{odoo_server.url}/web/login", timeout=LOGIN_PAGE_WITHIN + 10
+            )
+            login_times.append(time.monotonic() - before)
+            assert answer.status_code == 200
+            time.sleep(0.2)
+        rows = wait_for(
+            every_delivery_attempted, timeout=60, what="an attempt of every delivery"
+        )
+    finally:
+        for endpoint_id in endpoints:
+            disable(admin, endpoint_id)
+        for receiver in receivers:
+            receiver.__exit__(None, None, None)
+    assert len(login_times) >= 10
+    assert max(login_times) < LOGIN_PAGE_WITHIN, login_times
+    # Every attempt ended by the total timeout (plus a second), on a timeout.
+    assert all(row["duration_ms"] <= (TOTAL_TIMEOUT + 1) * 1000 for row in rows), rows
+    assert all("timeout" in row["error"] for row in rows), rows

@@ -6,8 +6,10 @@ from . import coop_webhook_delivery
 from . import coop_webhook_endpoint
 from . import coop_webhook_event_type
 from . import coop_webhook_secret_show
+from . import ir_config_parameter
 from . import mail_blacklist
 from . import res_config_settings
+from . import res_groups
 from . import res_partner
 from . import res_users
 from . import res_users_apikeys

@@ -199,9 +199,20 @@ class CoopSaleCycle(models.Model):
                     message % {"name": cycle.name, "state": labels[cycle.state]}
                 )
 
+    def _post(self, body, **kwargs):
+        """Post on the cycles' chatter, as the current user, even when the
+        user has no email address: a transition never fails on its message.
+
+        message_post refuses an author without an email, except in superuser
+        mode; the author stays the user who made the transition.
+        """
+        for cycle in self.sudo():
+            cycle.message_post(
+                body=body, author_id=self.env.user.partner_id.id, **kwargs
+            )
+
     def _log_transition(self, message):
-        for cycle in self:
-            cycle.message_post(body=message, subtype_xmlid="mail.mt_note")
+        self._post(message, subtype_xmlid="mail.mt_note")
 
     def action_schedule(self):
         self._lock_for_transition()
@@ -275,8 +286,7 @@ class CoopSaleCycle(models.Model):
         deliveries are written in this same transaction (outbox).
         """
         subtype = self.env.ref(EVENT_SUBTYPES[event_type])
-        for cycle in self:
-            cycle.message_post(body=subtype.description, subtype_id=subtype.id)
+        self._post(subtype.description, subtype_id=subtype.id)
         self.env["coop.webhook.delivery"]._enqueue_event(event_type, self)
 
     # ------------------------------------------------------------------
@@ -307,13 +317,14 @@ class CoopSaleCycle(models.Model):
         return data
 
     @api.model
-    def _webhook_sample_data(self, event_type, user):
-        """A realistic sample for a test event: the user's latest cycle."""
+    def _webhook_sample(self, event_type, user):
+        """A realistic sample for a test event: (its company, its data), from
+        the user's latest cycle."""
         cycle = self.sudo().search(
             [("company_id", "in", user.company_ids.ids)], limit=1
         )
         if cycle:
-            return cycle._webhook_data(event_type)
+            return cycle.company_id, cycle._webhook_data(event_type)
         sample = {
             "id": 0,
             "name": self.env._("Sample sale cycle"),
@@ -329,7 +340,7 @@ class CoopSaleCycle(models.Model):
             sample.update(
                 order_count=0, buyer_count=0, amount_total=0.0, currency="EUR"
             )
-        return sample
+        return user.company_id, sample
 
     # ------------------------------------------------------------------
     # Scheduling

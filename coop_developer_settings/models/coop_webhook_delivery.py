@@ -1,19 +1,28 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 import json
+import logging
 import time
 import uuid
 from datetime import timedelta
 
-from odoo import api, fields, models
+import psycopg2
+
+from odoo import SUPERUSER_ID, api, fields, models
+from odoo.exceptions import UserError
 from odoo.modules.module import get_manifest
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+from odoo.tools import mute_logger
+
+from odoo.addons.queue_job.job import CANCELLED, ENQUEUED, PENDING
 
 from ..webhook import client, retry, signing
-from .coop_webhook_endpoint import webhook_param
-from .res_users import GROUP_XMLID
+
+_logger = logging.getLogger(__name__)
 
 CHANNEL = "root.webhook"
 MODULE_VERSION = get_manifest("coop_developer_settings")["version"]
+IN_FLIGHT = ("pending", "retrying")
 
 
 class CoopWebhookDelivery(models.Model):
@@ -31,7 +40,26 @@ class CoopWebhookDelivery(models.Model):
     endpoint_id = fields.Many2one(
         "coop.webhook.endpoint", required=True, index=True, ondelete="cascade"
     )
-    user_id = fields.Many2one(related="endpoint_id.user_id", store=True, index=True)
+    # Whom the event was sent for: the endpoint's owner then. It stays so
+    # when the endpoint changes owner (the body is theirs to read).
+    user_id = fields.Many2one(
+        "res.users",
+        string="Recipient",
+        required=True,
+        index=True,
+        readonly=True,
+        ondelete="cascade",
+    )
+    # The company the event is about: the owner must still be allowed on it
+    # when the delivery is sent.
+    company_id = fields.Many2one(
+        "res.company",
+        string="Event's company",
+        required=True,
+        index=True,
+        readonly=True,
+        ondelete="cascade",
+    )
     url = fields.Char(related="endpoint_id.url")
     event_id = fields.Char(required=True, index=True, readonly=True)
     event_type = fields.Char(required=True, readonly=True)
@@ -53,6 +81,9 @@ class CoopWebhookDelivery(models.Model):
     next_attempt_at = fields.Datetime(readonly=True)
     last_status = fields.Integer(string="Last HTTP status", readonly=True)
     last_error = fields.Char(readonly=True)
+    # The one job allowed to send it: a job that is no longer this one
+    # (replaced by Redeliver) ends without sending.
+    job_uuid = fields.Char(string="Current job", readonly=True, copy=False)
     attempt_ids = fields.One2many(
         "coop.webhook.attempt", "delivery_id", string="Attempts", readonly=True
     )
@@ -63,58 +94,49 @@ class CoopWebhookDelivery(models.Model):
 
     @api.model
     def _enqueue_event(self, event_type, records):
-        """Fan an event of records out to every endpoint that should get it.
-
-        Recipients: enabled endpoints for the event type whose owner is
-        active, still holds the access and is allowed on the record's company.
-        """
-        group = self.env.ref(GROUP_XMLID)
-        endpoints = (
-            self.env["coop.webhook.endpoint"]
-            .sudo()
-            .search(
-                [
-                    ("event_type", "=", event_type),
-                    ("state", "=", "enabled"),
-                    ("user_id.active", "=", True),
-                    ("user_id.groups_id", "in", group.ids),
-                ]
-            )
-        )
+        """Fan an event of records out to every endpoint that should get it
+        (see coop.webhook.endpoint._recipient_domain)."""
+        Endpoint = self.env["coop.webhook.endpoint"].sudo()
         vals_list = []
-        for record in records:
-            company = record.company_id
-            receivers = endpoints.filtered(
-                lambda e, c=company: c in e.user_id.company_ids
+        for company, company_records in records.grouped("company_id").items():
+            receivers = Endpoint.search(
+                [("event_type", "=", event_type), *Endpoint._recipient_domain(company)]
             )
             if not receivers:
                 continue
-            body = self._envelope(event_type, record._webhook_data(event_type))
-            vals_list += [
-                {"endpoint_id": endpoint.id, "event_type": event_type, **body}
-                for endpoint in receivers
-            ]
+            for record in company_records:
+                body = self._envelope(event_type, record._webhook_data(event_type))
+                vals_list += [
+                    {
+                        "endpoint_id": endpoint.id,
+                        "user_id": endpoint.user_id.id,
+                        "company_id": company.id,
+                        "event_type": event_type,
+                        **body,
+                    }
+                    for endpoint in receivers
+                ]
         deliveries = self.sudo().create(vals_list)
         deliveries._schedule()
         return deliveries
 
     @api.model
     def _enqueue_test_event(self, endpoints):
-        deliveries = self.sudo().create(
-            [
+        vals_list = []
+        for endpoint in endpoints:
+            company, data = self.env[endpoint.event_type_id.res_model]._webhook_sample(
+                endpoint.event_type, endpoint.user_id
+            )
+            vals_list.append(
                 {
                     "endpoint_id": endpoint.id,
+                    "user_id": endpoint.user_id.id,
+                    "company_id": company.id,
                     "event_type": "webhook.test",
-                    **self._envelope(
-                        "webhook.test",
-                        self.env[endpoint.event_type_id.res_model]._webhook_sample_data(
-                            endpoint.event_type, endpoint.user_id
-                        ),
-                    ),
+                    **self._envelope("webhook.test", data),
                 }
-                for endpoint in endpoints
-            ]
-        )
+            )
+        deliveries = self.sudo().create(vals_list)
         deliveries._schedule()
         return deliveries
 
@@ -134,9 +156,13 @@ class CoopWebhookDelivery(models.Model):
         return {"event_id": event_id, "body": body}
 
     def _schedule(self, delay=0):
-        """One queue_job job per delivery, in the current transaction."""
-        for delivery in self:
-            delivery.with_delay(
+        """One queue_job job per delivery, in the current transaction.
+
+        The jobs run as the superuser, not as whoever caused the event: a
+        job whose user was deleted would never run.
+        """
+        for delivery in self.with_user(SUPERUSER_ID):
+            job = delivery.with_delay(
                 channel=CHANNEL,
                 eta=timedelta(seconds=delay) if delay else None,
                 # queue_job retries only after a crash (dead worker); the
@@ -145,48 +171,115 @@ class CoopWebhookDelivery(models.Model):
                 description=f"Webhook {delivery.event_type} to endpoint "
                 f"#{delivery.endpoint_id.id}",
             )._deliver_job()
+            delivery.job_uuid = job.uuid
+
+    def _cancel_jobs(self, reason):
+        """End the jobs of these deliveries that have not started yet."""
+        uuids = [uuid_ for uuid_ in self.mapped("job_uuid") if uuid_]
+        if not uuids:
+            return
+        self.env["queue.job"].sudo().search(
+            [("uuid", "in", uuids), ("state", "in", (PENDING, ENQUEUED))]
+        )._change_job_state(CANCELLED, result=reason)
+
+    def _cancel(self, reason):
+        """Stop these deliveries for good (nothing more is sent)."""
+        self._cancel_jobs(reason)
+        self.write(
+            {"state": "cancelled", "next_attempt_at": False, "last_error": reason}
+        )
+
+    def _lock(self):
+        """Lock the rows for this transaction, without waiting: raises
+        LockNotAvailable while another transaction (a job sending one of
+        them) holds one. Returns those that still exist."""
+        if not self:
+            return self
+        self.flush_recordset()
+        with mute_logger("odoo.sql_db"):  # the refusal is expected, not a bug
+            self.env.cr.execute(
+                "SELECT id FROM coop_webhook_delivery WHERE id IN %s "
+                "FOR NO KEY UPDATE NOWAIT",
+                [tuple(self.ids)],
+            )
+            locked = {row[0] for row in self.env.cr.fetchall()}
+        self.invalidate_recordset()
+        return self.filtered(lambda delivery: delivery.id in locked)
 
     # ------------------------------------------------------------------
     # Delivery: one attempt per job
     # ------------------------------------------------------------------
 
     def _deliver_job(self):
-        """Try once; record the attempt; schedule the next one or conclude."""
-        self.ensure_one()
-        delivery = self.sudo()
-        if delivery.state not in ("pending", "retrying"):
+        """Try once; record the attempt; schedule the next one or conclude.
+
+        The delivery row stays locked until the job's transaction ends: two
+        jobs never send one delivery at once (the second one finds the lock
+        taken and queue_job runs it again a few seconds later, when it sees
+        the first one's result).
+        """
+        delivery = self.sudo()._lock()
+        if not delivery:
+            return "nothing to do: the delivery was deleted with its endpoint"
+        job_uuid = self.env.context.get("job_uuid")
+        if job_uuid and delivery.job_uuid and job_uuid != delivery.job_uuid:
+            return f"nothing to do: replaced by job {delivery.job_uuid}"
+        if delivery.state not in IN_FLIGHT:
             return "nothing to do"
         endpoint = delivery.endpoint_id
-        owner = endpoint.user_id
-        if endpoint.state != "enabled" or not (
-            owner.active and owner.has_group(GROUP_XMLID)
+        if endpoint.state != "enabled":
+            delivery._cancel(self.env._("The endpoint is disabled."))
+            return "cancelled: endpoint disabled"
+        if delivery.user_id != endpoint.user_id or not endpoint.search_count(
+            [("id", "=", endpoint.id), *endpoint._recipient_domain(delivery.company_id)]
         ):
-            delivery.write({"state": "cancelled", "next_attempt_at": False})
-            return "cancelled: endpoint disabled or owner without access"
+            delivery._cancel(
+                self.env._(
+                    "The owner no longer has the access or is no longer allowed on "
+                    "this event's company."
+                )
+            )
+            return "cancelled: owner without access to the event"
 
-        body = delivery.body.encode()
+        settings = self.env["ir.config_parameter"]._coop_webhook_settings()
+        now = fields.Datetime.now()
+        try:
+            with self.env.cr.savepoint():
+                outcome = delivery._attempt(settings)
+                delivery._record_attempt(now, outcome, settings)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            raise  # queue_job runs the job again
+        except Exception as exc:
+            # Never leave a delivery pending after a crash: the attempt is
+            # logged with the exception's class only (its text could carry
+            # a secret), and retried on the schedule.
+            _logger.exception("webhook delivery %s: the attempt broke", delivery.id)
+            outcome = client.Outcome(
+                "retry", error=f"internal error: {type(exc).__name__}"
+            )
+            delivery._record_attempt(now, outcome, settings)
+        return f"{outcome.disposition} ({outcome.status or outcome.error})"
+
+    def _attempt(self, settings):
+        endpoint = self.endpoint_id
+        body = self.body.encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"coop-developer-settings/{MODULE_VERSION} (Odoo)",
             **signing.headers(
-                endpoint._signing_secrets(), delivery.event_id, time.time(), body
+                endpoint._signing_secrets(), self.event_id, time.time(), body
             ),
         }
-        now = fields.Datetime.now()
-        outcome = client.post(
+        return client.post(
             endpoint.url,
             body,
             headers,
-            connect_timeout=float(
-                webhook_param(self.env, "webhook_connect_timeout", 5)
-            ),
-            total_timeout=float(webhook_param(self.env, "webhook_total_timeout", 15)),
-            allowed_networks=endpoint._url_settings()[1],
+            connect_timeout=settings.connect_timeout,
+            total_timeout=settings.total_timeout,
+            allowed_networks=settings.allowed_networks,
         )
-        delivery._record_attempt(now, outcome)
-        return f"{outcome.disposition} ({outcome.status or outcome.error})"
 
-    def _record_attempt(self, when, outcome):
+    def _record_attempt(self, when, outcome, settings):
         attempts = self.attempt_count + 1
         self.env["coop.webhook.attempt"].sudo().create(
             {
@@ -204,51 +297,84 @@ class CoopWebhookDelivery(models.Model):
             "last_error": outcome.error or False,
             "next_attempt_at": False,
         }
-        endpoint = self.endpoint_id
         delay = None
         if outcome.disposition == "done":
             values["state"] = "done"
         elif outcome.disposition == "retry":
-            schedule = retry.parse_schedule(
-                webhook_param(self.env, "webhook_retry_schedule", "")
+            delay = retry.next_delay(
+                attempts, settings.retry_schedule, outcome.retry_after
             )
-            delay = retry.next_delay(attempts, schedule, outcome.retry_after)
             values["state"] = "retrying" if delay is not None else "failed"
-            endpoint._record_failure()
+            if self.endpoint_id._record_failure():
+                # Disabled just now: what was to be retried is stopped.
+                delay = None
+                values["state"] = "cancelled"
         else:
             values["state"] = "failed"
-            endpoint._record_failure(gone=outcome.disposition == "gone")
-        if delay is not None and endpoint.state == "enabled":
+            self.endpoint_id._record_failure(gone=outcome.disposition == "gone")
+        if delay is not None:
             values["next_attempt_at"] = fields.Datetime.now() + timedelta(seconds=delay)
-            self.write(values)
+        self.write(values)
+        if delay is not None:
             self._schedule(delay=delay)
-        else:
-            if values["state"] == "retrying":
-                values["state"] = "cancelled"  # the endpoint was just disabled
-            self.write(values)
 
     # ------------------------------------------------------------------
     # Actions and housekeeping
     # ------------------------------------------------------------------
 
     def action_redeliver(self):
-        """Send again, same event id and body, from a fresh schedule."""
+        """Send again, same event id and body.
+
+        Finished deliveries start a fresh schedule (the attempts already
+        made stay in the log); one waiting for its next attempt is tried now
+        instead, by a new job that replaces the scheduled one; one still
+        queued is left alone. Never two attempt chains for one delivery.
+        """
         self.check_access("read")
         deliveries = self.sudo()
-        # A fresh retry schedule; the attempts already made stay in the log.
-        deliveries.write(
-            {"state": "pending", "attempt_count": 0, "next_attempt_at": False}
-        )
-        deliveries._schedule()
-        return True
+        try:
+            with self.env.cr.savepoint(flush=False):
+                deliveries._lock()
+        except psycopg2.errors.LockNotAvailable:
+            raise UserError(
+                self.env._(
+                    "A delivery is being sent right now: try again in a few seconds."
+                )
+            ) from None
+        queued = deliveries.filtered(lambda delivery: delivery.state == "pending")
+        to_send = deliveries - queued
+        to_send.endpoint_id._claim_manual_send()
+        to_send._cancel_jobs(self.env._("Replaced by a redelivery."))
+        finished = to_send.filtered(lambda delivery: delivery.state not in IN_FLIGHT)
+        finished.write({"state": "pending", "attempt_count": 0})
+        to_send.write({"next_attempt_at": False})
+        to_send._schedule()
+        if not queued:
+            return True
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "info",
+                "message": self.env._(
+                    "%(count)s deliveries are already queued: they are sent once, "
+                    "as planned.",
+                    count=len(queued),
+                ),
+            },
+        }
 
     @api.model
     def _cron_purge(self):
-        days = int(webhook_param(self.env, "webhook_retention_days", 30))
+        settings = self.env["ir.config_parameter"]._coop_webhook_settings()
         old = self.sudo().search(
             [
                 ("state", "=", "done"),
-                ("create_date", "<", fields.Datetime.now() - timedelta(days=days)),
+                (
+                    "create_date",
+                    "<",
+                    fields.Datetime.now() - timedelta(days=settings.retention_days),
+                ),
             ]
         )
         old.unlink()

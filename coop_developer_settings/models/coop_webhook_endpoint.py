@@ -1,24 +1,38 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import math
 from datetime import timedelta
 
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from odoo.addons.base.models.res_users import check_identity
 
 from ..webhook import signing, url_guard
+from .res_users import GROUP_XMLID
 
 MAX_ENDPOINTS_PER_TYPE = 10
 ROTATION_OVERLAP = timedelta(hours=24)
-PARAM = "coop_developer_settings.%s"
-
-
-def webhook_param(env, name, default=None):
-    """A webhook setting (Settings › Developer settings), by its short name."""
-    return env["ir.config_parameter"].sudo().get_param(PARAM % name, default)
+# Ownership and lifecycle: only the model's own actions change them (in
+# superuser mode, after their own checks), never a plain write, whoever
+# calls it: an owner could otherwise hand an endpoint to a user of another
+# company, or keep it from ever being disabled.
+LIFECYCLE_FIELDS = frozenset(
+    {
+        "user_id",
+        "event_type_id",
+        "event_type",
+        "state",
+        "disabled_reason",
+        "enabled_at",
+        "secret",
+        "previous_secret",
+        "previous_secret_until",
+        "last_manual_send_at",
+    }
+)
 
 
 class CoopWebhookEndpoint(models.Model):
@@ -71,6 +85,12 @@ class CoopWebhookEndpoint(models.Model):
         "was enabled): after the configured number of days, it is disabled.",
     )
     enabled_at = fields.Datetime(readonly=True, copy=False, default=fields.Datetime.now)
+    last_manual_send_at = fields.Datetime(
+        string="Last manual send",
+        readonly=True,
+        copy=False,
+        help="Last Send test event or Redeliver: they are limited per endpoint.",
+    )
     delivery_ids = fields.One2many("coop.webhook.delivery", "endpoint_id")
     delivery_count = fields.Integer(compute="_compute_delivery_counts")
     failed_delivery_count = fields.Integer(compute="_compute_delivery_counts")
@@ -121,24 +141,19 @@ class CoopWebhookEndpoint(models.Model):
     # Validation
     # ------------------------------------------------------------------
 
-    def _url_settings(self):
-        allow_http = bool(webhook_param(self.env, "webhook_allow_http"))
-        networks = url_guard.parse_networks(
-            webhook_param(self.env, "allowed_private_networks", "")
-        )
-        return allow_http, networks
-
     def _check_url_value(self, url):
-        allow_http, networks = self._url_settings()
+        settings = self.env["ir.config_parameter"]._coop_webhook_settings()
         try:
-            return url_guard.check_url(url, allow_http, networks)
+            return url_guard.check_url(
+                url, settings.allow_http, settings.allowed_networks
+            )
         except url_guard.UnsafeUrl as exc:
             messages = {
                 "empty": self.env._("Paste the URL your tool gave you."),
                 "too_long": self.env._("This URL is longer than 2048 characters."),
                 "malformed": self.env._("This is not a valid URL."),
                 "scheme": self.env._("The URL must start with https://")
-                if not allow_http
+                if not settings.allow_http
                 else self.env._("The URL must start with https:// or http://"),
                 "credentials": self.env._(
                     "Put no user name or password in the URL: the signature "
@@ -177,27 +192,74 @@ class CoopWebhookEndpoint(models.Model):
                     )
                 )
 
+    def _check_owner(self, user):
+        """An endpoint belongs to an active user with the access."""
+        if not (user.active and user.sudo()._has_group(GROUP_XMLID)):
+            raise ValidationError(
+                self.env._(
+                    "%(user)s cannot own webhooks: only active users with "
+                    "Developer settings access can.",
+                    user=user.name,
+                )
+            )
+
+    def _refuse_lifecycle_fields(self, vals, allowed=()):
+        touched = sorted((LIFECYCLE_FIELDS - set(allowed)) & set(vals))
+        if touched and not self.env.su:
+            raise AccessError(
+                self.env._(
+                    "The owner, the event and the state of a webhook only change "
+                    "through its buttons (Disable, Enable, Rotate secret; "
+                    "administrators: Change owner). Refused: %(fields)s.",
+                    fields=", ".join(touched),
+                )
+            )
+
     @api.model_create_multi
     def create(self, vals_list):
         if not self.env.su:
             self.env.user._coop_check_developer_access()
+        is_admin = self.env.su or self.env.user.has_group("base.group_system")
         for vals in vals_list:
-            if (
-                not self.env.user.has_group("base.group_system")
-                and vals.get("user_id", self.env.uid) != self.env.uid
-            ):
-                raise AccessError(self.env._("You can only create your own webhooks."))
+            self._refuse_lifecycle_fields(vals, allowed=("user_id", "event_type_id"))
+            owner_id = vals.get("user_id", self.env.uid)
+            if owner_id != self.env.uid:
+                if not is_admin:
+                    raise AccessError(
+                        self.env._("You can only create your own webhooks.")
+                    )
+                self._check_owner(self.env["res.users"].browse(owner_id).exists())
             vals["url"] = self._check_url_value(vals.get("url"))
             self._check_event_type_value(vals.get("event_type_id"))
             vals["secret"] = signing.generate_secret()
         return super().create(vals_list)
 
     def write(self, vals):
+        self._refuse_lifecycle_fields(vals)
         if "url" in vals:
             vals["url"] = self._check_url_value(vals["url"])
-        if "event_type_id" in vals:
-            self._check_event_type_value(vals["event_type_id"])
         return super().write(vals)
+
+    def unlink(self):
+        # Their deliveries go with them: their scheduled jobs end now, with
+        # the reason, instead of failing later on a missing record.
+        self.sudo().delivery_ids._cancel_jobs(self.env._("Webhook endpoint deleted."))
+        return super().unlink()
+
+    @api.model
+    def _recipient_domain(self, company):
+        """Endpoints that may receive an event of company: enabled, owned by
+        an active user who has the access and is allowed on company.
+
+        Checked when the event is queued and again when each delivery is
+        about to be sent: the access or the company may be gone meanwhile.
+        """
+        return [
+            ("state", "=", "enabled"),
+            ("user_id.active", "=", True),
+            ("user_id.groups_id", "in", self.env.ref(GROUP_XMLID).ids),
+            ("user_id.company_ids", "in", company.ids),
+        ]
 
     # ------------------------------------------------------------------
     # Actions of the Developer settings tab
@@ -251,8 +313,38 @@ class CoopWebhookEndpoint(models.Model):
                 )
             )
 
+    def _claim_manual_send(self):
+        """Send test event and Redeliver: at most once per endpoint in the
+        configured interval, against a flood of clicks or calls."""
+        settings = self.env["ir.config_parameter"]._coop_webhook_settings()
+        interval = settings.manual_send_interval
+        if not interval or not self:
+            return
+        # Concurrent claims wait for each other, then see the winner's stamp.
+        self.flush_recordset(["last_manual_send_at"])
+        self.env.cr.execute(
+            "SELECT id FROM coop_webhook_endpoint WHERE id IN %s FOR NO KEY UPDATE",
+            [tuple(self.ids)],
+        )
+        self.invalidate_recordset(["last_manual_send_at"])
+        now = fields.Datetime.now()
+        for endpoint in self:
+            last = endpoint.last_manual_send_at
+            if last and now < last + timedelta(seconds=interval):
+                wait = last + timedelta(seconds=interval) - now
+                raise UserError(
+                    self.env._(
+                        "Too many sends to %(url)s: wait %(seconds)s seconds before "
+                        "sending a test event or redelivering again.",
+                        url=endpoint.url,
+                        seconds=math.ceil(wait.total_seconds()),
+                    )
+                )
+        self.sudo().write({"last_manual_send_at": now})
+
     def action_send_test_event(self):
         self.check_access("read")
+        self._claim_manual_send()
         self.env["coop.webhook.delivery"]._enqueue_test_event(self)
         return {
             "type": "ir.actions.client",
@@ -266,21 +358,23 @@ class CoopWebhookEndpoint(models.Model):
 
     def action_disable(self):
         self.check_access("write")
-        self.write(
+        self.sudo().write(
             {"state": "disabled", "disabled_reason": self.env._("Disabled by hand.")}
         )
         return True
 
     def action_enable(self):
         self.check_access("write")
-        self.write(
+        for endpoint in self:
+            endpoint._check_owner(endpoint.user_id)
+        self.sudo().write(
             {
                 "state": "enabled",
                 "disabled_reason": False,
                 "enabled_at": fields.Datetime.now(),
             }
         )
-        failed = self.delivery_ids.filtered(
+        failed = self._owned_deliveries().filtered(
             lambda delivery: delivery.state in ("failed", "cancelled")
         )
         if not failed:
@@ -301,10 +395,74 @@ class CoopWebhookEndpoint(models.Model):
 
     def action_redeliver_failed(self):
         self.check_access("write")
-        self.delivery_ids.filtered(
-            lambda delivery: delivery.state in ("failed", "cancelled")
-        ).action_redeliver()
-        return True
+        return (
+            self._owned_deliveries()
+            .filtered(lambda delivery: delivery.state in ("failed", "cancelled"))
+            .action_redeliver()
+        )
+
+    def _owned_deliveries(self):
+        """The deliveries addressed to the endpoint's current owner (those of
+        a previous owner stay theirs)."""
+        return self.sudo().delivery_ids.filtered(
+            lambda delivery: delivery.user_id == delivery.endpoint_id.user_id
+        )
+
+    def action_change_owner(self):
+        self.ensure_one()
+        self._check_admin()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "coop.webhook.endpoint.owner.wizard",
+            "name": self.env._("Change the owner"),
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {"default_endpoint_id": self.id},
+        }
+
+    def _check_admin(self):
+        if not (self.env.su or self.env.user.has_group("base.group_system")):
+            raise AccessError(
+                self.env._("Only administrators change the owner of a webhook.")
+            )
+
+    def _change_owner(self, new_owner):
+        """Hand the endpoints to new_owner (administrators only).
+
+        The new owner must be able to own webhooks. The deliveries still on
+        their way follow the endpoint when the new owner is allowed on their
+        event's company, and are cancelled otherwise; past ones stay with the
+        previous owner, who received them.
+        """
+        self._check_admin()
+        self._check_owner(new_owner)
+        for endpoint in self.sudo():
+            previous = endpoint.user_id
+            if previous == new_owner:
+                continue
+            endpoint.write({"user_id": new_owner.id})
+            in_flight = endpoint.delivery_ids.filtered(
+                lambda delivery: delivery.state in ("pending", "retrying")
+            )
+            allowed = in_flight.filtered(
+                lambda delivery: delivery.company_id in new_owner.company_ids
+            )
+            allowed.write({"user_id": new_owner.id})
+            (in_flight - allowed)._cancel(
+                self.env._(
+                    "The endpoint changed owner; the new owner is not allowed on "
+                    "this event's company."
+                )
+            )
+            endpoint.message_post(
+                body=self.env._(
+                    "Owner changed from %(previous)s to %(new)s by %(admin)s.",
+                    previous=previous.name,
+                    new=new_owner.name,
+                    admin=self.env.user.name,
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
 
     def action_edit_url(self):
         self.ensure_one()
@@ -335,27 +493,31 @@ class CoopWebhookEndpoint(models.Model):
 
     def _record_failure(self, gone=False):
         """After a failed attempt: disable the endpoint when it is gone (410)
-        or has failed for the configured number of days."""
-        days = int(webhook_param(self.env, "webhook_disable_after_days", 5))
-        now = fields.Datetime.now()
-        for endpoint in self.sudo():
-            if gone:
-                endpoint._disable(
-                    self.env._(
-                        "The receiver answered 410 Gone: it no longer wants them."
-                    )
-                )
-                continue
-            failing_since = endpoint._failing_since()
-            if failing_since and failing_since <= now - timedelta(days=days):
-                endpoint._disable(
-                    self.env._("Every delivery failed for %(days)s days.", days=days)
-                )
+        or has failed for the configured number of days. Returns whether it
+        disabled it."""
+        self.ensure_one()
+        endpoint = self.sudo()
+        if endpoint.state != "enabled":
+            return False
+        if gone:
+            endpoint._disable(
+                self.env._("The receiver answered 410 Gone: it no longer wants them.")
+            )
+            return True
+        settings = self.env["ir.config_parameter"]._coop_webhook_settings()
+        days = settings.disable_after_days
+        failing_since = endpoint._failing_since()
+        if failing_since and failing_since <= fields.Datetime.now() - timedelta(
+            days=days
+        ):
+            endpoint._disable(
+                self.env._("Every delivery failed for %(days)s days.", days=days)
+            )
+            return True
+        return False
 
     def _disable(self, reason):
-        if self.state == "disabled":
-            return
-        self.write({"state": "disabled", "disabled_reason": reason})
+        self.sudo().write({"state": "disabled", "disabled_reason": reason})
         body = Markup("<p>%s</p><p>%s</p>") % (
             self.env._(
                 "Webhook %(url)s was disabled: %(reason)s", url=self.url, reason=reason

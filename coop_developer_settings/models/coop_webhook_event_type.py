@@ -23,7 +23,7 @@ class CoopWebhookEventType(models.Model):
         string="Source model",
         required=True,
         help="Model whose records the event is about; it builds the payload "
-        "(_webhook_data) and the test sample (_webhook_sample_data).",
+        "(_webhook_data) and the test sample (_webhook_sample).",
     )
     subscribable = fields.Boolean(
         default=True, help="Users can create endpoints for it (not the test event)."

@@ -1,6 +1,22 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..webhook.settings import DEFAULTS, InvalidSetting, WebhookSettings
+
+# The settings page's field of each webhook setting.
+WEBHOOK_FIELDS = {
+    "allow_http": "coop_webhook_allow_http",
+    "allowed_networks": "coop_allowed_private_networks",
+    "retry_schedule": "coop_webhook_retry_schedule",
+    "connect_timeout": "coop_webhook_connect_timeout",
+    "total_timeout": "coop_webhook_total_timeout",
+    "disable_after_days": "coop_webhook_disable_after_days",
+    "retention_days": "coop_webhook_retention_days",
+    "manual_send_interval": "coop_webhook_manual_send_interval",
+}
+PARAMS = WebhookSettings.params()
 
 
 class ResConfigSettings(models.TransientModel):
@@ -14,38 +30,66 @@ class ResConfigSettings(models.TransientModel):
     )
     coop_webhook_allow_http = fields.Boolean(
         string="Allow http:// webhook URLs",
-        config_parameter="coop_developer_settings.webhook_allow_http",
+        config_parameter=PARAMS["allow_http"],
         help="Only https:// by default: deliveries carry shop data.",
     )
     coop_allowed_private_networks = fields.Char(
         string="Private networks webhooks may reach",
-        config_parameter="coop_developer_settings.allowed_private_networks",
+        config_parameter=PARAMS["allowed_networks"],
         help="CIDR ranges, comma separated (e.g. 10.1.0.0/16 for an intranet "
         "tool). Empty: only public addresses.",
     )
     coop_webhook_retry_schedule = fields.Char(
         string="Retry schedule (seconds)",
-        config_parameter="coop_developer_settings.webhook_retry_schedule",
-        help="Waits before each new attempt, comma separated. Empty: "
-        "5, 300, 1800, 7200, 18000, 36000, 36000 (with 10 % jitter).",
+        config_parameter=PARAMS["retry_schedule"],
+        default=",".join(str(delay) for delay in DEFAULTS.retry_schedule),
+        help="Waits before each new attempt, comma separated (with 10 % jitter).",
     )
     coop_webhook_connect_timeout = fields.Integer(
         string="Connection timeout (seconds)",
-        config_parameter="coop_developer_settings.webhook_connect_timeout",
-        default=5,
+        config_parameter=PARAMS["connect_timeout"],
+        default=DEFAULTS.connect_timeout,
     )
     coop_webhook_total_timeout = fields.Integer(
         string="Answer timeout (seconds)",
-        config_parameter="coop_developer_settings.webhook_total_timeout",
-        default=15,
+        config_parameter=PARAMS["total_timeout"],
+        default=DEFAULTS.total_timeout,
+        help="Each attempt, from the name resolution to the end of the answer, "
+        "ends within it. A delivery holds a worker that long at most.",
     )
     coop_webhook_disable_after_days = fields.Integer(
         string="Disable an endpoint failing for (days)",
-        config_parameter="coop_developer_settings.webhook_disable_after_days",
-        default=5,
+        config_parameter=PARAMS["disable_after_days"],
+        default=DEFAULTS.disable_after_days,
     )
     coop_webhook_retention_days = fields.Integer(
         string="Keep successful deliveries for (days)",
-        config_parameter="coop_developer_settings.webhook_retention_days",
-        default=30,
+        config_parameter=PARAMS["retention_days"],
+        default=DEFAULTS.retention_days,
     )
+    coop_webhook_manual_send_interval = fields.Integer(
+        string="Seconds between two manual sends to an endpoint",
+        config_parameter=PARAMS["manual_send_interval"],
+        default=DEFAULTS.manual_send_interval,
+        help="Send test event and Redeliver: at most once per endpoint in this time.",
+    )
+
+    @api.constrains(*WEBHOOK_FIELDS.values())
+    def _check_webhook_settings(self):
+        """The values parse as the deliveries will read them."""
+        for settings in self:
+            values = {
+                PARAMS[name]: settings[field_name]
+                for name, field_name in WEBHOOK_FIELDS.items()
+            }
+            try:
+                WebhookSettings.from_params(values.get, strict=True)
+            except InvalidSetting as exc:
+                field = self._fields[WEBHOOK_FIELDS[exc.name]]
+                raise ValidationError(
+                    self.env._(
+                        "%(setting)s: %(value)s is not a valid value.",
+                        setting=field._description_string(self.env),
+                        value=exc.value,
+                    )
+                ) from None

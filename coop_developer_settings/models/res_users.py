@@ -1,5 +1,7 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from contextlib import contextmanager
+
 from markupsafe import Markup
 
 from odoo import api, fields, models
@@ -8,6 +10,9 @@ from odoo.exceptions import AccessError
 GROUP_XMLID = "coop_developer_settings.group_developer_settings"
 # The user form writes groups through these generated fields too.
 GROUP_FIELD_PREFIXES = ("in_group_", "sel_groups_")
+# Set while a change of the access is watched: a nested write (e.g. the
+# implied groups Odoo adds) leaves the outer watch to conclude.
+WATCHING = "coop_watching_developer_access"
 
 
 class ResUsers(models.Model):
@@ -89,32 +94,81 @@ class ResUsers(models.Model):
             "views": [(False, "form")],
         }
 
+    @api.model
+    def _coop_users_with_access(self):
+        """The active users who hold the access now."""
+        group = self.env.ref(GROUP_XMLID, raise_if_not_found=False)
+        if not group:  # while the module is installed or uninstalled
+            return self.browse()
+        self.env.flush_all()
+        return (
+            self.sudo()
+            .with_context(active_test=True)
+            .search([("groups_id", "in", group.ids)])
+        )
+
+    @contextmanager
+    def _coop_watch_access(self, revoke=True):
+        """Around a change that may take the access away (groups, group
+        members, implied groups, archiving): whoever held it before and not
+        after lost it, whatever path the change took.
+
+        Yields the recordset to run the change with.
+        """
+        if self.env.context.get(WATCHING):
+            yield self
+            return
+        before = self._coop_users_with_access()
+        yield self.with_context(**{WATCHING: True})
+        lost = before - self._coop_users_with_access()
+        if lost:
+            lost.with_context(**{WATCHING: False})._coop_on_access_removed(revoke)
+
     def write(self, vals):
         revoke = vals.pop("coop_revoke_on_access_removal", True)
-        touches_groups = "groups_id" in vals or any(
-            key.startswith(GROUP_FIELD_PREFIXES) for key in vals
-        )
-        had_access = (
-            self.filtered("coop_developer_access") if touches_groups else self.browse()
-        )
-        result = super().write(vals)
-        if had_access:
-            had_access.invalidate_recordset(["coop_developer_access"])
-            lost = had_access.filtered(lambda user: not user.coop_developer_access)
-            if lost:
-                lost._coop_on_access_removed(revoke)
-        return result
+        if "active" not in vals and not any(
+            key == "groups_id" or key.startswith(GROUP_FIELD_PREFIXES) for key in vals
+        ):
+            return super().write(vals)
+        with self._coop_watch_access(revoke) as users:
+            return super(ResUsers, users).write(vals)
 
-    def _coop_on_access_removed(self, revoke):
-        """Developer settings access was just removed from these users."""
-        for user in self:
-            if revoke:
-                keys = user.sudo().api_key_ids
-                count = len(keys)
-                keys.unlink()
-                user.sudo().coop_webhook_endpoint_ids.filtered(
-                    lambda endpoint: endpoint.state == "enabled"
-                ).write(
+    def unlink(self):
+        # Deleted users lose the access too: their keys and webhooks go with
+        # them (cascade), their contact keeps the note.
+        with_access = self & self.env["res.users"]._coop_users_with_access()
+        with_access._coop_on_access_removed(revoke=True, deleted=True)
+        return super().unlink()
+
+    def _coop_on_access_removed(self, revoke, deleted=False):
+        """Developer settings access was just removed from these users (or
+        they are being deleted)."""
+        admin = self.env.user.name
+        for user in self.sudo():
+            if not revoke:
+                body = self.env._(
+                    "Developer settings access removed by %(admin)s; API keys and "
+                    "webhooks kept on request.",
+                    admin=admin,
+                )
+                user.partner_id.message_post(
+                    body=Markup("<p>%s</p>") % body, subtype_xmlid="mail.mt_note"
+                )
+                continue
+            keys = user.api_key_ids
+            count = len(keys)
+            keys.unlink()
+            endpoints = user.coop_webhook_endpoint_ids
+            if deleted:
+                endpoints.unlink()
+                body = self.env._(
+                    "User deleted by %(admin)s: %(count)s API key(s) revoked and "
+                    "webhooks deleted.",
+                    admin=admin,
+                    count=count,
+                )
+            else:
+                endpoints.filtered(lambda endpoint: endpoint.state == "enabled").write(
                     {
                         "state": "disabled",
                         "disabled_reason": self.env._(
@@ -125,15 +179,9 @@ class ResUsers(models.Model):
                 body = self.env._(
                     "Developer settings access removed by %(admin)s: %(count)s API "
                     "key(s) revoked and webhooks disabled.",
-                    admin=self.env.user.name,
+                    admin=admin,
                     count=count,
                 )
-            else:
-                body = self.env._(
-                    "Developer settings access removed by %(admin)s; API keys and "
-                    "webhooks kept on request.",
-                    admin=self.env.user.name,
-                )
-            user.partner_id.sudo().message_post(
+            user.partner_id.message_post(
                 body=Markup("<p>%s</p>") % body, subtype_xmlid="mail.mt_note"
             )

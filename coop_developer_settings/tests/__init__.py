@@ -1,4 +1,5 @@
 from . import test_access_group
+from . import test_access_removal
 from . import test_api_keys
 from . import test_buyer_api
 from . import test_buyer_sync
@@ -11,7 +12,11 @@ from . import test_sale_cycle_cron
 from . import test_sale_cycle_orders
 from . import test_sale_cycle_transitions
 from . import test_translations
+from . import test_webhook_concurrency
 from . import test_webhook_delivery
 from . import test_webhook_endpoints
+from . import test_webhook_ownership
 from . import test_webhook_plain
+from . import test_webhook_robustness
+from . import test_webhook_settings
 from . import test_webhook_tour

@@ -1,5 +1,8 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import sys
+import threading
+import traceback
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from xmlrpc.client import Fault
@@ -10,18 +13,6 @@ from odoo.tools import mute_logger
 
 from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
 from odoo.addons.queue_job.job import Job
-
-
-def superuser_env(registry, cr):
-    """A superuser environment on a real cursor of its own, for the tests
-    that commit.
-
-    The registry is handed over: looking it up by name would wait for a lock
-    that the test runner holds.
-    """
-    cr.transaction = api.Transaction(registry)
-    return api.Environment(cr, SUPERUSER_ID, {})
-
 
 # A fixed "now" for the tests that travel in time.
 T0 = datetime(2026, 3, 2, 8, 0, 0)
@@ -107,26 +98,35 @@ class DeliveryJobsMixin:
         return performed
 
 
+def allow_local_receivers(env):
+    """The tests' receivers listen on loopback over plain http."""
+    params = env["ir.config_parameter"].sudo()
+    params.set_param("coop_developer_settings.allowed_private_networks", "127.0.0.0/8")
+    params.set_param("coop_developer_settings.webhook_allow_http", "1")
+
+
+def new_developer(env, login, company):
+    """A user with Developer settings access, of that company only."""
+    return new_test_user(
+        env,
+        login=login,
+        groups="base.group_user,coop_developer_settings.group_developer_settings",
+        company_id=company.id,
+        company_ids=[Command.set(company.ids)],
+    )
+
+
 class WebhookCase(DeliveryJobsMixin, SaleCycleCase):
     """A developer of the test shop, receivers on 127.0.0.1, real jobs."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        params = cls.env["ir.config_parameter"].sudo()
-        # The tests' receivers listen on loopback over plain http.
-        params.set_param(
-            "coop_developer_settings.allowed_private_networks", "127.0.0.0/8"
+        allow_local_receivers(cls.env)
+        cls.env["ir.config_parameter"].sudo().set_param(
+            "coop_developer_settings.webhook_total_timeout", "2"
         )
-        params.set_param("coop_developer_settings.webhook_allow_http", "1")
-        params.set_param("coop_developer_settings.webhook_total_timeout", "2")
-        cls.developer = new_test_user(
-            cls.env,
-            login="coop-webhook-dev",
-            groups="base.group_user,coop_developer_settings.group_developer_settings",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
+        cls.developer = new_developer(cls.env, "coop-webhook-dev", cls.company)
         cls.opened_type = cls.env.ref(
             "coop_developer_settings.webhook_event_sale_cycle_opened"
         )
@@ -160,3 +160,54 @@ class XmlrpcAssertionsMixin:
             RPC_FAULT_CODE_ACCESS_ERROR,
             caught.exception.faultString,
         )
+
+
+class RealTransactionsMixin:
+    """Workers that run at once, each in a real transaction of its own
+    (what they work on is committed first, and removed at the end)."""
+
+    def env_of(self, cr):
+        """A superuser environment on a real cursor of its own.
+
+        The registry is handed over: looking it up by name would wait for a
+        lock that the test runner holds.
+        """
+        cr.transaction = api.Transaction(self.registry)
+        return api.Environment(cr, SUPERUSER_ID, {})
+
+    def race(self, model, res_id, *workers, refused=()):
+        """Run the workers at once on one record, each in its transaction.
+
+        Returns, per worker, "done" or the name of the refused exception.
+        """
+        barrier = threading.Barrier(len(workers))
+        outcomes = []
+
+        def run(worker):
+            with self.db.cursor() as cr:
+                record = self.env_of(cr)[model].browse(res_id)
+                record.read(["state"])  # both snapshots see the same state
+                barrier.wait()
+                try:
+                    worker(record)
+                    cr.commit()  # pylint: disable=invalid-commit
+                    outcomes.append("done")
+                except refused as exc:
+                    cr.rollback()
+                    outcomes.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=run, args=(worker,)) for worker in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        stuck = [thread for thread in threads if thread.is_alive()]
+        if stuck:
+            frames = sys._current_frames()
+            self.fail(
+                "workers stuck:\n"
+                + "\n".join(
+                    "".join(traceback.format_stack(frames[t.ident])) for t in stuck
+                )
+            )
+        return outcomes

@@ -1,11 +1,14 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""A real HTTP receiver on 127.0.0.1 for the webhook tests.
+"""Real receivers on 127.0.0.1 for the webhook tests.
 
-It answers from a script of (status, headers, delay) and records each request
-it got (headers and exact body).
+Receiver is an HTTP server that answers from a script of (status, headers,
+delay) and records each request it got (headers and exact body);
+RawReceiver answers raw bytes, for broken and stalling receivers.
 """
 
+import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,3 +55,104 @@ class Receiver:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+class RawReceiver:
+    """A TCP receiver on 127.0.0.1 that answers raw bytes, as scripted.
+
+    For what no HTTP server library sends: broken status lines, odd headers,
+    NUL bytes, resets; and for receivers that stall: a body sent a byte at a
+    time, headers one line every few seconds, silence after accepting (a TLS
+    handshake that never completes). Each step is bytes (sent), a number
+    (seconds to wait), RESET (close abruptly) or HANG (say nothing until the
+    client leaves). Every connection plays the whole script.
+    """
+
+    RESET = "reset"
+    HANG = "hang"
+
+    def __init__(self, *steps, read_request=True):
+        self.steps = steps
+        self.read_request = read_request
+        self.requests = []  # raw bytes of each request read
+        self.stopping = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.https_url = f"https://127.0.0.1:{self.port}/hook"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join(5)
+        self.listener.close()
+
+    def _serve(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _address = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        with conn:
+            try:
+                if self.read_request:
+                    self.requests.append(self._read_request(conn))
+                for step in self.steps:
+                    if self.stopping.is_set():
+                        return
+                    if step == self.RESET:
+                        # SO_LINGER 0: the close sends a TCP reset.
+                        conn.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                        return
+                    if step == self.HANG:
+                        self._hang(conn)
+                        return
+                    if isinstance(step, bytes):
+                        conn.sendall(step)
+                    else:
+                        self.stopping.wait(step)
+            except OSError:
+                return  # the client gave up: what the stalling tests expect
+
+    def _hang(self, conn):
+        conn.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                if not conn.recv(65536):
+                    return  # the client closed the connection
+            except TimeoutError:
+                continue
+
+    def _read_request(self, conn):
+        conn.settimeout(10)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        head, _sep, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _colon, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        conn.settimeout(None)
+        return head + b"\r\n\r\n" + body

@@ -8,11 +8,11 @@ from odoo import sql_db
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, mute_logger
 
-from .common import superuser_env
+from .common import RealTransactionsMixin
 
 
 @tagged("post_install", "-at_install")
-class TestBuyerSync(TransactionCase):
+class TestBuyerSync(RealTransactionsMixin, TransactionCase):
     """A newsletter tool syncing while shops change, in real transactions:
     each one commits (or not) on a cursor of its own; the data they commit
     is removed at the end."""
@@ -39,9 +39,6 @@ class TestBuyerSync(TransactionCase):
             )
             self.order_ids = orders.ids
         self.addCleanup(self.remove_data)
-
-    def env_of(self, cr):
-        return superuser_env(self.registry, cr)
 
     def remove_data(self):
         with self.db.cursor() as cr:

@@ -145,3 +145,23 @@ class TestDeveloperSettingsAccess(XmlrpcAssertionsMixin, HttpCase):
         )
         self.assertEqual(len(self.developer.api_key_ids), 1)
         self.assertIn("kept on request", self.developer.partner_id.message_ids[:1].body)
+
+    def test_api_key_wizards_are_their_creators_own(self):
+        other = new_test_user(
+            self.env, login="coop-dev-2", groups=f"base.group_user,{GROUP_XMLID}"
+        )
+        wizard = self.env(user=self.developer)["coop.api.key.wizard"].create(
+            {"name": "Mine", "duration": "1"}
+        )
+        theirs = wizard.with_user(other)
+        for attempt in (
+            lambda: theirs.read(["name"]),
+            lambda: theirs.write({"name": "Stolen"}),
+            lambda: theirs.check_access("write"),
+        ):
+            with self.assertRaises(AccessError):
+                attempt()
+        self.assertFalse(
+            self.env(user=other)["coop.api.key.wizard"].search([("id", "=", wizard.id)])
+        )
+        self.assertEqual(wizard.with_user(self.developer).name, "Mine")

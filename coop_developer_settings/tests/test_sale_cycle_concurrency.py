@@ -1,8 +1,5 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-import sys
-import threading
-import traceback
 from datetime import timedelta
 
 import psycopg2
@@ -12,11 +9,11 @@ from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
-from .common import superuser_env
+from .common import RealTransactionsMixin
 
 
 @tagged("post_install", "-at_install")
-class TestSaleCycleConcurrency(TransactionCase):
+class TestSaleCycleConcurrency(RealTransactionsMixin, TransactionCase):
     """Two workers (two cron runs, or a user and the cron) open one cycle.
 
     They run in two real transactions, so the cycle is committed first and
@@ -40,9 +37,6 @@ class TestSaleCycleConcurrency(TransactionCase):
             self.cycle_id = cycle.id
         self.addCleanup(self.remove_cycle)
 
-    def env_of(self, cr):
-        return superuser_env(self.registry, cr)
-
     def remove_cycle(self):
         with self.db.cursor() as cr:
             env = self.env_of(cr)
@@ -53,39 +47,12 @@ class TestSaleCycleConcurrency(TransactionCase):
             cycle.unlink()
 
     def race(self, *workers):
-        """Run the workers at once, each in its own transaction."""
-        barrier = threading.Barrier(len(workers))
-        outcomes = []
-
-        def run(worker):
-            with self.db.cursor() as cr:
-                env = self.env_of(cr)
-                cycle = env["coop.sale.cycle"].browse(self.cycle_id)
-                cycle.read(["state"])  # both snapshots see "scheduled"
-                barrier.wait()
-                try:
-                    worker(cycle)
-                    cr.commit()  # pylint: disable=invalid-commit
-                    outcomes.append("done")
-                except (UserError, psycopg2.errors.SerializationFailure) as exc:
-                    cr.rollback()
-                    outcomes.append(type(exc).__name__)
-
-        threads = [threading.Thread(target=run, args=(worker,)) for worker in workers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=20)
-        stuck = [thread for thread in threads if thread.is_alive()]
-        if stuck:
-            frames = sys._current_frames()
-            self.fail(
-                "workers stuck:\n"
-                + "\n".join(
-                    "".join(traceback.format_stack(frames[t.ident])) for t in stuck
-                )
-            )
-        return outcomes
+        return super().race(
+            "coop.sale.cycle",
+            self.cycle_id,
+            *workers,
+            refused=(UserError, psycopg2.errors.SerializationFailure),
+        )
 
     def opened_events(self):
         with self.db.cursor() as cr:

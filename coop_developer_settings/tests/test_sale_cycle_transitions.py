@@ -110,3 +110,32 @@ class TestSaleCycleTransitions(SaleCycleCase):
             self.create_cycle(shop_url="javascript:alert(1)")
         cycle = self.create_cycle(shop_url="https://shop.example.org/shop")
         self.assertEqual(cycle.shop_url, "https://shop.example.org/shop")
+
+    def test_a_user_without_an_email_opens_and_closes(self):
+        """message_post refuses an author without an email: the transitions
+        still happen, their messages authored by that user."""
+        manager = self.env["res.users"].create(
+            {
+                "name": "No email manager",
+                "login": "coop-no-email",
+                "email": False,
+                "groups_id": [
+                    (6, 0, [self.env.ref("sales_team.group_sale_manager").id])
+                ],
+                "company_id": self.company.id,
+                "company_ids": [(6, 0, self.company.ids)],
+            }
+        )
+        self.assertFalse(manager.partner_id.email)
+        cycle = self.create_cycle().with_user(manager)
+        for action, state in (
+            ("action_schedule", "scheduled"),
+            ("action_open", "open"),
+            ("action_close", "closed"),
+        ):
+            getattr(cycle, action)()
+            self.assertEqual(cycle.state, state)
+        self.assertEqual(len(self.events(cycle, "sale_cycle.closed")), 1)
+        self.assertEqual(
+            self.events(cycle, "sale_cycle.opened").author_id, manager.partner_id
+        )

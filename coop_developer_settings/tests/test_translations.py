@@ -21,7 +21,6 @@ SAME_IN_FRENCH = {
     "Webhooks",
     # placeholders
     "10.1.0.0/16",
-    "5,300,1800,7200,18000,36000,36000",
     "https://hooks.example.org/...",
 }
 

@@ -6,6 +6,7 @@ import ipaddress
 import random
 import socket
 import time
+from datetime import datetime, timezone
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -13,9 +14,14 @@ from odoo.tests import tagged
 from odoo.tests.common import BaseCase
 
 from ..webhook import client, retry, signing, url_guard
-from .receiver import Receiver
+from ..webhook.settings import DEFAULTS, InvalidSetting, WebhookSettings
+from .receiver import RawReceiver, Receiver
 
 LOOPBACK = url_guard.parse_networks("127.0.0.0/8")
+TIMEOUTS = {
+    "connect_timeout": DEFAULTS.connect_timeout,
+    "total_timeout": DEFAULTS.total_timeout,
+}
 
 # Refused when saved, with an empty allow-list (reason code after each).
 REFUSED_URLS = [
@@ -51,6 +57,26 @@ REFUSED_URLS = [
     ("https://[fe80::1]/hook", "private_address"),
     ("https://[ff02::1]/hook", "private_address"),
     ("https://[2002:7f00:1::]/hook", "private_address"),
+    # IPv6 forms that carry an IPv4 address, and special IPv6 ranges
+    ("https://[64:ff9b::7f00:1]/hook", "private_address"),  # NAT64 of 127.0.0.1
+    ("https://[64:ff9b::a9fe:a9fe]/hook", "private_address"),  # of 169.254.169.254
+    ("https://[64:ff9b:1::808:808]/hook", "private_address"),  # local-use NAT64
+    ("https://[::127.0.0.1]/hook", "private_address"),  # IPv4-compatible
+    ("https://[::8.8.8.8]/hook", "private_address"),  # IPv4-compatible: deprecated
+    ("https://[::ffff:0:7f00:1]/hook", "private_address"),  # SIIT
+    ("https://[::ffff:0:a00:1]/hook", "private_address"),  # SIIT of 10.0.0.1
+    ("https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook", "private_address"),
+    ("https://[fec0::1]/hook", "private_address"),  # site-local
+    ("https://[2001:db8::1]/hook", "private_address"),
+    ("https://[3fff::1]/hook", "private_address"),
+    ("https://[5f00::1]/hook", "private_address"),
+    ("https://[100::1]/hook", "private_address"),
+    # Host names are IDNA (UTS-46) normalised, then checked
+    ("https://localhoſt/hook", "private_address"),  # U+017F: localhost
+    ("https://LOCALHOST/hook", "private_address"),
+    ("https://①②⑦.0.0.1/hook", "private_address"),  # maps to 127.0.0.1
+    ("https://☃.example/hook", "bad_host"),  # not allowed in host names
+    ("https://xn--a.example/hook", "bad_host"),  # not valid punycode
     ("https://localhost/hook", "private_address"),
     ("https://printer.local/hook", "private_address"),
     ("https://metadata.google.internal/computeMetadata/v1/", "private_address"),
@@ -88,6 +114,50 @@ class TestUrlGuard(BaseCase):
             "http://example.org/h",
         )
 
+    def test_transition_forms_of_public_addresses_pass(self):
+        for url in (
+            "https://[64:ff9b::808:808]/hook",  # NAT64 of 8.8.8.8
+            "https://[::ffff:8.8.8.8]/hook",
+            "https://[::ffff:0:808:808]/hook",
+            "https://[2002:808:808::1]/hook",  # 6to4 of 8.8.8.8
+        ):
+            self.assertEqual(url_guard.check_url(url), url)
+
+    def test_host_names_are_stored_in_ascii(self):
+        # U+212A KELVIN SIGN maps to "k" (UTS-46): a valid host, kept as such.
+        self.assertEqual(
+            url_guard.check_url("https://\u212aELVINK.com/x?a=1"),
+            "https://kelvink.com/x?a=1",
+        )
+        self.assertEqual(
+            url_guard.check_url("https://Bücher.Example:8443/x"),
+            "https://xn--bcher-kva.example:8443/x",
+        )
+
+    def test_connect_time_check_of_ipv6_answers(self):
+        """AAAA answers go through the same check as saved addresses."""
+
+        def answers(*addresses):
+            def getaddrinfo(host, port, **kwargs):
+                return [
+                    (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))
+                    for address in addresses
+                ]
+
+            return getaddrinfo
+
+        for address in ("64:ff9b::7f00:1", "::ffff:0:a9fe:a9fe", "fec0::1"):
+            with self.subTest(address=address), self.assertRaises(url_guard.UnsafeUrl):
+                url_guard.resolve(
+                    "hooks.example.org", 443, getaddrinfo=answers(address)
+                )
+        self.assertEqual(
+            url_guard.resolve(
+                "hooks.example.org", 443, getaddrinfo=answers("64:ff9b::808:808")
+            ),
+            [ipaddress.ip_address("64:ff9b::808:808")],
+        )
+
     def test_allow_list_opens_named_ranges_only(self):
         url_guard.check_url("https://127.0.0.1:8080/hook", allowed_networks=LOOPBACK)
         with self.assertRaises(url_guard.UnsafeUrl):
@@ -114,7 +184,7 @@ class TestUrlGuard(BaseCase):
             # Through the HTTP client too (Odoo's test harness lets only
             # "localhost" reach the network, a name resolving to loopback).
             outcome = client.post(
-                f"http://localhost:{receiver.port}/hook", b"{}", {}, allowed_networks=()
+                f"http://localhost:{receiver.port}/hook", b"{}", {}, **TIMEOUTS
             )
             self.assertEqual(outcome.disposition, "failed")
             self.assertIn("refused address", outcome.error)
@@ -165,11 +235,34 @@ class TestRetrySchedule(BaseCase):
         self.assertIsNone(retry.parse_retry_after("soon"))
         self.assertEqual(retry.parse_schedule("1, 2,3"), (1, 2, 3))
 
+    def test_any_retry_after_header_parses_or_is_ignored(self):
+        now = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+        for value, expected in (
+            ("\xb2", None),  # "²".isdigit() is true, int("²") fails
+            ("\u0661\u0662", None),  # Arabic-Indic digits
+            ("9" * 5000, retry.MAX_RETRY_AFTER),  # beyond int()'s digit limit
+            ("Mon, 02 Mar 2026 09:00:00 -0000", 3600),  # no offset: UTC
+            ("Mon, 02 Mar 2026 09:00:00 +0100", 0),
+            ("Mon, 02 Mar 2026 09:00:00 GMT", 3600),
+            ("Fri, 31 Dec 9999 23:59:59 GMT", retry.MAX_RETRY_AFTER),
+            ("Mon, 02 Mar 2026 99:99:99 GMT", None),
+            ("", None),
+        ):
+            with self.subTest(value=value[:40]):
+                self.assertEqual(retry.parse_retry_after(value, now=now), expected)
+
+    def test_schedules_are_bounded(self):
+        for text in ("-1", "1,x", "99999999999", ",".join(["1"] * 51)):
+            with self.subTest(text=text[:20]), self.assertRaises(ValueError):
+                retry.parse_schedule(text)
+
 
 @tagged("post_install", "-at_install")
 class TestClient(BaseCase):
     def post(self, receiver, **kwargs):
-        return client.post(receiver.url, b"{}", {}, allowed_networks=LOOPBACK, **kwargs)
+        return client.post(
+            receiver.url, b"{}", {}, allowed_networks=LOOPBACK, **{**TIMEOUTS, **kwargs}
+        )
 
     def test_dispositions(self):
         for status, expected in (
@@ -201,8 +294,118 @@ class TestClient(BaseCase):
             self.assertEqual(outcome.disposition, "retry")
             self.assertIn("timeout", outcome.error)
 
+    def assertEndsByTheDeadline(self, url, total_timeout, **kwargs):
+        """POST to url: a timeout, within total_timeout (+ 1 s at most)."""
+        started = time.monotonic()
+        outcome = client.post(
+            url,
+            b"{}",
+            {},
+            connect_timeout=5,
+            total_timeout=total_timeout,
+            allowed_networks=LOOPBACK,
+            **kwargs,
+        )
+        self.assertLess(time.monotonic() - started, total_timeout + 1, outcome)
+        self.assertEqual(outcome.disposition, "retry", outcome)
+        self.assertIn("timeout", outcome.error)
+
+    def test_every_attempt_ends_by_its_deadline(self):
+        """A fresh read timeout per read let these receivers keep an attempt
+        open for minutes; the deadline ends them at the total timeout."""
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+        stalling = {
+            "body a byte at a time": ((head, *[b"x", 0.4] * 100), True),
+            "headers a line at a time": (
+                (b"HTTP/1.1 200 OK\r\n", *[b"X-Slow: 1\r\n", 0.4] * 100),
+                True,
+            ),
+            "silent after reading the request": ((RawReceiver.HANG,), True),
+            # The client's TLS hello gets no answer: the handshake never ends.
+            "TLS handshake never completed": ((RawReceiver.HANG,), False),
+        }
+        for name, (steps, plain_http) in stalling.items():
+            with (
+                self.subTest(name),
+                RawReceiver(*steps, read_request=plain_http) as receiver,
+            ):
+                self.assertEndsByTheDeadline(
+                    receiver.url if plain_http else receiver.https_url, 1.5
+                )
+
+    # Odoo's test harness lets requests reach "localhost" only: the resolver
+    # is given for these two (outside Odoo, tests/ uses the system's).
+    def test_a_slow_resolver_gets_the_remaining_time_only(self):
+        def slow_getaddrinfo(*args, **kwargs):
+            time.sleep(5)
+            return socket.getaddrinfo(*args, **kwargs)
+
+        self.assertEndsByTheDeadline(
+            "https://localhost/x", 1, getaddrinfo=slow_getaddrinfo
+        )
+
+    def test_a_name_that_does_not_resolve_is_retried(self):
+        def no_such_name(host, *args, **kwargs):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+        outcome = client.post(
+            "https://localhost/x", b"{}", {}, getaddrinfo=no_such_name, **TIMEOUTS
+        )
+        self.assertEqual(outcome.disposition, "retry")
+        self.assertIn("name resolution failed", outcome.error)
+
+    def test_broken_answers_are_outcomes(self):
+        for steps, status in (
+            ((b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\na\x00b",), 200),
+            ((b"HTTP/1.1 503 No\r\nRetry-After: \xb2\r\n\r\n",), 503),
+            ((b"garbage\x00\r\n\r\n",), None),
+            ((RawReceiver.RESET,), None),
+        ):
+            with self.subTest(steps=steps), RawReceiver(*steps) as receiver:
+                outcome = client.post(
+                    receiver.url, b"{}", {}, allowed_networks=LOOPBACK, **TIMEOUTS
+                )
+                self.assertEqual(outcome.status, status, outcome)
+                self.assertNotIn("\x00", outcome.response + outcome.error)
+
     def test_connection_refused_is_retried(self):
         with Receiver() as receiver:
             url = receiver.url
-        outcome = client.post(url, b"{}", {}, allowed_networks=LOOPBACK)
+        outcome = client.post(url, b"{}", {}, allowed_networks=LOOPBACK, **TIMEOUTS)
         self.assertEqual(outcome.disposition, "retry")
+
+
+@tagged("post_install", "-at_install")
+class TestSettings(BaseCase):
+    def test_defaults_and_parsing(self):
+        self.assertEqual(WebhookSettings.from_params({}.get), DEFAULTS)
+        params = {
+            "coop_developer_settings.webhook_total_timeout": "2",
+            "coop_developer_settings.webhook_allow_http": "True",
+            "coop_developer_settings.allowed_private_networks": "10.1.0.0/16",
+            "coop_developer_settings.webhook_retry_schedule": "1,2",
+        }
+        settings = WebhookSettings.from_params(params.get)
+        self.assertEqual(settings.total_timeout, 2)
+        self.assertTrue(settings.allow_http)
+        self.assertEqual(settings.retry_schedule, (1, 2))
+        self.assertEqual(
+            settings.allowed_networks, (ipaddress.ip_network("10.1.0.0/16"),)
+        )
+        self.assertEqual(settings.connect_timeout, DEFAULTS.connect_timeout)
+
+    def test_bad_values_fall_back_to_the_default_unless_strict(self):
+        for name, value in (
+            ("webhook_total_timeout", "0"),
+            ("webhook_total_timeout", "soon"),
+            ("webhook_total_timeout", "2.5"),
+            ("webhook_connect_timeout", "-1"),
+            ("webhook_retry_schedule", "5,-1"),
+            ("allowed_private_networks", "not-a-network"),
+            ("webhook_disable_after_days", "0"),
+        ):
+            params = {f"coop_developer_settings.{name}": value}
+            with self.subTest(name=name, value=value):
+                self.assertEqual(WebhookSettings.from_params(params.get), DEFAULTS)
+                with self.assertRaises(InvalidSetting):
+                    WebhookSettings.from_params(params.get, strict=True)

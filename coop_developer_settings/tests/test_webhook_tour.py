@@ -4,18 +4,15 @@ from standardwebhooks.webhooks import Webhook
 
 from odoo.tests import HttpCase, tagged
 
-from .common import DeliveryJobsMixin
+from .common import DeliveryJobsMixin, allow_local_receivers
 from .receiver import Receiver
 
 
 @tagged("post_install", "-at_install")
 class TestWebhookTour(DeliveryJobsMixin, HttpCase):
     def test_create_an_endpoint_and_send_a_test_event(self):
+        allow_local_receivers(self.env)
         params = self.env["ir.config_parameter"].sudo()
-        params.set_param(
-            "coop_developer_settings.allowed_private_networks", "127.0.0.0/8"
-        )
-        params.set_param("coop_developer_settings.webhook_allow_http", "1")
         admin = self.env.ref("base.user_admin")
         with Receiver() as receiver:
             params.set_param("coop_developer_settings.tour_receiver_url", receiver.url)

@@ -1,6 +1,16 @@
-"""One HTTP attempt of a webhook delivery, and what to make of its answer."""
+"""One HTTP attempt of a webhook delivery, and what to make of its answer.
 
+An attempt ends by its deadline (the total timeout), whatever the receiver
+does: name resolution gets the time that is left, each connection gets at
+most that too, and a watchdog shuts the attempt's sockets down when the
+deadline passes, which ends any read still waiting (slow headers, a body
+sent a byte at a time, a TLS handshake that never completes). Socket
+timeouts alone cannot do it: each read gets a fresh one.
+"""
+
+import contextlib
 import socket
+import threading
 import time
 from dataclasses import dataclass
 
@@ -13,6 +23,7 @@ from . import url_guard
 from .retry import parse_retry_after
 
 RESPONSE_EXCERPT = 2048  # bytes of the answer kept in the delivery log
+ERROR_LENGTH = 500
 
 
 @dataclass
@@ -27,6 +38,11 @@ class Outcome:
     retry_after: int | None = None
 
 
+class DeadlinePassed(Exception):
+    """The attempt's time is up (not an OSError: the HTTP library must not
+    wrap it)."""
+
+
 def classify(status):
     if 200 <= status < 300:
         return "done"
@@ -37,21 +53,80 @@ def classify(status):
     return "failed"  # 3xx (redirects are not followed) and other 4xx
 
 
-def guarded_adapter(allowed_networks):
-    """A requests adapter that connects only to checked public addresses.
+def storable(text, limit):
+    """Text a database column takes: no NUL, no lone surrogate, bounded."""
+    text = text.replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8")[:limit]
+
+
+class Watchdog:
+    """Shuts the attempt's sockets down when its deadline passes."""
+
+    def __init__(self, timeout):
+        self.deadline = time.monotonic() + timeout
+        self.fired = False
+        self._sockets = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(timeout, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self):
+        left = self.deadline - time.monotonic()
+        if left <= 0 or self.fired:
+            raise DeadlinePassed()
+        return left
+
+    def watch(self, sock):
+        """Watch a connected socket: a duplicate of it, because TLS detaches
+        the original. Shutting one down ends the connection for both."""
+        with self._lock:
+            if self.fired:
+                sock.close()
+                raise DeadlinePassed()
+            self._sockets.append(sock.dup())
+
+    def _fire(self):
+        with self._lock:
+            self.fired = True
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self):
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets = []
+
+
+def guarded_adapter(allowed_networks, connect_timeout, watchdog, getaddrinfo):
+    """A requests adapter that connects only to checked public addresses,
+    within the attempt's deadline.
 
     The host name is resolved once, every address checked, and the socket
     opened to a checked address; TLS still verifies the host name.
     """
 
     def new_conn(self):
-        addresses = url_guard.resolve(self.host, self.port, allowed_networks)
+        addresses = url_guard.resolve(
+            self.host,
+            self.port,
+            allowed_networks,
+            timeout=watchdog.remaining(),
+            getaddrinfo=getaddrinfo,
+        )
         last_error = OSError(f"no address for {self.host}")
         for address in addresses:
+            timeout = min(connect_timeout, watchdog.remaining())
             try:
-                return socket.create_connection((str(address), self.port), self.timeout)
+                sock = socket.create_connection((str(address), self.port), timeout)
             except OSError as exc:
                 last_error = exc
+                continue
+            watchdog.watch(sock)
+            return sock
         raise last_error
 
     http_conn = type(
@@ -78,50 +153,79 @@ def guarded_adapter(allowed_networks):
     return GuardedAdapter(max_retries=0)
 
 
+def _send(session, url, body, headers, connect_timeout, total_timeout):
+    """The POST and the first bytes of its answer, as an Outcome."""
+    with session.post(
+        url,
+        data=body,
+        headers=headers,
+        timeout=(connect_timeout, total_timeout),
+        allow_redirects=False,
+        stream=True,
+    ) as response:
+        excerpt = b""
+        for chunk in response.iter_content(1024):
+            excerpt += chunk
+            if len(excerpt) >= RESPONSE_EXCERPT:
+                break
+        return Outcome(
+            disposition=classify(response.status_code),
+            status=response.status_code,
+            response=storable(
+                excerpt[:RESPONSE_EXCERPT].decode("utf-8", "replace"), RESPONSE_EXCERPT
+            ),
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+
+
 def post(
-    url, body, headers, connect_timeout=5.0, total_timeout=15.0, allowed_networks=()
+    url,
+    body,
+    headers,
+    *,
+    connect_timeout,
+    total_timeout,
+    allowed_networks=(),
+    getaddrinfo=socket.getaddrinfo,
 ):
-    """POST body once; never raises for network trouble, returns an Outcome."""
+    """POST body once, within total_timeout (plus a few milliseconds).
+
+    Never raises: whatever happens (answer, timeout, refused address,
+    broken answer) is an Outcome. Only a refused address and the statuses
+    that say so are final; everything else is retried.
+    """
+    timeout_error = f"timeout: no complete answer within {total_timeout:g}s"
     session = requests.Session()
     session.trust_env = False  # no proxy from the environment
-    adapter = guarded_adapter(allowed_networks)
+    started = time.monotonic()
+    watchdog = Watchdog(total_timeout)
+    adapter = guarded_adapter(allowed_networks, connect_timeout, watchdog, getaddrinfo)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    started = time.monotonic()
     try:
-        with session.post(
-            url,
-            data=body,
-            headers=headers,
-            timeout=(connect_timeout, total_timeout),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            excerpt = b""
-            for chunk in response.iter_content(1024):
-                excerpt += chunk
-                if len(excerpt) >= RESPONSE_EXCERPT:
-                    break
-                if time.monotonic() - started > total_timeout:
-                    raise requests.Timeout(
-                        f"no complete answer within {total_timeout}s"
-                    )
-            return Outcome(
-                disposition=classify(response.status_code),
-                status=response.status_code,
-                duration=time.monotonic() - started,
-                response=excerpt[:RESPONSE_EXCERPT].decode("utf-8", "replace"),
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            )
+        outcome = _send(session, url, body, headers, connect_timeout, total_timeout)
+        if watchdog.fired:
+            # Cut short by the deadline: the HTTP library may have taken the
+            # shut-down socket for the end of the headers or of the body.
+            raise DeadlinePassed()
     except url_guard.UnsafeUrl as exc:
-        error = f"refused address ({exc})"
-        disposition = "failed"
-    except requests.Timeout as exc:
-        error, disposition = f"timeout: {exc}", "retry"
-    except requests.RequestException as exc:
-        error, disposition = f"connection error: {exc}", "retry"
+        outcome = Outcome("failed", error=f"refused address ({exc})")
+    except url_guard.ResolutionFailed as exc:
+        if isinstance(exc, url_guard.ResolutionTimeout):
+            outcome = Outcome("retry", error=timeout_error)
+        else:
+            outcome = Outcome("retry", error=f"name resolution failed: {exc}")
+    except Exception as exc:  # whatever the answer broke: an attempt like another
+        if watchdog.fired or isinstance(exc, DeadlinePassed | requests.Timeout):
+            error = timeout_error
+        elif isinstance(exc, requests.RequestException):
+            error = f"connection error: {exc}"
+        else:
+            error = f"unreadable answer: {type(exc).__name__}: {exc}"
+        outcome = Outcome("retry", error=error)
     finally:
+        watchdog.close()
         session.close()
-    return Outcome(
-        disposition=disposition, duration=time.monotonic() - started, error=error[:500]
-    )
+    outcome.duration = time.monotonic() - started
+    outcome.error = storable(outcome.error, ERROR_LENGTH)
+    return outcome

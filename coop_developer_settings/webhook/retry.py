@@ -1,6 +1,7 @@
 """When to try a failed delivery again (close to Standard Webhooks')."""
 
 import random
+import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
@@ -8,6 +9,10 @@ from email.utils import parsedate_to_datetime
 DEFAULT_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.1  # +/- 10 %, so that retries of one event do not arrive together
 MAX_RETRY_AFTER = 36000  # a receiver may ask to wait, up to 10 hours
+MAX_SCHEDULED_DELAY = 7 * 86400  # one step of a configured schedule
+MAX_SCHEDULE_STEPS = 50
+# Delay-seconds is ASCII digits only (RFC 9110): "²".isdigit() is true too.
+DELAY_SECONDS = re.compile(r"[0-9]+", re.ASCII)
 
 
 def parse_schedule(text):
@@ -15,24 +20,36 @@ def parse_schedule(text):
     if not (text or "").strip():
         return DEFAULT_SCHEDULE
     schedule = tuple(int(part) for part in text.split(","))
-    if not schedule or any(delay < 0 for delay in schedule):
-        raise ValueError("a retry schedule is a list of non-negative seconds")
+    if len(schedule) > MAX_SCHEDULE_STEPS or any(
+        not 0 <= delay <= MAX_SCHEDULED_DELAY for delay in schedule
+    ):
+        raise ValueError(
+            f"a retry schedule is at most {MAX_SCHEDULE_STEPS} waits of 0 to "
+            f"{MAX_SCHEDULED_DELAY} seconds"
+        )
     return schedule
 
 
 def parse_retry_after(value, now=None):
-    """Seconds asked by a Retry-After header (seconds or HTTP date), or None."""
+    """Seconds asked by a Retry-After header (seconds or HTTP date), or None
+    for anything else; never raises, whatever the receiver sent."""
+    value = (value or "").strip()
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return int(value)
+    if DELAY_SECONDS.fullmatch(value):
+        # 5000 digits would not even convert (int's digit limit).
+        return MAX_RETRY_AFTER if len(value) > 9 else min(int(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)  # "-0000": UTC, source unknown
     now = now or datetime.now(timezone.utc)
-    return max(0, int((when - now).total_seconds()))
+    try:
+        return max(0, min(int((when - now).total_seconds()), MAX_RETRY_AFTER))
+    except OverflowError:
+        return None
 
 
 def next_delay(attempts, schedule=DEFAULT_SCHEDULE, retry_after=None, rng=random):

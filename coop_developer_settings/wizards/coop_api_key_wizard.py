@@ -24,6 +24,7 @@ class CoopApiKeyWizard(models.TransientModel):
 
     @check_identity
     def make_key(self):
+        self.check_access("write")  # one's own wizard only (record rule)
         self.check_access_make_key()
         wizard = self.sudo()
         # scope None: a global key, the only kind XML-RPC/JSON-RPC login takes.

@@ -1,0 +1,101 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import time
+
+import psycopg2
+
+from odoo import sql_db
+from odoo.exceptions import UserError
+from odoo.tests import TransactionCase, tagged
+
+from .common import RealTransactionsMixin
+from .receiver import Receiver
+
+PARAMS = {
+    "coop_developer_settings.allowed_private_networks": "127.0.0.0/8",
+    "coop_developer_settings.webhook_allow_http": "1",
+}
+
+
+@tagged("post_install", "-at_install")
+class TestOneDeliveryOneSender(RealTransactionsMixin, TransactionCase):
+    """Two jobs (a duplicate, or one of a redelivery) on one delivery, in
+    two real transactions at once: one sends, never both. The records are
+    committed first and removed at the end."""
+
+    def setUp(self):
+        super().setUp()
+        self.db = sql_db.db_connect(self.env.cr.dbname)
+        self.receiver = Receiver((200, {}, 1.0)).__enter__()
+        self.addCleanup(self.receiver.__exit__, None, None, None)
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            params = env["ir.config_parameter"]
+            self.saved_params = {key: params.get_param(key) for key in PARAMS}
+            for key, value in PARAMS.items():
+                params.set_param(key, value)
+            admin = env.ref("base.user_admin")
+            endpoint = env["coop.webhook.endpoint"].create(
+                {
+                    "user_id": admin.id,
+                    "event_type_id": env.ref(
+                        "coop_developer_settings.webhook_event_sale_cycle_opened"
+                    ).id,
+                    "url": self.receiver.url,
+                }
+            )
+            delivery = env["coop.webhook.delivery"].create(
+                {
+                    "endpoint_id": endpoint.id,
+                    "user_id": admin.id,
+                    "company_id": admin.company_id.id,
+                    "event_type": "webhook.test",
+                    "job_uuid": "the-job",
+                    **env["coop.webhook.delivery"]._envelope("webhook.test", {}),
+                }
+            )
+            self.endpoint_id, self.delivery_id = endpoint.id, delivery.id
+        self.addCleanup(self.remove_records)
+
+    def remove_records(self):
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            env["coop.webhook.endpoint"].browse(self.endpoint_id).unlink()
+            params = env["ir.config_parameter"]
+            for key, value in self.saved_params.items():
+                params.set_param(key, value or False)
+
+    def race(self, *workers):
+        return super().race(
+            "coop.webhook.delivery",
+            self.delivery_id,
+            *workers,
+            refused=(psycopg2.errors.LockNotAvailable, UserError),
+        )
+
+    def delivery_state(self):
+        with self.db.cursor() as cr:
+            delivery = self.env_of(cr)["coop.webhook.delivery"].browse(self.delivery_id)
+            return delivery.state, delivery.attempt_count
+
+    def job(self, delivery):
+        return delivery.with_context(job_uuid="the-job")._deliver_job()
+
+    def job_a_moment_later(self, delivery):
+        time.sleep(0.3)  # the first one holds the lock by then
+        return self.job(delivery)
+
+    def redeliver_a_moment_later(self, delivery):
+        time.sleep(0.3)
+        return delivery.action_redeliver()
+
+    def test_two_jobs_at_once_send_once(self):
+        outcomes = self.race(self.job, self.job_a_moment_later)
+        self.assertEqual(outcomes, ["LockNotAvailable", "done"])
+        self.assertEqual(len(self.receiver.requests), 1)
+        self.assertEqual(self.delivery_state(), ("done", 1))
+
+    def test_redeliver_while_an_attempt_is_made(self):
+        outcomes = self.race(self.job, self.redeliver_a_moment_later)
+        self.assertEqual(outcomes, ["UserError", "done"])
+        self.assertEqual(len(self.receiver.requests), 1)

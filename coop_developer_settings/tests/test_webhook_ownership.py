@@ -1,0 +1,229 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from odoo import Command
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from .common import (
+    DeliveryJobsMixin,
+    WebhookCase,
+    XmlrpcAssertionsMixin,
+    allow_local_receivers,
+    new_developer,
+)
+from .receiver import Receiver
+
+GROUP_XMLID = "coop_developer_settings.group_developer_settings"
+
+
+@tagged("post_install", "-at_install")
+class TestEndpointOwnershipOverXmlrpc(
+    DeliveryJobsMixin, XmlrpcAssertionsMixin, HttpCase
+):
+    """A developer of one shop, attacking over XML-RPC with their password:
+    their endpoint never becomes someone else's, nor outlives its rules."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        allow_local_receivers(cls.env)
+        cls.shop_1 = cls.env["res.company"].create({"name": "Shop one"})
+        cls.shop_2 = cls.env["res.company"].create({"name": "Shop two"})
+        cls.attacker = new_developer(cls.env, "coop-attacker", cls.shop_1)
+        cls.victim = new_developer(cls.env, "coop-victim", cls.shop_2)
+        cls.opened = cls.env.ref(
+            "coop_developer_settings.webhook_event_sale_cycle_opened"
+        )
+
+    def call(self, method, *args, **kwargs):
+        db = self.env.cr.dbname
+        uid = self.xmlrpc_common.authenticate(db, "coop-attacker", "coop-attacker", {})
+        return self.xmlrpc_object.execute_kw(
+            db,
+            uid,
+            "coop-attacker",
+            "coop.webhook.endpoint",
+            method,
+            list(args),
+            kwargs,
+        )
+
+    def test_the_owner_cannot_hand_an_endpoint_over_nor_pin_it(self):
+        with Receiver() as receiver:
+            endpoint_id = self.call(
+                "create", {"event_type_id": self.opened.id, "url": receiver.url}
+            )
+            for vals in (
+                {"user_id": self.victim.id},
+                {"user_id": self.env.ref("base.user_admin").id},
+                {"state": "enabled", "enabled_at": "2099-01-01 00:00:00"},
+                {"previous_secret_until": "2099-01-01 00:00:00"},
+                {"disabled_reason": "x"},
+                {"event_type_id": self.opened.id},
+                {"last_manual_send_at": False},
+            ):
+                with self.subTest(vals=vals), self.assertAccessDenied():
+                    self.call("write", [endpoint_id], vals)
+            with self.assertAccessDenied():
+                self.call(
+                    "create",
+                    {
+                        "event_type_id": self.opened.id,
+                        "url": receiver.url,
+                        "enabled_at": "2099-01-01 00:00:00",
+                    },
+                )
+            endpoint = self.env["coop.webhook.endpoint"].browse(endpoint_id)
+            self.assertEqual(endpoint.user_id, self.attacker)
+            # Shop two opens a cycle: the attacker's URL gets nothing.
+            cycle = self.env["coop.sale.cycle"].create(
+                {
+                    "name": "Shop two's week",
+                    "company_id": self.shop_2.id,
+                    "date_open": "2026-03-02 08:00:00",
+                    "date_close": "2026-03-04 08:00:00",
+                }
+            )
+            cycle.action_open()
+            self.run_jobs()
+        self.assertFalse(endpoint.delivery_ids)
+        self.assertEqual(receiver.requests, [])
+
+    def test_the_owners_own_actions_still_work(self):
+        endpoint_id = self.call(
+            "create",
+            {"event_type_id": self.opened.id, "url": "https://hooks.example.org/x"},
+        )
+        self.call("action_disable", [endpoint_id])
+        self.call("action_enable", [endpoint_id])
+        self.call("write", [endpoint_id], {"url": "https://hooks.example.org/y"})
+        [row] = self.call("read", [endpoint_id], ["url", "state", "user_id"])
+        self.assertEqual(
+            (row["url"], row["state"], row["user_id"][0]),
+            ("https://hooks.example.org/y", "enabled", self.attacker.id),
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestEndpointOwnerChange(WebhookCase):
+    """Administrators hand an endpoint over explicitly, with checks."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.other_shop = cls.env["res.company"].create({"name": "Other shop"})
+        cls.colleague = new_developer(cls.env, "coop-colleague", cls.company)
+        cls.outsider = new_developer(cls.env, "coop-outsider", cls.other_shop)
+        cls.admin = cls.env.ref("base.user_admin")
+
+    def change_owner(self, endpoint, user):
+        wizard = (
+            self.env["coop.webhook.endpoint.owner.wizard"]
+            .with_user(self.admin)
+            .create({"endpoint_id": endpoint.id, "user_id": user.id})
+        )
+        return wizard.action_confirm()
+
+    def test_only_administrators_and_only_to_users_with_the_access(self):
+        endpoint = self.endpoint("https://hooks.example.org/x")
+        with self.assertRaises(AccessError):
+            endpoint.with_user(self.developer)._change_owner(self.colleague)
+        with self.assertRaises(AccessError):
+            endpoint.with_user(self.developer).action_change_owner()
+        plain = new_test_user(self.env, login="coop-plain-2", groups="base.group_user")
+        with self.assertRaises(ValidationError):
+            self.change_owner(endpoint, plain)
+        self.colleague.action_archive()
+        with self.assertRaises(ValidationError):
+            endpoint.with_user(self.admin)._change_owner(self.colleague)
+        self.assertEqual(endpoint.user_id, self.developer)
+
+    def test_the_wizard_is_its_creators_own(self):
+        endpoint = self.endpoint("https://hooks.example.org/x")
+        wizard = (
+            self.env["coop.webhook.endpoint.owner.wizard"]
+            .with_user(self.admin)
+            .create({"endpoint_id": endpoint.id, "user_id": self.colleague.id})
+        )
+        other_admin = new_test_user(
+            self.env, login="coop-other-admin", groups="base.group_system"
+        )
+        with self.assertRaises(AccessError):
+            wizard.with_user(other_admin).write({"user_id": self.outsider.id})
+        with self.assertRaises(AccessError):
+            wizard.with_user(other_admin).action_confirm()
+        self.assertEqual(endpoint.user_id, self.developer)
+
+    def test_to_another_shop_the_retries_are_cancelled(self):
+        with Receiver((500, {}, 0)) as receiver:
+            endpoint = self.endpoint(receiver.url)
+            self.create_cycle(state="open")
+            self.run_jobs(rounds=1)
+            [delivery] = self.deliveries(endpoint)
+            self.assertEqual(delivery.state, "retrying")
+            self.change_owner(endpoint, self.outsider)
+            self.run_jobs()
+        self.assertEqual(len(receiver.requests), 1, "no retry after the change")
+        self.assertEqual(endpoint.user_id, self.outsider)
+        self.assertEqual(delivery.state, "cancelled")
+        self.assertIn("changed owner", delivery.last_error)
+        self.assertEqual(delivery.user_id, self.developer, "it stays theirs")
+        with self.assertRaises(AccessError):
+            delivery.with_user(self.outsider).read(["body"])
+        self.assertIn("Owner changed", endpoint.sudo().message_ids[0].body)
+
+    def test_to_a_colleague_the_retries_follow_and_the_past_stays(self):
+        with Receiver((200, {}, 0), (503, {}, 0), (200, {}, 0)) as receiver:
+            endpoint = self.endpoint(receiver.url)
+            endpoint.with_user(self.developer).action_send_test_event()
+            self.run_jobs()
+            [past] = self.deliveries(endpoint)
+            self.create_cycle(state="open")
+            self.run_jobs(rounds=1)
+            moving = self.deliveries(endpoint) - past
+            self.assertEqual((past.state, moving.state), ("done", "retrying"))
+            self.change_owner(endpoint, self.colleague)
+            self.run_jobs()
+        self.assertEqual(moving.state, "done")
+        self.assertEqual(moving.user_id, self.colleague)
+        self.assertEqual(past.user_id, self.developer, "past deliveries stay")
+        self.assertEqual(len(receiver.requests), 3)
+
+
+@tagged("post_install", "-at_install")
+class TestRecipientsCheckedWhenSending(WebhookCase):
+    """Between the event and its delivery, the owner may lose the access or
+    the company: the delivery job checks again."""
+
+    def test_company_removed_after_the_event(self):
+        other_shop = self.env["res.company"].create({"name": "Elsewhere"})
+        with Receiver() as receiver:
+            endpoint = self.endpoint(receiver.url)
+            self.create_cycle(state="open")
+            [delivery] = self.deliveries(endpoint)
+            self.developer.write(
+                {
+                    "company_ids": [Command.set(other_shop.ids)],
+                    "company_id": other_shop.id,
+                }
+            )
+            self.run_jobs()
+        self.assertEqual(receiver.requests, [])
+        self.assertEqual(delivery.state, "cancelled")
+        self.assertIn("company", delivery.last_error)
+
+    def test_access_removed_but_webhooks_kept_after_the_event(self):
+        with Receiver() as receiver:
+            endpoint = self.endpoint(receiver.url)
+            self.create_cycle(state="open")
+            [delivery] = self.deliveries(endpoint)
+            self.developer.write(
+                {
+                    "groups_id": [Command.unlink(self.env.ref(GROUP_XMLID).id)],
+                    "coop_revoke_on_access_removal": False,
+                }
+            )
+            self.assertEqual(endpoint.sudo().state, "enabled", "kept on request")
+            self.run_jobs()
+        self.assertEqual(receiver.requests, [])
+        self.assertEqual(delivery.state, "cancelled")

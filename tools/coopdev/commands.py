@@ -1,0 +1,335 @@
+"""The commands behind the Makefile: ``run``, ``test``, ``bench``, ``stop``."""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+from . import postgres
+from .console import DevError, info, run, step
+from .odoo import (
+    DEMO_FAILED,
+    OdooLog,
+    drop_db,
+    ensure_database,
+    free_port,
+    odoo_cmd,
+    port_is_free,
+    write_config,
+)
+from .project import ADDON, CONSTRAINTS, DEV, HTTP_PORT, ROOT, RUN_DB, VENV_PY
+from .proxy import OdooProxy, listen
+from .pyenv import ensure_venv, installed_odoo_source, venv_bin
+from .source import odoo_source
+
+BROWSER_SKIP_PATTERNS = (
+    "websocket-client module is not installed",
+    "Chrome executable not found",
+    "Error during Chrome",
+    "Cannot connect to chrome",
+    "Failed to detect chrome",
+)
+
+
+def prepare(db_uri=None, build=True):
+    """Everything the commands share: Odoo source, venv, PostgreSQL.
+
+    Without ``build`` (from inside ``.venv``: pytest alone), the environment
+    must be up to date already; its Odoo source is the one it was built from.
+    """
+    if build:
+        step("Locating the Odoo 18.0 source")
+        odoo_dir = odoo_source()
+        info(f"Odoo source: {odoo_dir}")
+        ensure_venv(odoo_dir)
+    else:
+        odoo_dir = installed_odoo_source()
+    db = postgres.external_db(db_uri) or postgres.ensure_embedded_postgres()
+    return odoo_dir, db
+
+
+def run_summary(config):
+    """What `make run` prints once Odoo answers."""
+    url = f"http://127.0.0.1:{HTTP_PORT}"
+    step(f"Odoo is ready on {url}   (Ctrl+C stops it)")
+    for line in (
+        f"database: {RUN_DB}   configuration: {config}",
+        "logins: admin / admin (administrator), demo / demo, "
+        "dev / dev (Developer settings access, in French)",
+        "the Developer settings tab: log in as dev, then the user menu (top right) "
+        "> Préférences (Preferences; My Profile / Mon profil with Employees) "
+        "> Paramètres développeur (Developer settings)",
+        "API keys: none is created in advance; generate one in the tab "
+        "(Générer une clé d'API / Generate API key): it is shown once, copy it then",
+        f"real-time (the web client's bus): {url}/websocket goes to Odoo's "
+        "gevent port, the rest to its HTTP workers",
+    ):
+        info(line)
+
+
+def cmd_run(args):
+    if not port_is_free(HTTP_PORT):
+        raise DevError(
+            f"port {HTTP_PORT} is already in use (another `make run`?). Stop that "
+            "server, or set COOP_HTTP_PORT to a free port."
+        )
+    odoo_dir, db = prepare(args.db_uri)
+    # Odoo listens on internal ports; the proxy on the public one routes
+    # /websocket to the gevent port, as Odoo's recommended deployment does.
+    proxy = OdooProxy(http_port=free_port(), gevent_port=free_port())
+    config = write_config(
+        odoo_dir,
+        db,
+        f"odoo-{RUN_DB}.conf",
+        http_port=str(proxy.http_port),
+        gevent_port=str(proxy.gevent_port),
+    )
+    ensure_database(odoo_dir, config, db, RUN_DB)
+    try:
+        public_socket = listen(HTTP_PORT)
+    except OSError as exc:
+        raise DevError(
+            f"cannot listen on 127.0.0.1:{HTTP_PORT} ({exc}): set COOP_HTTP_PORT "
+            "to a free port."
+        ) from exc
+    step(f"Starting Odoo for http://127.0.0.1:{HTTP_PORT}  (Ctrl+C stops it)")
+    server = subprocess.Popen(
+        [str(c) for c in odoo_cmd(config, "-d", RUN_DB, "--db-filter", f"^{RUN_DB}$")]
+    )
+    interrupted = False
+    try:
+        rc = asyncio.run(
+            proxy.serve_while(public_socket, server, lambda: run_summary(config))
+        )
+    except KeyboardInterrupt:
+        interrupted, rc = True, 130
+    finally:
+        # Ctrl+C reached Odoo too (same process group): it is stopping.
+        stop_process(server, signalled=interrupted)
+    if rc not in (0, 130, -signal.SIGINT, -signal.SIGTERM):
+        raise DevError(f"Odoo stopped with exit code {rc}: see its log above.")
+    return 0
+
+
+def stop_process(process, signalled, timeout=60):
+    """Ask Odoo to stop gracefully, unless it got the signal already; then
+    make sure it is gone."""
+    if not signalled and process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def ensure_test_tools():
+    """Odoo silently skips tours without Chromium, and the README's Node.js
+    snippet is run by a test: make sure both are there."""
+    missing = [
+        package
+        for command, package in (("chromium", "chromium"), ("node", "nodejs"))
+        if not shutil.which(command)
+        and not (command == "chromium" and shutil.which("google-chrome"))
+    ]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise DevError(
+            f"{' and '.join(missing)} needed by the tests: install "
+            f"(Debian: sudo apt-get install {' '.join(missing)}) and run them again."
+        )
+    step(f"Installing {' and '.join(missing)} for the tests (apt-get)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(["apt-get", "update", "-q"], env=env)
+    run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], env=env
+    )
+
+
+def run_precommit():
+    step("pre-commit checks (ruff, pylint-odoo, OCA checks, README, XML/JSON/YAML)")
+    env = dict(os.environ, PIP_CONSTRAINT="", PIP_BUILD_CONSTRAINT="")
+    result = run(
+        [
+            venv_bin("pre-commit"),
+            "run",
+            "--all-files",
+            "--show-diff-on-failure",
+            "--color=never",
+        ],
+        check=False,
+        cwd=ROOT,
+        env=env,
+    )
+    if result.returncode:
+        info("pre-commit failed: fix what it reports (or let it fix it) and commit.")
+    return result.returncode == 0
+
+
+def run_odoo_tests(odoo_dir, db):
+    """The addon's tests, at install and post install, in a throwaway database."""
+    db_name = f"coop_test_{os.getpid()}_{secrets.token_hex(3)}"
+    config = write_config(
+        odoo_dir,
+        db,
+        "odoo-test.conf",
+        http_port=str(free_port()),
+        gevent_port=str(free_port()),
+        workers="0",
+        max_cron_threads="0",
+    )
+    step(f"Odoo tests of {ADDON} in a fresh database '{db_name}' (a few minutes)")
+    log = OdooLog(DEV / "logs" / "odoo-tests.log")
+    rc = log.run(
+        odoo_cmd(
+            config,
+            "-d",
+            db_name,
+            "-i",
+            ADDON,
+            "--test-enable",
+            "--test-tags",
+            f"/{ADDON}",
+            "--stop-after-init",
+            "--log-level=test",
+        )
+    )
+    text = log.path.read_text(errors="replace")
+    if os.environ.get("COOP_KEEP_DB"):
+        info(f"kept database {db_name} (COOP_KEEP_DB is set)")
+    else:
+        drop_db(config, db_name)
+    failed = errors = total = 0
+    for match in re.finditer(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests", text):
+        failed, errors, total = (int(g) for g in match.groups())
+    skipped_browser = [p for p in BROWSER_SKIP_PATTERNS if p in text]
+    problems = failed + errors
+    if DEMO_FAILED in text:
+        info("the demo data failed to load (Odoo went on without): counted as failed")
+        problems += 1
+    if skipped_browser:
+        info(f"browser tests were skipped ({skipped_browser[0]}): counted as failed")
+        problems += 1
+    if rc and not problems:
+        info(f"Odoo exited with {rc} (see {log.path}): counted as failed")
+        problems = 1
+    if total == 0:
+        info(f"no Odoo test ran (see {log.path}): counted as failed")
+        problems = max(problems, 1)
+    passed = max(total - failed - errors, 0)
+    info(f"Odoo tests: {passed} passed, {problems} failed (log: {log.path})")
+    return passed, problems
+
+
+def harness_env(odoo_dir, db):
+    """What tests/harness.py needs to start Odoo: where it and PostgreSQL are."""
+    return {
+        "COOP_ODOO_SOURCE": str(odoo_dir),
+        "COOP_ODOO_BIN": str(venv_bin("odoo")),
+        "COOP_DB_SETTINGS": json.dumps(db),
+        "PIP_CONSTRAINT": str(CONSTRAINTS),
+        "PIP_BUILD_CONSTRAINT": str(CONSTRAINTS),
+    }
+
+
+def run_pytest(odoo_dir, db):
+    step("pytest tests/ (out-of-process: wheel, install/upgrade/uninstall, end to end)")
+    report = DEV / "pytest-report.xml"
+    report.unlink(missing_ok=True)
+    rc = run(
+        [
+            venv_bin("pytest"),
+            "tests",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            "-ra",
+        ],
+        check=False,
+        cwd=ROOT,
+        env=dict(os.environ, **harness_env(odoo_dir, db)),
+    ).returncode
+    if not report.exists():
+        info("pytest wrote no report: counted as failed")
+        return 0, 1
+    suite = ET.parse(report).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    total, failures, errors, skipped = (
+        int(suite.get(key, 0)) for key in ("tests", "failures", "errors", "skipped")
+    )
+    failed = failures + errors + skipped  # a skip would read as a pass: it is not one
+    if rc and not failed:
+        failed = 1
+    if total == 0:
+        info("pytest collected no test: counted as failed")
+        failed = max(failed, 1)
+    return total - failures - errors - skipped, failed
+
+
+def cmd_test(args):
+    odoo_dir, db = prepare(args.db_uri)
+    ensure_test_tools()
+    passed = failed = 0
+    if not run_precommit():
+        failed += 1
+    for suite in (run_odoo_tests, run_pytest):
+        suite_passed, suite_failed = suite(odoo_dir, db)
+        passed += suite_passed
+        failed += suite_failed
+    print(f"\n{passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+def cmd_bench(args):
+    """Benchmarks print tables; they are not tests and not part of `test`."""
+    odoo_dir, db = prepare(args.db_uri)
+    names = args.names or sorted(
+        p.stem
+        for p in (ROOT / "benchmarks").glob("[a-z]*.py")
+        if not p.stem.endswith("_shell")
+    )
+    for name in names:
+        step(f"benchmark {name}")
+        script = ROOT / "benchmarks" / f"{name}.py"
+        if not script.exists():
+            raise DevError(f"no benchmark {script}; choose among benchmarks/*.py")
+        run(
+            [VENV_PY, script],
+            env=dict(os.environ, **harness_env(odoo_dir, db)),
+            cwd=ROOT,
+        )
+
+
+def cmd_stop(args):
+    postgres.stop_embedded_postgres()
+
+
+def main(argv=None, description=None):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("command", choices=("run", "test", "bench", "stop"))
+    parser.add_argument(
+        "names", nargs="*", help="bench: which benchmarks (default all)"
+    )
+    parser.add_argument(
+        "--db-uri",
+        default=os.environ.get("COOP_DB_URI"),
+        help="postgresql://user:password@host:port of an existing server",
+    )
+    args = parser.parse_args(argv)
+    commands = {"run": cmd_run, "test": cmd_test, "bench": cmd_bench, "stop": cmd_stop}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return commands[args.command](args) or 0
+    except DevError as exc:
+        print(f"\nERROR: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        return 130
