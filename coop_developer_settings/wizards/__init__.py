@@ -1,2 +1,3 @@
 from . import coop_api_key_wizard
 from . import coop_webhook_endpoint_owner_wizard
+from . import coop_webhook_resend_wizard
