@@ -31,17 +31,26 @@ endpoint = env["coop.webhook.endpoint"].create(  # noqa: F821
         "url": receiver.url,
     }
 )
-Delivery = env["coop.webhook.delivery"]  # noqa: F821
-deliveries = Delivery.create(
+events = env["coop.webhook.event"].create(  # noqa: F821
     [
         {
+            "event_type_id": env.ref("coop_developer_settings.webhook_event_test").id,  # noqa: F821
+            "company_id": user.company_id.id,
+            "endpoint_id": endpoint.id,
+        }
+        for _ in range(100)
+    ]
+)
+deliveries = env["coop.webhook.delivery"].create(  # noqa: F821
+    [
+        {
+            "event_id": event.id,
             "endpoint_id": endpoint.id,
             "user_id": user.id,
             "company_id": user.company_id.id,
-            "event_type": "bench",
-            **Delivery._envelope("bench", {}),
+            "event_type": event.event_type,
         }
-        for _ in range(100)
+        for event in events
     ]
 )
 env.cr.commit()  # noqa: F821

@@ -7,6 +7,7 @@ condition.
 """
 
 import base64
+import configparser
 import importlib
 import importlib.util
 import itertools
@@ -23,6 +24,7 @@ import xmlrpc.client
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import psycopg2
 import requests
 import websocket
 
@@ -176,6 +178,34 @@ class OdooServer:
             f"Odoo did not answer within {timeout}s: see {self.log_path}"
         )
 
+    def run_cron_now(self, rpc, xmlid):
+        """Have the server's cron worker run a scheduled action now, as
+        Odoo's own ``ir.cron._trigger()`` does: a trigger, and the
+        notification that wakes the worker (instead of its minute's sleep)."""
+        rpc(
+            "ir.cron.trigger",
+            "create",
+            {
+                "cron_id": rpc.ref(xmlid),
+                "call_at": f"{datetime.utcnow():%Y-%m-%d %H:%M:%S}",
+            },
+        )
+        config = configparser.ConfigParser()
+        config.read(self.cli.config)
+        options = config["options"]
+        # The worker listens on the "postgres" database, as Odoo notifies it.
+        with (
+            psycopg2.connect(
+                dbname="postgres",
+                host=options["db_host"],
+                port=options["db_port"],
+                user=options["db_user"],
+                password=options["db_password"],
+            ) as connection,
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("SELECT pg_notify('cron_trigger', %s)", [self.db])
+
     def stop(self, sig=signal.SIGTERM):
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, sig)
@@ -283,7 +313,7 @@ def cycle_values(name, opens_in=timedelta(0), lasts=timedelta(days=1)):
 def plain_webhook_package():
     """The addon's plain-Python webhook package, loaded without Odoo.
 
-    Returns its modules (url_guard, signing, retry, client) by name.
+    Returns its modules (url_guard, signing, retry, client, envelope) by name.
     """
     package = ROOT / ADDON / "webhook"
     spec = importlib.util.spec_from_file_location(
@@ -296,7 +326,7 @@ def plain_webhook_package():
     spec.loader.exec_module(module)
     return {
         name: importlib.import_module(f"coop_webhook.{name}")
-        for name in ("url_guard", "signing", "retry", "client")
+        for name in ("url_guard", "signing", "retry", "client", "envelope")
     }
 
 

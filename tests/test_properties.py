@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import pytest
@@ -35,7 +36,7 @@ def test_the_plain_package_imports_no_odoo():
         f" submodule_search_locations=[{str(package)!r}]);"
         "m = importlib.util.module_from_spec(spec); sys.modules['w'] = m;"
         "spec.loader.exec_module(m);"
-        "import w.client, w.retry, w.settings, w.signing, w.url_guard"
+        "import w.client, w.envelope, w.retry, w.settings, w.signing, w.url_guard"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -201,6 +202,41 @@ def test_signatures_round_trip_with_the_reference_verifier(data, message_id, rot
     headers = signing.headers(secrets, message_id, time.time(), body)
     for key in secrets:
         Webhook(key).verify(body, headers)
+
+
+json_objects = st.dictionaries(
+    st.text(),
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(),
+        lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+        max_leaves=20,
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=json_objects, seed=st.randoms())
+def test_an_events_bytes_depend_on_its_data_not_on_its_key_order(data, seed):
+    """What PostgreSQL's jsonb gives back has its own key order: the body of
+    every attempt is the same whatever order the data was read in."""
+    envelope = PLAIN["envelope"]
+    moment = datetime(2026, 12, 1, 8, 0, 3)
+    body = envelope.body("evt_1", "sale_cycle.opened", moment, data)
+    items = list(data.items())
+    seed.shuffle(items)
+    shuffled = json.loads(json.dumps(dict(items)))
+    assert envelope.body("evt_1", "sale_cycle.opened", moment, shuffled) == body
+    parsed = json.loads(body)
+    assert parsed == {
+        "id": "evt_1",
+        "type": "sale_cycle.opened",
+        "timestamp": "2026-12-01T08:00:03Z",
+        "data": data,
+    }
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,9 @@ from . import coop_sale_cycle
 from . import coop_webhook_attempt
 from . import coop_webhook_delivery
 from . import coop_webhook_endpoint
+from . import coop_webhook_event
 from . import coop_webhook_event_type
+from . import coop_webhook_reminder
 from . import coop_webhook_secret_show
 from . import ir_config_parameter
 from . import mail_blacklist

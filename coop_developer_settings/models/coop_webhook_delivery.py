@@ -1,9 +1,7 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-import json
 import logging
 import time
-import uuid
 from datetime import timedelta
 
 import psycopg2
@@ -12,7 +10,7 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
 from odoo.modules.module import get_manifest
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-from odoo.tools import mute_logger
+from odoo.tools import SQL, mute_logger
 
 from odoo.addons.queue_job.job import CANCELLED, ENQUEUED, PENDING
 
@@ -23,13 +21,22 @@ _logger = logging.getLogger(__name__)
 CHANNEL = "root.webhook"
 MODULE_VERSION = get_manifest("coop_developer_settings")["version"]
 IN_FLIGHT = ("pending", "retrying")
+STATES = [
+    ("pending", "Pending"),
+    ("retrying", "Retrying"),
+    ("done", "Done"),
+    ("failed", "Failed"),
+    ("cancelled", "Cancelled"),
+    ("expired", "Expired"),
+]
+ALL_STATES = tuple(state for state, _label in STATES)
 
 
 class CoopWebhookDelivery(models.Model):
     """One event for one endpoint: the outbox row, its attempts, its fate.
 
-    Created in the transaction of the event; the exact body is stored and
-    re-sent unchanged, with the same webhook-id, on every attempt.
+    Created in the transaction of the event; every attempt sends the bytes
+    built from the event (coop.webhook.event), with its id as webhook-id.
     """
 
     _name = "coop.webhook.delivery"
@@ -61,17 +68,29 @@ class CoopWebhookDelivery(models.Model):
         ondelete="cascade",
     )
     url = fields.Char(related="endpoint_id.url")
-    event_id = fields.Char(required=True, index=True, readonly=True)
-    event_type = fields.Char(required=True, readonly=True)
-    body = fields.Text(required=True, readonly=True)
+    event_id = fields.Many2one(
+        "coop.webhook.event",
+        string="Event",
+        required=True,
+        readonly=True,
+        index=True,
+        ondelete="cascade",
+    )
+    webhook_id = fields.Char(
+        related="event_id.public_id",
+        string="webhook-id",
+        help="The event's id, sent as the webhook-id header: receivers "
+        "deduplicate on it.",
+    )
+    event_type = fields.Char(required=True, readonly=True, index=True)
+    body = fields.Text(related="event_id.body")
+    is_replay = fields.Boolean(
+        string="Replay",
+        readonly=True,
+        help="Queued again by Resend events since... or Enable and resend failed.",
+    )
     state = fields.Selection(
-        [
-            ("pending", "Pending"),
-            ("retrying", "Retrying"),
-            ("done", "Done"),
-            ("failed", "Failed"),
-            ("cancelled", "Cancelled"),
-        ],
+        STATES,
         default="pending",
         required=True,
         readonly=True,
@@ -93,67 +112,45 @@ class CoopWebhookDelivery(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _enqueue_event(self, event_type, records):
-        """Fan an event of records out to every endpoint that should get it
-        (see coop.webhook.endpoint._recipient_domain)."""
-        Endpoint = self.env["coop.webhook.endpoint"].sudo()
-        vals_list = []
-        for company, company_records in records.grouped("company_id").items():
-            receivers = Endpoint.search(
-                [("event_type", "=", event_type), *Endpoint._recipient_domain(company)]
-            )
-            if not receivers:
-                continue
-            for record in company_records:
-                body = self._envelope(event_type, record._webhook_data(event_type))
-                vals_list += [
-                    {
-                        "endpoint_id": endpoint.id,
-                        "user_id": endpoint.user_id.id,
-                        "company_id": company.id,
-                        "event_type": event_type,
-                        **body,
-                    }
-                    for endpoint in receivers
-                ]
-        deliveries = self.sudo().create(vals_list)
-        deliveries._schedule()
+    def _queue(self, pairs, replay=False):
+        """One delivery of each (event, endpoint) of pairs, queued in the
+        current transaction; those whose event is already stale end expired
+        at once (a replay of an old event)."""
+        deliveries = self.sudo().create(
+            [
+                {
+                    "event_id": event.id,
+                    "endpoint_id": endpoint.id,
+                    "user_id": endpoint.user_id.id,
+                    "company_id": event.company_id.id,
+                    "event_type": event.event_type,
+                    "is_replay": replay,
+                }
+                for event, endpoint in pairs
+            ]
+        )
+        (deliveries - deliveries._expire_stale())._schedule()
         return deliveries
 
     @api.model
     def _enqueue_test_event(self, endpoints):
-        vals_list = []
+        """A webhook.test event for each endpoint, with a sample of its data."""
+        Event = self.env["coop.webhook.event"].sudo()
+        test_type = self.env.ref("coop_developer_settings.webhook_event_test")
+        events = Event.browse()
         for endpoint in endpoints:
             company, data = self.env[endpoint.event_type_id.res_model]._webhook_sample(
                 endpoint.event_type, endpoint.user_id
             )
-            vals_list.append(
+            events |= Event.create(
                 {
-                    "endpoint_id": endpoint.id,
-                    "user_id": endpoint.user_id.id,
+                    "event_type_id": test_type.id,
                     "company_id": company.id,
-                    "event_type": "webhook.test",
-                    **self._envelope("webhook.test", data),
+                    "data": data,
+                    "endpoint_id": endpoint.id,
                 }
             )
-        deliveries = self.sudo().create(vals_list)
-        deliveries._schedule()
-        return deliveries
-
-    @api.model
-    def _envelope(self, event_type, data):
-        event_id = f"evt_{uuid.uuid4().hex}"
-        body = json.dumps(
-            {
-                "id": event_id,
-                "type": event_type,
-                "timestamp": fields.Datetime.now().isoformat() + "Z",
-                "data": data,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        return {"event_id": event_id, "body": body}
+        return events._deliver()
 
     def _schedule(self, delay=0):
         """One queue_job job per delivery, in the current transaction.
@@ -182,25 +179,44 @@ class CoopWebhookDelivery(models.Model):
             [("uuid", "in", uuids), ("state", "in", (PENDING, ENQUEUED))]
         )._change_job_state(CANCELLED, result=reason)
 
-    def _cancel(self, reason):
+    def _cancel(self, reason, state="cancelled"):
         """Stop these deliveries for good (nothing more is sent)."""
         self._cancel_jobs(reason)
-        self.write(
-            {"state": "cancelled", "next_attempt_at": False, "last_error": reason}
-        )
+        self.write({"state": state, "next_attempt_at": False, "last_error": reason})
 
-    def _lock(self):
+    def _expire_stale(self):
+        """Expire those of these deliveries, still to be sent, whose event
+        is too late now (its sale cycle closed, was cancelled, or opened for
+        a reminder of its opening), with the reason. Returns them.
+
+        Called when the cycle moves (for all its deliveries at once), when
+        deliveries are queued, and by the job right before it sends.
+        """
+        in_flight = self.filtered(lambda delivery: delivery.state in IN_FLIGHT)
+        reasons = in_flight.event_id._stale_reasons()
+        stale = in_flight.filtered(lambda delivery: delivery.event_id in reasons)
+        for reason, deliveries in stale.grouped(
+            lambda delivery: reasons[delivery.event_id]
+        ).items():
+            deliveries._cancel(reason, state="expired")
+        return stale
+
+    def _lock(self, skip_locked=False):
         """Lock the rows for this transaction, without waiting: raises
         LockNotAvailable while another transaction (a job sending one of
-        them) holds one. Returns those that still exist."""
+        them) holds one, or leaves those out with skip_locked. Returns those
+        that still exist and are locked."""
         if not self:
             return self
         self.flush_recordset()
         with mute_logger("odoo.sql_db"):  # the refusal is expected, not a bug
             self.env.cr.execute(
-                "SELECT id FROM coop_webhook_delivery WHERE id IN %s "
-                "FOR NO KEY UPDATE NOWAIT",
-                [tuple(self.ids)],
+                SQL(
+                    "SELECT id FROM coop_webhook_delivery WHERE id IN %s "
+                    "FOR NO KEY UPDATE %s",
+                    tuple(self.ids),
+                    SQL("SKIP LOCKED") if skip_locked else SQL("NOWAIT"),
+                )
             )
             locked = {row[0] for row in self.env.cr.fetchall()}
         self.invalidate_recordset()
@@ -226,6 +242,11 @@ class CoopWebhookDelivery(models.Model):
             return f"nothing to do: replaced by job {delivery.job_uuid}"
         if delivery.state not in IN_FLIGHT:
             return "nothing to do"
+        # The sale cycle may have closed since the deliveries were expired
+        # at its transition (which skips those being sent), or the
+        # transition committed after this job read them: never send late.
+        if delivery._expire_stale():
+            return f"expired: {delivery.last_error}"
         endpoint = delivery.endpoint_id
         if endpoint.state != "enabled":
             delivery._cancel(self.env._("The endpoint is disabled."))
@@ -262,12 +283,13 @@ class CoopWebhookDelivery(models.Model):
 
     def _attempt(self, settings):
         endpoint = self.endpoint_id
-        body = self.body.encode()
+        event = self.event_id
+        body = event._body()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"coop-developer-settings/{MODULE_VERSION} (Odoo)",
             **signing.headers(
-                endpoint._signing_secrets(), self.event_id, time.time(), body
+                endpoint._signing_secrets(), event.public_id, time.time(), body
             ),
         }
         return client.post(
@@ -328,27 +350,15 @@ class CoopWebhookDelivery(models.Model):
         Finished deliveries start a fresh schedule (the attempts already
         made stay in the log); one waiting for its next attempt is tried now
         instead, by a new job that replaces the scheduled one; one still
-        queued is left alone. Never two attempt chains for one delivery.
+        queued is left alone. Never two attempt chains for one delivery. An
+        event that went stale meanwhile is not sent: its delivery expires.
         """
         self.check_access("read")
         deliveries = self.sudo()
-        try:
-            with self.env.cr.savepoint(flush=False):
-                deliveries._lock()
-        except psycopg2.errors.LockNotAvailable:
-            raise UserError(
-                self.env._(
-                    "A delivery is being sent right now: try again in a few seconds."
-                )
-            ) from None
+        deliveries._lock_or_refuse()
         queued = deliveries.filtered(lambda delivery: delivery.state == "pending")
-        to_send = deliveries - queued
-        to_send.endpoint_id._claim_manual_send()
-        to_send._cancel_jobs(self.env._("Replaced by a redelivery."))
-        finished = to_send.filtered(lambda delivery: delivery.state not in IN_FLIGHT)
-        finished.write({"state": "pending", "attempt_count": 0})
-        to_send.write({"next_attempt_at": False})
-        to_send._schedule()
+        (deliveries - queued).endpoint_id._claim_manual_send()
+        deliveries._redeliver()
         if not queued:
             return True
         return {
@@ -364,18 +374,50 @@ class CoopWebhookDelivery(models.Model):
             },
         }
 
+    def _lock_or_refuse(self):
+        """Lock these deliveries before sending them again; a clear refusal
+        while a job is sending one of them."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self._lock()
+        except psycopg2.errors.LockNotAvailable:
+            raise UserError(
+                self.env._(
+                    "A delivery is being sent right now: try again in a few seconds."
+                )
+            ) from None
+
+    def _redeliver(self):
+        """Queue these (locked) deliveries again, but those still queued;
+        returns those expired instead (see action_redeliver)."""
+        to_send = self.filtered(lambda delivery: delivery.state != "pending")
+        to_send._cancel_jobs(self.env._("Replaced by a redelivery."))
+        finished = to_send.filtered(lambda delivery: delivery.state not in IN_FLIGHT)
+        finished.write({"state": "pending", "attempt_count": 0})
+        to_send.write({"next_attempt_at": False})
+        expired = to_send._expire_stale()
+        (to_send - expired)._schedule()
+        return expired
+
     @api.model
     def _cron_purge(self):
+        """Remove the events and deliveries older than the retention, but
+        deliveries still on their way and their events; returns the number
+        of deliveries removed.
+
+        The reminders' rows go once their date is that old: their cycle has
+        moved on since, so none can be sent twice.
+        """
         settings = self.env["ir.config_parameter"]._coop_webhook_settings()
+        cutoff = fields.Datetime.now() - timedelta(days=settings.retention_days)
         old = self.sudo().search(
-            [
-                ("state", "=", "done"),
-                (
-                    "create_date",
-                    "<",
-                    fields.Datetime.now() - timedelta(days=settings.retention_days),
-                ),
-            ]
+            [("state", "not in", IN_FLIGHT), ("create_date", "<", cutoff)]
         )
         old.unlink()
+        self.env["coop.webhook.event"].sudo().search(
+            [("occurred_at", "<", cutoff), ("delivery_ids", "=", False)]
+        ).unlink()
+        self.env["coop.webhook.reminder"].sudo().search(
+            [("target_date", "<", cutoff)]
+        ).unlink()
         return len(old)

@@ -3,18 +3,29 @@
 import math
 from datetime import timedelta
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import SQL, mute_logger
 
 from odoo.addons.base.models.res_users import check_identity
 
 from ..webhook import signing, url_guard
+from .coop_webhook_delivery import ALL_STATES, IN_FLIGHT
 from .res_users import GROUP_XMLID
 
 MAX_ENDPOINTS_PER_TYPE = 10
 ROTATION_OVERLAP = timedelta(hours=24)
+# Reminders: how long before the date, per endpoint (1 hour to 7 days).
+DEFAULT_LEAD_TIME_HOURS = 24
+MIN_LEAD_TIME_HOURS = 1
+MAX_LEAD_TIME_HOURS = 7 * 24
+# Resend events since... and Enable and resend failed: per request.
+MAX_RESEND = 1000
+# The health shown in the tab counts the deliveries of the last days.
+HEALTH_DAYS = 7
 # Ownership and lifecycle: only the model's own actions change them (in
 # superuser mode, after their own checks), never a plain write, whoever
 # calls it: an owner could otherwise hand an endpoint to a user of another
@@ -31,6 +42,8 @@ LIFECYCLE_FIELDS = frozenset(
         "previous_secret",
         "previous_secret_until",
         "last_manual_send_at",
+        "disabled_at",
+        "warned_failing_since",
     }
 )
 
@@ -61,7 +74,16 @@ class CoopWebhookEndpoint(models.Model):
         domain=[("subscribable", "=", True)],
     )
     event_type = fields.Char(related="event_type_id.code", store=True, index=True)
+    event_type_has_lead_time = fields.Boolean(related="event_type_id.has_lead_time")
     url = fields.Char(string="URL", required=True, tracking=True)
+    lead_time_hours = fields.Integer(
+        string="Lead time (hours)",
+        default=DEFAULT_LEAD_TIME_HOURS,
+        required=True,
+        tracking=True,
+        help="Reminders (opening soon, closing soon): how many hours before the "
+        "date they are sent, from 1 to 168 (7 days).",
+    )
     state = fields.Selection(
         [("enabled", "Enabled"), ("disabled", "Disabled")],
         default="enabled",
@@ -70,6 +92,7 @@ class CoopWebhookEndpoint(models.Model):
         tracking=True,
     )
     disabled_reason = fields.Char(readonly=True)
+    disabled_at = fields.Datetime(readonly=True, copy=False)
     # Secrets: administrators only; owners see theirs through a button that
     # checks their password (action_reveal_secret).
     secret = fields.Char(groups="base.group_system", copy=False)
@@ -77,13 +100,42 @@ class CoopWebhookEndpoint(models.Model):
     previous_secret_until = fields.Datetime(
         readonly=True, copy=False, help="The old secret also signs until then."
     )
-    # Derived from the attempts, never written by deliveries: concurrent
-    # deliveries to one endpoint must not contend for its row.
+    # Health: derived from the attempts, never written by deliveries
+    # (concurrent deliveries to one endpoint must not contend for its row),
+    # computed for all the endpoints shown at once.
     failing_since = fields.Datetime(
-        compute="_compute_failing_since",
+        compute="_compute_health",
         help="First failed attempt since the last success (or since the endpoint "
         "was enabled): after the configured number of days, it is disabled.",
     )
+    disable_on = fields.Datetime(
+        string="Disabled on",
+        compute="_compute_health",
+        help="When it will be disabled if its deliveries keep failing.",
+    )
+    last_attempt_at = fields.Datetime(string="Last delivery", compute="_compute_health")
+    last_attempt_status = fields.Integer(
+        string="Last HTTP status",
+        compute="_compute_health",
+        help="0: no HTTP answer (see the error).",
+    )
+    last_attempt_ok = fields.Boolean(
+        string="Last delivery OK", compute="_compute_health"
+    )
+    last_attempt_error = fields.Char(
+        string="Last error",
+        compute="_compute_health",
+        help="The error of the last delivery attempt, or the start of the answer.",
+    )
+    recent_done_count = fields.Integer(
+        string="Delivered (7 days)", compute="_compute_health"
+    )
+    recent_failed_count = fields.Integer(
+        string="Failed (7 days)", compute="_compute_health"
+    )
+    # Once per failing streak: the failing_since of the streak warned about.
+    warned_failing_since = fields.Datetime(readonly=True, copy=False)
+    web_url = fields.Char(string="Link", compute="_compute_web_url")
     enabled_at = fields.Datetime(readonly=True, copy=False, default=fields.Datetime.now)
     last_manual_send_at = fields.Datetime(
         string="Last manual send",
@@ -95,30 +147,118 @@ class CoopWebhookEndpoint(models.Model):
     delivery_count = fields.Integer(compute="_compute_delivery_counts")
     failed_delivery_count = fields.Integer(compute="_compute_delivery_counts")
 
-    def _compute_failing_since(self):
+    def _compute_health(self):
+        settings = self.env["ir.config_parameter"]._coop_webhook_settings()
+        failing = self._failing_since_by_id()
+        last = self._last_attempt_by_id()
+        recent = self._recent_counts_by_id()
         for endpoint in self:
-            endpoint.failing_since = endpoint._failing_since()
+            since = failing.get(endpoint.id)
+            endpoint.failing_since = since
+            endpoint.disable_on = (
+                since + timedelta(days=settings.disable_after_days)
+                if since and endpoint.state == "enabled"
+                else False
+            )
+            at, status, error = last.get(endpoint.id, (False, 0, False))
+            endpoint.last_attempt_at = at
+            endpoint.last_attempt_status = status
+            endpoint.last_attempt_ok = bool(at) and 200 <= status <= 299
+            endpoint.last_attempt_error = error
+            endpoint.recent_done_count, endpoint.recent_failed_count = recent.get(
+                endpoint.id, (0, 0)
+            )
 
-    def _failing_since(self):
-        """SQL over the attempts of this endpoint: one query, no write."""
-        self.ensure_one()
+    def _failing_since_by_id(self):
+        """{endpoint id: its first failed attempt since its last success (or
+        since it was enabled)}, for the failing ones among self: one query."""
+        ids = [endpoint_id for endpoint_id in self.ids if endpoint_id]
+        if not ids:
+            return {}
+        self.env["coop.webhook.attempt"].flush_model()
+        self.flush_recordset(["enabled_at"])
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH attempts AS (
+                    SELECT d.endpoint_id, a.attempted_at,
+                           COALESCE(a.status_code BETWEEN 200 AND 299, false) AS ok
+                      FROM coop_webhook_attempt a
+                      JOIN coop_webhook_delivery d ON d.id = a.delivery_id
+                      JOIN coop_webhook_endpoint e ON e.id = d.endpoint_id
+                     WHERE d.endpoint_id = ANY(%s)
+                       AND a.attempted_at >= COALESCE(e.enabled_at, e.create_date)
+                ), last_success AS (
+                    SELECT endpoint_id, MAX(attempted_at) AS attempted_at
+                      FROM attempts WHERE ok GROUP BY endpoint_id
+                )
+                SELECT a.endpoint_id, MIN(a.attempted_at)
+                  FROM attempts a
+                  LEFT JOIN last_success s ON s.endpoint_id = a.endpoint_id
+                 WHERE NOT a.ok
+                   AND a.attempted_at > COALESCE(s.attempted_at, '-infinity')
+                 GROUP BY a.endpoint_id
+                """,
+                ids,
+            )
+        )
+        return dict(self.env.cr.fetchall())
+
+    def _last_attempt_by_id(self):
+        """{endpoint id: (time, HTTP status or 0, error or start of the
+        answer)} of each one's latest attempt: one query."""
+        ids = [endpoint_id for endpoint_id in self.ids if endpoint_id]
+        if not ids:
+            return {}
         self.env["coop.webhook.attempt"].flush_model()
         self.env.cr.execute(
-            """
-            WITH attempts AS (
-                SELECT a.attempted_at,
-                       COALESCE(a.status_code BETWEEN 200 AND 299, false) AS ok
+            SQL(
+                """
+                SELECT DISTINCT ON (d.endpoint_id)
+                       d.endpoint_id, a.attempted_at, COALESCE(a.status_code, 0),
+                       LEFT(COALESCE(NULLIF(a.error, ''), a.response), 300)
                   FROM coop_webhook_attempt a
                   JOIN coop_webhook_delivery d ON d.id = a.delivery_id
-                 WHERE d.endpoint_id = %(id)s AND a.attempted_at >= %(since)s
+                 WHERE d.endpoint_id = ANY(%s)
+                 ORDER BY d.endpoint_id, a.attempted_at DESC, a.id DESC
+                """,
+                ids,
             )
-            SELECT MIN(attempted_at) FROM attempts
-             WHERE NOT ok AND attempted_at > COALESCE(
-                (SELECT MAX(attempted_at) FROM attempts WHERE ok), '-infinity')
-            """,
-            {"id": self.id, "since": self.enabled_at or self.create_date},
         )
-        return self.env.cr.fetchone()[0]
+        return {row[0]: row[1:] for row in self.env.cr.fetchall()}
+
+    def _recent_counts_by_id(self):
+        """{endpoint id: (delivered, failed)} of the deliveries of the last
+        days: one query. Cancelled ones were stopped by a disabling: failed."""
+        counts = {}
+        for endpoint, state, count in (
+            self.env["coop.webhook.delivery"]
+            .sudo()
+            ._read_group(
+                [
+                    ("endpoint_id", "in", self.ids),
+                    ("state", "in", ("done", "failed", "cancelled")),
+                    (
+                        "create_date",
+                        ">=",
+                        fields.Datetime.now() - timedelta(days=HEALTH_DAYS),
+                    ),
+                ],
+                ["endpoint_id", "state"],
+                ["__count"],
+            )
+        ):
+            done, failed = counts.get(endpoint.id, (0, 0))
+            if state == "done":
+                done += count
+            else:
+                failed += count
+            counts[endpoint.id] = (done, failed)
+        return counts
+
+    def _compute_web_url(self):
+        for endpoint in self:
+            endpoint.web_url = endpoint._notify_get_action_link("view")
 
     def _compute_delivery_counts(self):
         counts = {
@@ -174,6 +314,20 @@ class CoopWebhookEndpoint(models.Model):
         if not event_type or not event_type.subscribable:
             raise ValidationError(self.env._("Unknown event type."))
         return event_type
+
+    @api.constrains("lead_time_hours")
+    def _check_lead_time(self):
+        for endpoint in self:
+            if not (
+                MIN_LEAD_TIME_HOURS <= endpoint.lead_time_hours <= MAX_LEAD_TIME_HOURS
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The lead time is from %(min)s to %(max)s hours (7 days).",
+                        min=MIN_LEAD_TIME_HOURS,
+                        max=MAX_LEAD_TIME_HOURS,
+                    )
+                )
 
     @api.constrains("user_id", "event_type_id")
     def _check_cap(self):
@@ -238,6 +392,10 @@ class CoopWebhookEndpoint(models.Model):
         self._refuse_lifecycle_fields(vals)
         if "url" in vals:
             vals["url"] = self._check_url_value(vals["url"])
+        if vals.get("state") == "disabled":
+            # Whatever disables it: Enable and resend failed resends what
+            # happened since.
+            vals = {"disabled_at": fields.Datetime.now(), **vals}
         return super().write(vals)
 
     def unlink(self):
@@ -314,8 +472,9 @@ class CoopWebhookEndpoint(models.Model):
             )
 
     def _claim_manual_send(self):
-        """Send test event and Redeliver: at most once per endpoint in the
-        configured interval, against a flood of clicks or calls."""
+        """Send test event, Redeliver and the resends: at most once per
+        endpoint in the configured interval, against a flood of clicks or
+        calls."""
         settings = self.env["ir.config_parameter"]._coop_webhook_settings()
         interval = settings.manual_send_interval
         if not interval or not self:
@@ -335,7 +494,8 @@ class CoopWebhookEndpoint(models.Model):
                 raise UserError(
                     self.env._(
                         "Too many sends to %(url)s: wait %(seconds)s seconds before "
-                        "sending a test event or redelivering again.",
+                        "sending a test event, redelivering or resending events "
+                        "again.",
                         url=endpoint.url,
                         seconds=math.ceil(wait.total_seconds()),
                     )
@@ -400,6 +560,160 @@ class CoopWebhookEndpoint(models.Model):
             .filtered(lambda delivery: delivery.state in ("failed", "cancelled"))
             .action_redeliver()
         )
+
+    def action_enable_and_resend(self):
+        """One click on a disabled endpoint: enable it, send again what
+        failed or expired (within the retention: an administrator may have
+        kept its event type from expiring since) and the events of its type
+        that happened while it was disabled, with their ids. Stale ones
+        expire again."""
+        self.ensure_one()
+        self.check_access("write")
+        since = self._retention_start()
+        failed = self._owned_deliveries().filtered(
+            lambda delivery: delivery.state in ("failed", "cancelled", "expired")
+            and delivery.create_date >= since
+        )
+        missed = self.env["coop.webhook.event"]
+        if self.state == "disabled":
+            # Those it has no delivery of at all.
+            missed = self._events_since(
+                max(self.disabled_at or fields.Datetime.now(), since),
+                skip_states=ALL_STATES,
+            )
+        self._check_resend_size(len(failed) + len(missed))
+        self.action_enable()
+        self._claim_manual_send()
+        failed._lock_or_refuse()
+        expired = failed._redeliver()
+        expired |= self._resend(missed)
+        return self._resent_notification(len(failed) + len(missed), len(expired))
+
+    def action_open_resend_wizard(self):
+        """Resend events since...: the date is asked in a dialog."""
+        self.ensure_one()
+        self.check_access("write")
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "coop.webhook.resend.wizard",
+            "name": self.env._("Resend events since..."),
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {"default_endpoint_id": self.id},
+        }
+
+    def _retention_start(self):
+        """The oldest moment events and deliveries are kept from."""
+        settings = self.env["ir.config_parameter"]._coop_webhook_settings()
+        return fields.Datetime.now() - timedelta(days=settings.retention_days)
+
+    def _events_since_domain(self, since, skip_states=IN_FLIGHT):
+        """The events of this endpoint's type since then that it may
+        receive: its shop's (the companies its owner is allowed on) and its
+        own (reminders, tests), including those that happened while it was
+        disabled; but those it has a delivery of in one of skip_states (by
+        default: on its way, not to be queued twice)."""
+        self.ensure_one()
+        return [
+            ("event_type", "=", self.event_type),
+            ("occurred_at", ">=", since),
+            ("company_id", "in", self.user_id.company_ids.ids),
+            "|",
+            ("endpoint_id", "=", False),
+            ("endpoint_id", "=", self.id),
+            (
+                "delivery_ids",
+                "not any",
+                [("endpoint_id", "=", self.id), ("state", "in", skip_states)],
+            ),
+        ]
+
+    def _events_since(self, since, skip_states=IN_FLIGHT):
+        """Those events (see _events_since_domain), oldest first; refused
+        beyond MAX_RESEND."""
+        domain = self._events_since_domain(since, skip_states)
+        events = (
+            self.env["coop.webhook.event"]
+            .sudo()
+            .search(domain, order="occurred_at, id", limit=MAX_RESEND + 1)
+        )
+        if len(events) > MAX_RESEND:
+            # Counted only to tell how many in the refusal.
+            self._check_resend_size(
+                self.env["coop.webhook.event"].sudo().search_count(domain)
+            )
+        return events
+
+    def _check_resend_size(self, count):
+        if count > MAX_RESEND:
+            raise UserError(
+                self.env._(
+                    "%(count)s events to send again: at most %(max)s per request. "
+                    "Use Resend events since... with a later date (enable the "
+                    "webhook first if it is disabled).",
+                    count=count,
+                    max=MAX_RESEND,
+                )
+            )
+
+    def _resend_since(self, since):
+        """Resend events since...: every event this endpoint may receive
+        since then, again, with its id (receivers deduplicate on it). At
+        most the retention back and MAX_RESEND events per request, at most
+        once per manual send interval; those already on their way are not
+        queued twice; stale ones expire. Owners and administrators."""
+        self.ensure_one()
+        self.check_access("write")
+        oldest = self._retention_start()
+        if since < oldest:
+            settings = self.env["ir.config_parameter"]._coop_webhook_settings()
+            raise UserError(
+                self.env._(
+                    "Events are kept %(days)s days: choose a date after %(date)s "
+                    "(UTC).",
+                    days=settings.retention_days,
+                    date=fields.Datetime.to_string(oldest),
+                )
+            )
+        if since > fields.Datetime.now():
+            raise UserError(self.env._("Choose a date in the past."))
+        if self.state != "enabled":
+            raise UserError(
+                self.env._(
+                    "This webhook is disabled: use Enable and resend failed, or "
+                    "enable it first."
+                )
+            )
+        events = self._events_since(since)
+        self._claim_manual_send()
+        expired = self._resend(events)
+        return self._resent_notification(len(events), len(expired))
+
+    def _resend(self, events):
+        """Queue events to this endpoint again; returns the deliveries that
+        expired at once (their event is stale)."""
+        deliveries = self.env["coop.webhook.delivery"]._queue(
+            [(event, self) for event in events], replay=True
+        )
+        return deliveries.filtered(lambda delivery: delivery.state == "expired")
+
+    def _resent_notification(self, count, expired):
+        message = self.env._("%(count)s events queued again.", count=count - expired)
+        if expired:
+            message += " " + self.env._(
+                "%(count)s others are too late to be sent (their sale cycle has "
+                "moved on): expired, see the deliveries.",
+                count=expired,
+            )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": message,
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
 
     def _owned_deliveries(self):
         """The deliveries addressed to the endpoint's current owner (those of
@@ -506,7 +820,7 @@ class CoopWebhookEndpoint(models.Model):
             return True
         settings = self.env["ir.config_parameter"]._coop_webhook_settings()
         days = settings.disable_after_days
-        failing_since = endpoint._failing_since()
+        failing_since = endpoint._failing_since_by_id().get(endpoint.id)
         if failing_since and failing_since <= fields.Datetime.now() - timedelta(
             days=days
         ):
@@ -532,3 +846,55 @@ class CoopWebhookEndpoint(models.Model):
             partner_ids=self.user_id.partner_id.ids,
             subtype_xmlid="mail.mt_comment",
         )
+
+    @api.model
+    def _cron_warn_failing(self):
+        """Warn the owners of the enabled endpoints failing for half the
+        disable period: one email and a chatter note per failing streak
+        (a success ends a streak; the next one is warned again)."""
+        settings = self.env["ir.config_parameter"]._coop_webhook_settings()
+        half = timedelta(days=settings.disable_after_days) / 2
+        endpoints = self.sudo().search([("state", "=", "enabled")])
+        failing = endpoints._failing_since_by_id()
+        now = fields.Datetime.now()
+        warned = self.browse()
+        for endpoint in endpoints:
+            since = failing.get(endpoint.id)
+            if since and since <= now - half and endpoint._claim_warning(since):
+                endpoint._warn_failing()
+                warned |= endpoint
+        return warned
+
+    def _claim_warning(self, failing_since):
+        """Mark this streak as warned about; False if it already was, by
+        this run or a concurrent one."""
+        self.ensure_one()
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                self.env.cr.execute(
+                    SQL(
+                        """
+                        UPDATE coop_webhook_endpoint SET warned_failing_since = %s
+                         WHERE id = %s
+                           AND warned_failing_since IS DISTINCT FROM %s
+                        RETURNING id
+                        """,
+                        failing_since,
+                        self.id,
+                        failing_since,
+                    )
+                )
+                claimed = bool(self.env.cr.fetchone())
+        except psycopg2.extensions.TransactionRollbackError:
+            return False  # a concurrent transaction wrote the row first
+        self.invalidate_recordset(["warned_failing_since"])
+        return claimed
+
+    def _warn_failing(self):
+        """The email to the owner, and the same note in the chatter."""
+        template = self.env.ref(
+            "coop_developer_settings.mail_template_webhook_failing"
+        ).sudo()
+        template.send_mail(self.id)
+        body = template._render_field("body_html", self.ids, compute_lang=True)[self.id]
+        self.sudo().message_post(body=body, subtype_xmlid="mail.mt_note")

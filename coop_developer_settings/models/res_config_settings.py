@@ -61,17 +61,21 @@ class ResConfigSettings(models.TransientModel):
         string="Disable an endpoint failing for (days)",
         config_parameter=PARAMS["disable_after_days"],
         default=DEFAULTS.disable_after_days,
+        help="Its owner is warned by email at half this time.",
     )
     coop_webhook_retention_days = fields.Integer(
-        string="Keep successful deliveries for (days)",
+        string="Keep events and deliveries for (days)",
         config_parameter=PARAMS["retention_days"],
         default=DEFAULTS.retention_days,
+        help="Older ones are purged, but deliveries still on their way; Resend "
+        "events since... goes back at most this far.",
     )
     coop_webhook_manual_send_interval = fields.Integer(
         string="Seconds between two manual sends to an endpoint",
         config_parameter=PARAMS["manual_send_interval"],
         default=DEFAULTS.manual_send_interval,
-        help="Send test event and Redeliver: at most once per endpoint in this time.",
+        help="Send test event, Redeliver and the resends: at most once per endpoint "
+        "in this time.",
     )
 
     @api.constrains(*WEBHOOK_FIELDS.values())

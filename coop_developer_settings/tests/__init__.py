@@ -15,8 +15,14 @@ from . import test_translations
 from . import test_webhook_concurrency
 from . import test_webhook_delivery
 from . import test_webhook_endpoints
+from . import test_webhook_event_concurrency
+from . import test_webhook_events
+from . import test_webhook_expiry
+from . import test_webhook_health
 from . import test_webhook_ownership
 from . import test_webhook_plain
+from . import test_webhook_reminders
+from . import test_webhook_resend
 from . import test_webhook_robustness
 from . import test_webhook_settings
 from . import test_webhook_tour

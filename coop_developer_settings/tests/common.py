@@ -133,17 +133,40 @@ class WebhookCase(DeliveryJobsMixin, SaleCycleCase):
         cls.closed_type = cls.env.ref(
             "coop_developer_settings.webhook_event_sale_cycle_closed"
         )
+        cls.opening_soon_type = cls.env.ref(
+            "coop_developer_settings.webhook_event_sale_cycle_opening_soon"
+        )
+        cls.closing_soon_type = cls.env.ref(
+            "coop_developer_settings.webhook_event_sale_cycle_closing_soon"
+        )
 
-    def endpoint(self, url, event_type=None, user=None):
+    def endpoint(self, url, event_type=None, user=None, **vals):
         return (
             self.env["coop.webhook.endpoint"]
             .with_user(user or self.developer)
-            .create({"event_type_id": (event_type or self.opened_type).id, "url": url})
+            .create(
+                {
+                    "event_type_id": (event_type or self.opened_type).id,
+                    "url": url,
+                    **vals,
+                }
+            )
         )
 
     def deliveries(self, endpoint):
         return self.env["coop.webhook.delivery"].search(
             [("endpoint_id", "=", endpoint.id)], order="id"
+        )
+
+    def cycle_events(self, cycle, event_type):
+        """The webhook events recorded about a cycle, oldest first."""
+        return self.env["coop.webhook.event"].search(
+            [
+                ("res_model", "=", "coop.sale.cycle"),
+                ("res_id", "=", cycle.id),
+                ("event_type", "=", event_type),
+            ],
+            order="id",
         )
 
 

@@ -19,6 +19,7 @@ SAME_IN_FRENCH = {
     "Total",
     "URL",
     "Webhooks",
+    "webhook-id",
     # placeholders
     "10.1.0.0/16",
     "https://hooks.example.org/...",

@@ -44,14 +44,23 @@ class TestOneDeliveryOneSender(RealTransactionsMixin, TransactionCase):
                     "url": self.receiver.url,
                 }
             )
+            event = env["coop.webhook.event"].create(
+                {
+                    "event_type_id": env.ref(
+                        "coop_developer_settings.webhook_event_test"
+                    ).id,
+                    "company_id": admin.company_id.id,
+                    "endpoint_id": endpoint.id,
+                }
+            )
             delivery = env["coop.webhook.delivery"].create(
                 {
+                    "event_id": event.id,
                     "endpoint_id": endpoint.id,
                     "user_id": admin.id,
                     "company_id": admin.company_id.id,
                     "event_type": "webhook.test",
                     "job_uuid": "the-job",
-                    **env["coop.webhook.delivery"]._envelope("webhook.test", {}),
                 }
             )
             self.endpoint_id, self.delivery_id = endpoint.id, delivery.id

@@ -39,8 +39,8 @@ class TestWebhookDelivery(WebhookCase):
         payload = self.verify(endpoint, request)
         self.assertEqual(set(payload), {"id", "type", "timestamp", "data"})
         self.assertEqual(payload["type"], "sale_cycle.opened")
-        self.assertEqual(payload["id"], delivery.event_id)
-        self.assertEqual(request["headers"]["webhook-id"], delivery.event_id)
+        self.assertEqual(payload["id"], delivery.webhook_id)
+        self.assertEqual(request["headers"]["webhook-id"], delivery.webhook_id)
         self.assertEqual(request["headers"]["Content-Type"], "application/json")
         self.assertRegex(
             request["headers"]["User-Agent"],
@@ -185,7 +185,7 @@ class TestWebhookDelivery(WebhookCase):
             self.run_jobs()
         self.assertEqual(delivery.state, "done")
         self.assertEqual(
-            receiver.requests[0]["headers"]["webhook-id"], delivery.event_id
+            receiver.requests[0]["headers"]["webhook-id"], delivery.webhook_id
         )
 
     def test_redirect_is_not_followed(self):
@@ -285,14 +285,25 @@ class TestWebhookDelivery(WebhookCase):
                     Webhook(old).verify(later["body"], later["headers"])
         self.assertNotIn(old, json.dumps(endpoint.message_ids.mapped("body")))
 
-    def test_purge_keeps_recent_and_unsuccessful_deliveries(self):
-        with Receiver() as receiver:
+    def test_purge_removes_what_is_older_than_the_retention_but_in_flight(self):
+        self.env["ir.config_parameter"].set_param(
+            "coop_developer_settings.webhook_retry_schedule", "1"
+        )
+        with Receiver((200, {}, 0), (503, {}, 0)) as receiver:
             endpoint = self.endpoint(receiver.url)
             self.create_cycle(state="open")
             self.run_jobs()
-        [delivery] = self.deliveries(endpoint)
+            [done] = self.deliveries(endpoint)
+            endpoint.with_user(self.developer).action_send_test_event()
+            self.run_jobs(rounds=1)
+        retrying = self.deliveries(endpoint) - done
+        self.assertEqual((done.state, retrying.state), ("done", "retrying"))
+        done_event, retrying_event = done.event_id, retrying.event_id
         Delivery = self.env["coop.webhook.delivery"]
         self.assertEqual(Delivery._cron_purge(), 0)
         with freeze_time(fields.Datetime.now() + timedelta(days=31)):
             self.assertEqual(Delivery._cron_purge(), 1)
-        self.assertFalse(delivery.exists())
+        self.assertFalse(done.exists())
+        self.assertFalse(done_event.exists(), "the event goes with its deliveries")
+        self.assertTrue(retrying.exists(), "still on its way")
+        self.assertTrue(retrying_event.exists())

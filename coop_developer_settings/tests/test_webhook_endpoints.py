@@ -162,3 +162,28 @@ class TestWebhookEndpointsOverXmlrpc(HttpCase):
             call("create", {"event_type_id": 999999, "url": GOOD_URL})
         call("unlink", [endpoint_id])
         self.assertFalse(call("search", [("id", "=", endpoint_id)]))
+
+        # Reminders: the lead time is chosen when subscribing.
+        closing_soon = self.env.ref(
+            "coop_developer_settings.webhook_event_sale_cycle_closing_soon"
+        )
+        reminder_id = call(
+            "create",
+            {"event_type_id": closing_soon.id, "url": GOOD_URL, "lead_time_hours": 6},
+        )
+        [row] = call("read", [reminder_id], ["event_type", "lead_time_hours"])
+        self.assertEqual(
+            (row["event_type"], row["lead_time_hours"]), ("sale_cycle.closing_soon", 6)
+        )
+        with (
+            self.assertRaisesRegex(Fault, "lead time is from 1 to 168 hours"),
+            mute_logger("odoo.http"),
+        ):
+            call(
+                "create",
+                {
+                    "event_type_id": closing_soon.id,
+                    "url": GOOD_URL,
+                    "lead_time_hours": 0,
+                },
+            )

@@ -71,8 +71,8 @@ class WebhookSettings:
     total_timeout: int = _setting("webhook_total_timeout", _seconds, 15)
     disable_after_days: int = _setting("webhook_disable_after_days", _positive_int, 5)
     retention_days: int = _setting("webhook_retention_days", _positive_int, 30)
-    # Send test event / Redeliver: at most once per endpoint in this many
-    # seconds (0: no limit).
+    # Send test event, Redeliver and the resends: at most once per endpoint
+    # in this many seconds (0: no limit).
     manual_send_interval: int = _setting(
         "webhook_manual_send_interval", _non_negative_int, 10
     )

@@ -1,0 +1,169 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import json
+
+from freezegun import freeze_time
+from standardwebhooks.webhooks import Webhook
+
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
+
+from .common import T0, WebhookCase, new_developer
+from .receiver import Receiver
+
+
+@tagged("post_install", "-at_install")
+class TestEventLog(WebhookCase):
+    """Each event is recorded once; every delivery sends the event's bytes."""
+
+    def test_each_event_is_recorded_once_even_without_subscribers(self):
+        cycle = self.create_cycle(state="scheduled")
+        with freeze_time(T0):
+            cycle.action_open()
+        [opened] = self.cycle_events(cycle, "sale_cycle.opened")
+        self.assertFalse(opened.delivery_ids, "nobody subscribed")
+        self.assertEqual(
+            (opened.company_id, opened.occurred_at, opened.endpoint_id),
+            (self.company, T0, self.env["coop.webhook.endpoint"]),
+        )
+        self.assertRegex(opened.public_id, r"^evt_[0-9a-f]{32}$")
+        self.assertEqual(opened.data["id"], cycle.id)
+        cycle.action_close()
+        self.assertEqual(len(self.cycle_events(cycle, "sale_cycle.closed")), 1)
+        self.assertEqual(len(self.cycle_events(cycle, "sale_cycle.opened")), 1)
+
+    def test_every_delivery_of_an_event_carries_its_id_and_its_bytes(self):
+        """Two endpoints, one of them retried: one id, one body, four times."""
+        self.env["ir.config_parameter"].set_param(
+            "coop_developer_settings.webhook_retry_schedule", "1,1"
+        )
+        colleague = new_developer(self.env, "coop-events-colleague", self.company)
+        cycle = self.create_cycle(state="scheduled")
+        with (
+            Receiver() as steady,
+            Receiver((500, {}, 0), (503, {}, 0), (200, {}, 0)) as flaky,
+        ):
+            mine = self.endpoint(steady.url)
+            theirs = self.endpoint(flaky.url, user=colleague)
+            cycle.action_open()
+            self.run_jobs()
+        [event] = self.cycle_events(cycle, "sale_cycle.opened")
+        self.assertEqual(
+            (self.deliveries(mine) | self.deliveries(theirs)).event_id, event
+        )
+        requests = steady.requests + flaky.requests
+        self.assertEqual(len(requests), 4)
+        self.assertEqual(
+            {request["headers"]["webhook-id"] for request in requests},
+            {event.public_id},
+        )
+        self.assertEqual(
+            {request["body"] for request in requests}, {event.body.encode()}
+        )
+        for endpoint, request in (
+            (mine, steady.requests[0]),
+            (theirs, flaky.requests[-1]),
+        ):
+            payload = Webhook(endpoint.sudo().secret).verify(
+                request["body"], request["headers"]
+            )
+            self.assertEqual(payload["id"], event.public_id)
+            self.assertEqual(payload["timestamp"], f"{event.occurred_at.isoformat()}Z")
+
+    def test_the_body_is_the_same_read_from_the_cache_or_the_database(self):
+        cycle = self.create_cycle(state="open", description="<p>Eggs</p>")
+        [event] = self.cycle_events(cycle, "sale_cycle.opened")
+        in_memory = event._body()
+        event.invalidate_recordset()
+        self.assertEqual(event._body(), in_memory, "jsonb reorders keys: not the body")
+        self.assertEqual(json.loads(in_memory)["data"], event.data)
+
+    def test_the_payload_carries_what_a_newsletter_needs(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.company.partner_id.write({"tz": "Europe/Paris", "lang": "fr_FR"})
+        cycle = self.create_cycle(
+            state="scheduled",
+            name="Semaine 10",
+            shop_url="https://shop.example.org/shop",
+            description="<p>Légumes &amp; <b>fromage</b> de la vallée</p>",
+        )
+        with freeze_time(T0):
+            cycle.action_open()
+        data = self.cycle_events(cycle, "sale_cycle.opened").data
+        self.assertEqual(
+            data,
+            {
+                "id": cycle.id,
+                "name": "Semaine 10",
+                "state": "open",
+                "description_html": "<p>Légumes &amp; <b>fromage</b> de la vallée</p>",
+                "description_text": "Légumes & *fromage* de la vallée",
+                "date_open": "2026-03-03 08:00:00",
+                "date_close": "2026-03-05 08:00:00",
+                "timezone": "Europe/Paris",
+                "date_open_local": "2026-03-03T09:00:00+01:00",
+                "date_close_local": "2026-03-05T09:00:00+01:00",
+                "opened_at": "2026-03-02 08:00:00",
+                "closed_at": None,
+                "shop_url": "https://shop.example.org/shop",
+                "company": {"id": self.company.id, "name": self.company.name},
+                "occurred_at": "2026-03-02 08:00:00",
+            },
+        )
+
+    def test_without_a_timezone_the_shop_is_in_utc(self):
+        self.company.partner_id.tz = False
+        cycle = self.create_cycle(state="open", description="<p><br></p>")
+        data = self.cycle_events(cycle, "sale_cycle.opened").data
+        self.assertEqual(data["timezone"], "UTC")
+        self.assertEqual(data["date_close_local"], "2026-03-05T08:00:00+00:00")
+        self.assertIsNone(data["description_html"], "an empty description is null")
+        self.assertIsNone(data["description_text"])
+
+
+@tagged("post_install", "-at_install")
+class TestEventAccess(WebhookCase):
+    """Developers read the events of their shops, and their own endpoints'
+    reminders and tests; never another shop's or another user's."""
+
+    def test_who_reads_which_event(self):
+        other_shop = self.env["res.company"].create({"name": "Events elsewhere"})
+        outsider = new_developer(self.env, "coop-events-outsider", other_shop)
+        colleague = new_developer(self.env, "coop-events-colleague2", self.company)
+        shop_event = self.cycle_events(
+            self.create_cycle(state="open"), "sale_cycle.opened"
+        )
+        endpoint = self.endpoint("https://hooks.example.org/x")
+        endpoint.with_user(self.developer).action_send_test_event()
+        test_event = self.deliveries(endpoint).event_id
+        Event = self.env["coop.webhook.event"]
+        both = shop_event | test_event
+        self.assertEqual(
+            Event.with_user(self.developer).search([("id", "in", both.ids)]), both
+        )
+        self.assertEqual(
+            Event.with_user(colleague).search([("id", "in", both.ids)]), shop_event
+        )
+        self.assertFalse(Event.with_user(outsider).search([("id", "in", both.ids)]))
+        with self.assertRaises(AccessError):
+            test_event.with_user(colleague).read(["data"])
+        with self.assertRaises(AccessError):
+            shop_event.with_user(outsider).read(["data"])
+        plain = new_test_user(
+            self.env, login="coop-events-plain", groups="base.group_user"
+        )
+        with self.assertRaises(AccessError):
+            shop_event.with_user(plain).read(["data"])
+        admin = self.env.ref("base.user_admin")
+        self.assertEqual(Event.with_user(admin).search([("id", "in", both.ids)]), both)
+        # Nobody changes the log, not even an administrator.
+        for user in (self.developer, admin):
+            with self.assertRaises(AccessError):
+                shop_event.with_user(user).write({"data": {"id": 666}})
+            with self.assertRaises(AccessError):
+                Event.with_user(user).create(
+                    {
+                        "event_type_id": self.opened_type.id,
+                        "company_id": self.company.id,
+                    }
+                )

@@ -1,0 +1,167 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from odoo import fields
+from odoo.tests import tagged
+
+from .common import WebhookCase
+from .receiver import Receiver
+
+HEALTH_FIELDS = [
+    "failing_since",
+    "disable_on",
+    "last_attempt_at",
+    "last_attempt_status",
+    "last_attempt_ok",
+    "last_attempt_error",
+    "recent_done_count",
+    "recent_failed_count",
+]
+
+
+@tagged("post_install", "-at_install")
+class TestWarningBeforeDisabling(WebhookCase):
+    """Day 3 of 5: one email and one chatter note to the owner, per failing
+    streak, saying what fails, since when, and when it will be disabled."""
+
+    def warn(self, at):
+        with freeze_time(at):
+            return self.env["coop.webhook.endpoint"]._cron_warn_failing()
+
+    def warnings(self, endpoint):
+        return self.env["mail.mail"].search(
+            [("model", "=", endpoint._name), ("res_id", "=", endpoint.id)]
+        )
+
+    def notes(self, endpoint):
+        return endpoint.message_ids.filtered(
+            lambda message: message.subtype_id == self.env.ref("mail.mt_note")
+            and "failing since" in message.body
+        )
+
+    def test_once_per_failing_streak_at_half_the_disable_period(self):
+        self.env["ir.config_parameter"].set_param(
+            "coop_developer_settings.webhook_retry_schedule", "1"
+        )
+        start = fields.Datetime.now()
+        # Two failed attempts, then a success, then failures.
+        script = [(503, {}, 0), (503, {}, 0), (200, {}, 0), (500, {}, 0)]
+        with Receiver(*script) as receiver:
+            with freeze_time(start):
+                endpoint = self.endpoint(receiver.url)
+                self.create_cycle(state="open")
+                self.run_jobs()
+            self.assertFalse(self.warn(start + timedelta(days=2, hours=11)))
+            self.assertEqual(self.warn(start + timedelta(days=2, hours=12)), endpoint)
+            self.assertFalse(self.warn(start + timedelta(days=3)), "once")
+            self.assertFalse(self.warn(start + timedelta(days=4)), "once")
+            [mail] = self.warnings(endpoint)
+            self.assertEqual(len(self.notes(endpoint)), 1)
+            self.assertEqual(mail.recipient_ids, self.developer.partner_id)
+            self.assertIn(receiver.url, mail.subject)
+            for expected in (
+                receiver.url,
+                "failing since",
+                "503",
+                "HTTP status",
+                "/mail/view?model=coop.webhook.endpoint",
+                f"res_id={endpoint.id}",
+                "disabled on",
+            ):
+                self.assertIn(expected, mail.body_html)
+            self.assertNotIn(endpoint.sudo().secret, mail.body_html)
+            # A success ends the streak; the next one is warned about again.
+            with freeze_time(start + timedelta(days=4, hours=1)):
+                endpoint.with_user(self.developer).action_send_test_event()
+                self.run_jobs()
+            with freeze_time(start + timedelta(days=4, hours=2)):
+                self.create_cycle(state="open")
+                self.run_jobs(rounds=1)
+            self.assertFalse(self.warn(start + timedelta(days=5)))
+            self.assertEqual(self.warn(start + timedelta(days=6, hours=14)), endpoint)
+        self.assertEqual(len(self.warnings(endpoint)), 2)
+        self.assertEqual(endpoint.state, "enabled", "a warning disables nothing")
+
+    def test_the_owner_reads_it_in_their_language(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["coop_developer_settings"], ["fr_FR"], overwrite=True
+        )
+        self.developer.lang = "fr_FR"
+        start = fields.Datetime.now()
+        with Receiver((500, {}, 0)) as receiver, freeze_time(start):
+            endpoint = self.endpoint(receiver.url)
+            self.create_cycle(state="open")
+            self.run_jobs(rounds=1)
+        self.warn(start + timedelta(days=3))
+        [mail] = self.warnings(endpoint)
+        self.assertIn("Votre webhook échoue", mail.subject)
+        self.assertIn("Ouvrir le webhook", mail.body_html)
+
+
+@tagged("post_install", "-at_install")
+class TestEndpointHealth(WebhookCase):
+    def test_last_delivery_failing_since_and_the_last_seven_days(self):
+        params = self.env["ir.config_parameter"]
+        params.set_param("coop_developer_settings.webhook_retry_schedule", "1")
+        params.set_param("coop_developer_settings.webhook_disable_after_days", "10")
+        start = fields.Datetime.now()
+        with Receiver() as good, Receiver((503, {}, 0)) as bad:
+            with freeze_time(start - timedelta(days=8)):
+                healthy = self.endpoint(good.url)
+                failing = self.endpoint(bad.url)
+                idle = self.endpoint("https://hooks.example.org/idle", self.closed_type)
+                self.create_cycle(state="open")
+                self.run_jobs()
+            # Queued 8 days ago: out of the last 7 days.
+            self.env.flush_all()
+            self.env.cr.execute(
+                "UPDATE coop_webhook_delivery SET create_date = %s "
+                "WHERE endpoint_id IN %s",
+                [start - timedelta(days=8), (healthy.id, failing.id)],
+            )
+            with freeze_time(start):
+                for _index in range(2):
+                    self.create_cycle(state="open")
+                self.run_jobs()
+        endpoints = healthy | failing | idle
+        endpoints.invalidate_recordset()
+        self.assertEqual(
+            [
+                (
+                    e.last_attempt_ok,
+                    e.last_attempt_status,
+                    e.recent_done_count,
+                    e.recent_failed_count,
+                )
+                for e in endpoints
+            ],
+            [(True, 200, 2, 0), (False, 503, 0, 2), (False, 0, 0, 0)],
+        )
+        self.assertEqual(healthy.last_attempt_at, start)
+        self.assertFalse(healthy.failing_since)
+        self.assertEqual(failing.failing_since, start - timedelta(days=8))
+        self.assertEqual(failing.disable_on, start + timedelta(days=2))
+        self.assertEqual(failing.last_attempt_error, "ok", "the start of the answer")
+        self.assertFalse(idle.last_attempt_at or idle.failing_since)
+
+    def test_computed_for_all_the_endpoints_at_once(self):
+        """The tab shows them for every endpoint: a fixed number of queries."""
+        with Receiver((503, {}, 0)) as receiver:
+            endpoints = self.env["coop.webhook.endpoint"].browse()
+            for index in range(4):
+                endpoints |= self.endpoint(f"{receiver.url}/{index}")
+            self.create_cycle(state="open")
+            self.run_jobs(rounds=1)
+
+        def queries(records):
+            self.env.flush_all()
+            records.invalidate_recordset()
+            before = self.env.cr.sql_log_count
+            records.read(HEALTH_FIELDS)
+            return self.env.cr.sql_log_count - before
+
+        self.assertEqual(queries(endpoints[:1]), queries(endpoints))
