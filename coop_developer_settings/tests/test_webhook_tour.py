@@ -11,16 +11,17 @@ from .receiver import Receiver
 @tagged("post_install", "-at_install")
 class TestWebhookTour(DeliveryJobsMixin, HttpCase):
     def test_create_an_endpoint_and_send_a_test_event(self):
+        """Paste the URL, Create, see the endpoint and its secret, Send test
+        event, see the delivery in the log: all in the tab."""
         allow_local_receivers(self.env)
         params = self.env["ir.config_parameter"].sudo()
         admin = self.env.ref("base.user_admin")
-        with Receiver() as receiver:
+        with Receiver() as receiver, self.jobs_running():
             params.set_param("coop_developer_settings.tour_receiver_url", receiver.url)
             self.start_tour("/odoo", "coop_developer_settings_webhook", login="admin")
-            endpoint = admin.coop_webhook_endpoint_ids
-            self.assertEqual(endpoint.url, receiver.url)
-            self.assertEqual(endpoint.event_type, "sale_cycle.opened")
-            self.run_jobs()
+        endpoint = admin.coop_webhook_endpoint_ids
+        self.assertEqual(endpoint.url, receiver.url)
+        self.assertEqual(endpoint.event_type, "sale_cycle.opened")
         [request] = receiver.requests
         payload = Webhook(endpoint.sudo().secret).verify(
             request["body"], request["headers"]
