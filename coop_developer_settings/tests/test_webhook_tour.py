@@ -4,7 +4,7 @@ from standardwebhooks.webhooks import Webhook
 
 from odoo.tests import HttpCase, tagged
 
-from .common import DeliveryJobsMixin, allow_local_receivers
+from .common import DeliveryJobsMixin, allow_local_receivers, new_developer
 from .receiver import Receiver
 
 
@@ -27,3 +27,19 @@ class TestWebhookTour(DeliveryJobsMixin, HttpCase):
             request["body"], request["headers"]
         )
         self.assertEqual(payload["type"], "webhook.test")
+
+    def test_administrators_see_the_tab_on_the_user_and_contact_forms(self):
+        developer = new_developer(self.env, "coop-tab-admin-view", self.env.company)
+        self.env["coop.webhook.endpoint"].with_user(developer).create(
+            {
+                "event_type_id": self.env.ref(
+                    "coop_developer_settings.webhook_event_sale_cycle_closed"
+                ).id,
+                "url": "https://hooks.example.org/admin-view",
+            }
+        )
+        for url in (
+            f"/odoo/action-base.action_res_users/{developer.id}",
+            f"/odoo/action-base.action_partner_form/{developer.partner_id.id}",
+        ):
+            self.start_tour(url, "coop_developer_settings_admin_tab", login="admin")

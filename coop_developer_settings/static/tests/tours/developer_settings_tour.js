@@ -87,7 +87,7 @@ const OPENED = '.o_coop_event[data-event-code="sale_cycle.opened"]';
 function noOverflowStep(what) {
     return {
         content: `No text of the tab overflows its box: ${what}`,
-        trigger: ".modal .tab-pane.active:has(.o_coop_developer_tab)",
+        trigger: ".tab-pane.active:has(.o_coop_developer_tab)",
         run() {
             const texts = overflowingTexts(this.anchor);
             if (texts.length) {
@@ -147,6 +147,30 @@ registry.category("web_tour.tours").add("coop_developer_settings_webhook", {
             trigger: `${OPENED} .o_coop_log .o_coop_delivery_row[data-state=done] .o_coop_delivery_status:contains(200)`,
         },
         noOverflowStep("the delivery log"),
+        {
+            content: "Hide the secret",
+            trigger: `${OPENED} .o_coop_secret button:contains(Hide)`,
+            run: "click",
+        },
+        {
+            content: "Show it again: Secret",
+            trigger: `${OPENED}:not(:has(.o_coop_secret)) .o_coop_secret_button`,
+            run: "click",
+        },
+        {
+            content: "Odoo's password check, in a dialog over the tab",
+            trigger: ".modal .o_coop_identity_password",
+            run: "edit admin",
+        },
+        {
+            content: "Confirm",
+            trigger: ".modal .o_coop_identity_confirm",
+            run: "click",
+        },
+        {
+            content: "The secret is shown again, in place",
+            trigger: `${OPENED} .o_coop_secret .o_coop_secret_value:contains(whsec_)`,
+        },
         {
             content: "Still on the tab, in the Preferences dialog",
             trigger: ".modal a[role=tab][name=coop_developer_settings].active",
@@ -265,5 +289,22 @@ registry.category("web_tour.tours").add("coop_developer_settings_pictures", {
             },
         },
         ...SIZES.flatMap(pictureSteps),
+    ],
+});
+
+// Administrators: the tab of a user, on the user form or their contact.
+registry.category("web_tour.tours").add("coop_developer_settings_admin_tab", {
+    steps: () => [
+        {
+            content: "Open the Developer settings tab of the form",
+            trigger: ".o_form_view a[role=tab][name=coop_developer_settings]",
+            run: "click",
+        },
+        {
+            content: "The user's endpoint is in its event's section",
+            trigger:
+                '.o_coop_event[data-event-code="sale_cycle.closed"] .o_coop_endpoint_url:contains(hooks.example.org/admin-view)',
+        },
+        noOverflowStep("the tab of a user, for an administrator"),
     ],
 });
