@@ -42,6 +42,11 @@ class TestDeveloperTabPictures(HttpCase):
             tz="Europe/Paris",
             groups=f"base.group_user,{GROUP_XMLID}",
         )
+        # Odoo draws a missing avatar in a colour of the creation time: one
+        # of its own, for the same pictures at every run.
+        avatar = io.BytesIO()
+        Image.new("RGB", (64, 64), (113, 75, 103)).save(avatar, format="PNG")
+        cls.user.image_1920 = base64.b64encode(avatar.getvalue())
         cls.Endpoint = cls.env["coop.webhook.endpoint"]
 
     def take_pictures(self, state, user=None):
@@ -53,7 +58,7 @@ class TestDeveloperTabPictures(HttpCase):
         handle_console = ChromeBrowser._handle_console
 
         def tour_command(browser, command):
-            verb, size = command.split()
+            verb, size, *clip = command.split()
             width, height = (int(side) for side in size.split("x"))
             if verb == "viewport":
                 browser._websocket_send(
@@ -83,8 +88,20 @@ class TestDeveloperTabPictures(HttpCase):
                     )
 
             # Not waited for here: this runs in the browser's receiving thread.
+            x, y, clip_width, clip_height = (int(side) for side in clip[0].split(","))
             browser._websocket_send(
-                "Page.captureScreenshot", params={"format": "png"}, with_future=True
+                "Page.captureScreenshot",
+                params={
+                    "format": "png",
+                    "clip": {
+                        "x": x,
+                        "y": y,
+                        "width": clip_width,
+                        "height": clip_height,
+                        "scale": 1,
+                    },
+                },
+                with_future=True,
             ).add_done_callback(save)
 
         def console(browser, type, args=None, stackTrace=None, **kw):  # noqa: A002
@@ -151,7 +168,24 @@ class TestDeveloperTabPictures(HttpCase):
     def test_empty(self):
         self.take_pictures("empty")
 
+    def add_api_key(self, name, user=None):
+        """A key of the user, created two days before DAY, last used at DAY
+        (the check covers the whole tab, the pictures show its webhooks)."""
+        user = user or self.user
+        self.env["res.users.apikeys"].with_user(user)._generate(
+            None, name, DAY + timedelta(days=88)
+        )
+        key = user.api_key_ids
+        self.env.cr.execute(
+            "UPDATE res_users_apikeys SET create_date = %s WHERE id = %s",
+            [DAY - timedelta(days=2), key.id],
+        )
+        self.env["coop.api.key.usage"].sudo().create(
+            {"key_id": key.id, "last_used": DAY}
+        )
+
     def test_one_endpoint_delivering(self):
+        self.add_api_key("Newsletter Brevo")
         self.add_endpoint(
             "sale_cycle_opened",
             "https://api.brevo.example.org/v3/webhooks/coop-la-ruche-des-halles/"
@@ -187,13 +221,14 @@ class TestDeveloperTabPictures(HttpCase):
             lang="en_US",
             groups=f"base.group_user,{GROUP_XMLID}",
         )
+        self.add_api_key("Brevo newsletter, sale cycle announcements", user=alex)
         self.add_failing_disabled_endpoint(alex)
         self.take_pictures(None, user=alex)
 
 
 def save_small_png(data, path):
-    """The capture as a 64-colour PNG: small, sharp enough for text. The
-    file is rewritten only when the picture changed."""
+    """The capture (the dialog) as a 64-colour PNG: small, sharp enough for
+    text. The file is rewritten only when the picture changed."""
     image = Image.open(io.BytesIO(base64.b64decode(data)))
     out = io.BytesIO()
     image.convert("RGB").quantize(colors=64).save(out, format="PNG", optimize=True)

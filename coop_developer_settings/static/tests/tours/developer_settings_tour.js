@@ -266,7 +266,14 @@ function pictureSteps([width, height]) {
                 if (alert) {
                     alert.style.visibility = "hidden";
                 }
-                console.log(`coop-tour: screenshot ${size}`);
+                // No focus ring, and the buttons' transitions over: the same
+                // picture at every run.
+                document.activeElement?.blur();
+                await new Promise((resolve) => setTimeout(resolve, 400));
+                // The picture is the dialog: the page behind it (Discuss) changes.
+                const box = document.querySelector(".modal-content").getBoundingClientRect();
+                const clip = [box.x, box.y, box.width, box.height].map(Math.round).join(",");
+                console.log(`coop-tour: screenshot ${size} ${clip}`);
                 await waitFor(() => window.coopScreenshotTaken === size, `the ${size} picture`);
             },
         },
