@@ -5,7 +5,7 @@
 // this component only shows their results in place, so that the user never
 // leaves the tab (the Preferences dialog would close on any other dialog
 // action).
-import { Component, onWillStart, onWillUnmount, useState } from "@odoo/owl";
+import { Component, onWillStart, onWillUnmount, onWillUpdateProps, useState } from "@odoo/owl";
 import { ConfirmationDialog } from "@web/core/confirmation_dialog/confirmation_dialog";
 import { CopyButton } from "@web/core/copy_button/copy_button";
 import { Dialog } from "@web/core/dialog/dialog";
@@ -19,6 +19,15 @@ const ENDPOINT = "coop.webhook.endpoint";
 const IDENTITY_CHECK = "res.users.identitycheck";
 // While the log shows deliveries on their way, it asks again this often.
 const LOG_REFRESH_MS = 2000;
+
+/** Whose tab it is: the form's user, or the user of the form's contact. */
+function userIdOf({ record, userField }) {
+    if (!userField) {
+        return record.resId;
+    }
+    const value = record.data[userField];
+    return Array.isArray(value) ? value[0] : value?.id;
+}
 
 /** Odoo's own password check (check_identity), asked in a small dialog
  * stacked on the tab instead of the action that would replace it. */
@@ -61,23 +70,25 @@ export class CoopDeveloperTab extends Component {
         });
         this.refreshTimer = null;
         onWillStart(() => this.load());
+        // An administrator's pager moves the form to another user.
+        onWillUpdateProps((nextProps) => {
+            if (userIdOf(nextProps) !== this.userId) {
+                Object.assign(this.state, { urls: {}, secrets: {}, logs: {} });
+                return this.load(nextProps);
+            }
+        });
         onWillUnmount(() => clearTimeout(this.refreshTimer));
     }
 
     get userId() {
-        if (!this.props.userField) {
-            return this.props.record.resId;
-        }
-        const value = this.props.record.data[this.props.userField];
-        return Array.isArray(value) ? value[0] : value?.id;
+        return userIdOf(this.props);
     }
 
-    async load() {
-        if (this.userId) {
-            this.state.tab = await this.orm.call("res.users", "coop_developer_tab", [
-                [this.userId],
-            ]);
-        }
+    async load(props = this.props) {
+        const userId = userIdOf(props);
+        this.state.tab = userId
+            ? await this.orm.call("res.users", "coop_developer_tab", [[userId]])
+            : null;
     }
 
     formatDate(value) {
