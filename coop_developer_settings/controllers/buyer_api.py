@@ -4,27 +4,31 @@
 
 Authenticated by an API key in ``Authorization: Bearer <key>``; no session,
 no CSRF. Every error is JSON: ``{"error": <stable code>, "message": <text>}``.
+The listing itself is ``coop.buyer._buyer_page()``; RPC clients call it as
+``buyer_page``.
 """
 
 import json
 import re
-from datetime import datetime, timezone
 
-from odoo import fields, http
-from odoo.exceptions import AccessError
+from odoo import http
 from odoo.http import request
+from odoo.tools.translate import LazyTranslate
 
+from ..models.coop_buyer import PAGE_PARAMETERS, BuyerListError
 from ..models.res_users import GROUP_XMLID
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
+_lt = LazyTranslate(__name__)
+
 BEARER = re.compile(r"^bearer\s+(\S+)$", re.IGNORECASE)
-
-
-class ApiError(Exception):
-    def __init__(self, status, code, message):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+# As Odoo 19's JSON-2 API: names the database on a server that has several.
+DATABASE_HEADER = "X-Odoo-Database"
+ALLOW = "GET, HEAD, OPTIONS"
+NO_DATABASE = _lt(
+    "This server has several databases: name one in the X-Odoo-Database header."
+)
+UNKNOWN_DATABASE = _lt("Database %(name)s is not available here.")
+NOT_FOUND = _lt("No such API endpoint: see GET /coop/api/v1/buyers.")
 
 
 def json_response(payload, status=200, headers=None):
@@ -36,77 +40,18 @@ def json_response(payload, status=200, headers=None):
     )
 
 
-def parse_int(params, name, minimum=1, maximum=None, default=None):
-    raw = params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or value < minimum or (maximum and value > maximum):
-        bounds = f"{minimum}..{maximum}" if maximum else f">= {minimum}"
-        raise ApiError(
-            400,
-            "invalid_parameter",
-            request.env._(
-                "%(name)s must be a whole number (%(bounds)s).",
-                name=name,
-                bounds=bounds,
-            ),
-        )
-    return value
+def error_response(error):
+    headers = [("WWW-Authenticate", "Bearer")] if error.status == 401 else []
+    return json_response(
+        {"error": error.code, "message": str(error.args[0])}, error.status, headers
+    )
 
 
-def parse_datetime(params, name):
-    raw = params.get(name)
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(
-            400,
-            "invalid_parameter",
-            request.env._(
-                "%(name)s must be an ISO-8601 date-time, e.g. 2026-11-28T08:00:00Z.",
-                name=name,
-            ),
-        ) from None
-    if value.tzinfo:  # Odoo stores naive UTC
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
-
-
-def parse_bool(params, name):
-    raw = (params.get(name) or "false").lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise ApiError(
-            400,
-            "invalid_parameter",
-            request.env._("%(name)s must be true or false.", name=name),
-        )
-    return raw in ("true", "1")
-
-
-def buyer_json(buyer):
-    # The cycle's name only: readers of buyers need no access to sale cycles.
-    last_cycle = buyer.last_cycle_id.sudo()
-    return {
-        "id": buyer.id,
-        "partner_id": buyer.partner_id.id,
-        "name": buyer.name,
-        "email": buyer.email or None,
-        "phone": buyer.phone or None,
-        "company": {"id": buyer.company_id.id, "name": buyer.company_id.name},
-        "first_order_date": fields.Datetime.to_string(buyer.first_order_date),
-        "last_order_date": fields.Datetime.to_string(buyer.last_order_date),
-        "order_count": buyer.order_count,
-        "last_cycle": (
-            {"id": last_cycle.id, "name": last_cycle.name} if last_cycle else None
-        ),
-        "opt_out": buyer.opt_out,
-    }
+def translated_error(status, code, message, **args):
+    """A JSON error from before the key is checked (no user, maybe no
+    database yet), translated from the request's Accept-Language."""
+    lang = request.best_lang or "en_US"
+    return error_response(BuyerListError(status, code, message._translate(lang) % args))
 
 
 class BuyerApi(http.Controller):
@@ -121,14 +66,52 @@ class BuyerApi(http.Controller):
         readonly=False,
     )
     def buyers(self, **params):
+        if request.httprequest.method == "OPTIONS":
+            # Odoo routes OPTIONS to every endpoint: answer it, without data.
+            return request.make_response("", headers=[("Allow", ALLOW)], status=204)
+        named = request.httprequest.headers.get(DATABASE_HEADER)
+        if not request.db:
+            return self._serve_in_named_database(named)
+        if named and named != request.db:
+            return translated_error(
+                404, "database_not_found", UNKNOWN_DATABASE, name=named
+            )
         try:
             env = self._authenticate()
-            return json_response(self._buyers(env, params))
-        except ApiError as error:
-            headers = [("WWW-Authenticate", "Bearer")] if error.status == 401 else []
             return json_response(
-                {"error": error.code, "message": error.message}, error.status, headers
+                env["coop.buyer"]._buyer_page(
+                    **{name: params[name] for name in PAGE_PARAMETERS if name in params}
+                )
             )
+        except BuyerListError as error:
+            return error_response(error)
+
+    @http.route(
+        "/coop/api/v1/<path:path>",
+        type="http",
+        auth="none",
+        csrf=False,
+        save_session=False,
+    )
+    def not_found(self, path):
+        return translated_error(404, "not_found", NOT_FOUND)
+
+    def _serve_in_named_database(self, name):
+        """Serve the request in the database the header names.
+
+        Reached without a database when Odoo could not pick one (several
+        databases, no dbfilter, no session): possible only when this addon is
+        loaded server-wide (``server_wide_modules``), as Odoo then routes
+        here before opening a database.
+        """
+        if not name:
+            return translated_error(400, "database_required", NO_DATABASE)
+        if name not in http.db_list(force=True):
+            return translated_error(
+                404, "database_not_found", UNKNOWN_DATABASE, name=name
+            )
+        request.db = name
+        return request._serve_db()
 
     def _authenticate(self):
         """The environment of the key's user, who must hold the access."""
@@ -137,7 +120,7 @@ class BuyerApi(http.Controller):
             scope="rpc", key=match.group(1)
         )
         if not uid:
-            raise ApiError(
+            raise BuyerListError(
                 401,
                 "invalid_api_key",
                 request.env._(
@@ -155,55 +138,9 @@ class BuyerApi(http.Controller):
             },
         )
         if not env.user.has_group(GROUP_XMLID):
-            raise ApiError(
+            raise BuyerListError(
                 403,
                 "forbidden",
                 env._("This API key's user has no Developer settings access."),
             )
         return env
-
-    def _buyers(self, env, params):
-        limit = parse_int(params, "limit", maximum=MAX_LIMIT, default=DEFAULT_LIMIT)
-        cursor = parse_int(params, "cursor", minimum=0, default=0)
-        company_id = parse_int(params, "company_id")
-        cycle_id = parse_int(params, "cycle_id")
-        updated_since = parse_datetime(params, "updated_since")
-        include_opted_out = parse_bool(params, "include_opted_out")
-
-        domain = [("id", ">", cursor)]
-        if company_id:
-            if company_id not in env.user.company_ids.ids:
-                raise ApiError(
-                    403,
-                    "company_forbidden",
-                    env._("You are not allowed on company %(id)s.", id=company_id),
-                )
-            domain.append(("company_id", "=", company_id))
-        if cycle_id:
-            cycle = env["coop.sale.cycle"].sudo().browse(cycle_id).exists()
-            if not cycle or cycle.company_id not in env.user.company_ids:
-                raise ApiError(
-                    404, "cycle_not_found", env._("No sale cycle %(id)s.", id=cycle_id)
-                )
-            orders = (
-                env["sale.order"]
-                .sudo()
-                .search([("sale_cycle_id", "=", cycle.id), ("state", "=", "sale")])
-            )
-            domain += [
-                ("company_id", "=", cycle.company_id.id),
-                ("partner_id", "in", orders.partner_id.ids),
-            ]
-        if updated_since:
-            domain.append(("updated_at", ">=", updated_since))
-        if not include_opted_out:
-            domain.append(("opt_out", "=", False))
-        try:
-            buyers = env["coop.buyer"].search(domain, limit=limit + 1, order="id")
-        except AccessError as error:
-            raise ApiError(403, "forbidden", str(error)) from None
-        page, more = buyers[:limit], len(buyers) > limit
-        return {
-            "data": [buyer_json(buyer) for buyer in page],
-            "next_cursor": str(page[-1].id) if more else None,
-        }

@@ -2,6 +2,8 @@ from . import test_access_group
 from . import test_access_removal
 from . import test_api_keys
 from . import test_buyer_api
+from . import test_buyer_sync
+from . import test_buyer_table
 from . import test_developer_settings_access
 from . import test_developer_settings_tour
 from . import test_developer_tab
