@@ -105,6 +105,21 @@ registry.category("web_tour.tours").add("coop_developer_settings_webhook", {
     steps: () => [
         ...openDeveloperTab(),
         {
+            content: "A URL that is not one",
+            trigger: `${OPENED} .o_coop_create_url`,
+            run: "edit ftp://hooks.example.org/x",
+        },
+        {
+            content: "Create",
+            trigger: `${OPENED} .o_coop_create_button`,
+            run: "click",
+        },
+        {
+            content: "The refusal says what to do",
+            trigger: '.modal:contains("The URL must start with https://") .modal-footer .btn-primary',
+            run: "click",
+        },
+        {
             content: "Paste the URL the other tool gave at 'Sale cycle opened'",
             trigger: `${OPENED} .o_coop_create_url`,
             async run(helpers) {
