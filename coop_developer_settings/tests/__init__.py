@@ -1,6 +1,8 @@
 from . import test_access_group
 from . import test_access_removal
+from . import test_api_contract
 from . import test_api_keys
+from . import test_api_scopes
 from . import test_buyer_api
 from . import test_developer_settings_access
 from . import test_developer_settings_tour
@@ -10,6 +12,7 @@ from . import test_sale_cycle_cron
 from . import test_sale_cycle_orders
 from . import test_sale_cycle_transitions
 from . import test_translations
+from . import test_webhook_api
 from . import test_webhook_concurrency
 from . import test_webhook_delivery
 from . import test_webhook_endpoints
