@@ -49,6 +49,7 @@
         "demo/coop_sale_cycle_demo.xml",
         "demo/res_users_demo.xml",
     ],
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
     "application": False,
 }

@@ -18,6 +18,7 @@ from odoo.exceptions import AccessError, MissingError, UserError, ValidationErro
 from odoo.http import request
 from odoo.tools.translate import LazyTranslate
 
+from ..models.coop_buyer import BuyerListError
 from ..models.res_users import GROUP_XMLID
 from ..models.res_users_apikeys import SCOPE_BUYERS, SCOPE_WEBHOOKS
 
@@ -28,6 +29,15 @@ BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE)
 # As Odoo 19's JSON-2 API: names the database on a server that has several.
 DATABASE_HEADER = "X-Odoo-Database"
 API_SCOPES = (SCOPE_BUYERS, SCOPE_WEBHOOKS)
+# Every route of the API: no session, no CSRF token (a key instead).
+ROUTE = {
+    "type": "http",
+    "auth": "none",
+    "csrf": False,
+    "save_session": False,
+    # Not read-only: the key's "last used" stamp is written.
+    "readonly": False,
+}
 
 WRONG_SCOPE = _lt(
     "This API key opens another API of the Developer settings only: generate "
@@ -126,6 +136,8 @@ def serve(scope, handler, *args):
 
 def odoo_error(error):
     """The ApiError of an Odoo error raised by the models."""
+    if isinstance(error, BuyerListError):  # it says its own status and code
+        return ApiError(error.status, error.code, error.args[0])
     status, code = next(
         (status, code)
         for error_class, status, code in ODOO_ERRORS

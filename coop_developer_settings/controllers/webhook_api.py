@@ -22,21 +22,12 @@ from odoo.tools.translate import LazyTranslate
 
 from ..models.res_users_apikeys import SCOPE_WEBHOOKS
 from ..webhook import schemas
-from .api_auth import ApiError, dispatch, json_response, translated_error
+from .api_auth import ROUTE, ApiError, dispatch, json_response, translated_error
 
 _lt = LazyTranslate(__name__)
 
 NOT_FOUND = _lt("No such API endpoint: see GET /coop/api/v1/openapi.json.")
 PREFIX = schemas.PREFIX
-MAX_ID = 2**31 - 1  # PostgreSQL integer
-ROUTE = {
-    "type": "http",
-    "auth": "none",
-    "csrf": False,
-    "save_session": False,
-    # Not read-only: the key's "last used" stamp is written.
-    "readonly": False,
-}
 
 
 def webhook_json(endpoint):
@@ -167,7 +158,7 @@ class WebhookApi(http.Controller):
             env["coop.webhook.endpoint"].search(
                 [("id", "=", endpoint_id), ("user_id", "=", env.uid)]
             )
-            if endpoint_id <= MAX_ID
+            if endpoint_id <= schemas.MAX_ID
             else None
         )
         if not endpoint:

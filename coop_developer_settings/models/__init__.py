@@ -1,4 +1,5 @@
 from . import coop_api_key_usage
+from . import coop_buyer_source
 from . import coop_sale_cycle
 from . import coop_webhook_attempt
 from . import coop_webhook_delivery
@@ -8,6 +9,7 @@ from . import coop_webhook_event_type
 from . import coop_webhook_reminder
 from . import coop_webhook_secret_show
 from . import ir_config_parameter
+from . import mail_blacklist
 from . import res_config_settings
 from . import res_groups
 from . import res_partner
@@ -17,5 +19,5 @@ from . import res_users_apikeys_description
 from . import res_users_apikeys_show
 from . import sale_order
 
-# Last: its SQL view reads columns that the models above add.
+# Last: its init() fills the table from columns that the models above add.
 from . import coop_buyer

@@ -1,75 +1,473 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models, tools
+import re
+from datetime import datetime, timezone
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
+from odoo.tools import sql as sql_tools
+
+from . import coop_buyer_sql as buyer_sql
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+MAX_ID = 2**31 - 1  # PostgreSQL integer
+MAX_XID = 2**63 - 1
+PAGE_PARAMETERS = (
+    "cursor",
+    "limit",
+    "company_id",
+    "cycle_id",
+    "updated_since",
+    "include_opted_out",
+)
+# A cursor: version 1, the sync's lower bound (transaction id, 0 for none),
+# the watermark of the listing's first page (0: not taken yet), the last id.
+# ASCII digits only ("\d" takes any script's), matched whole (fullmatch).
+CURSOR = re.compile(r"1\.([0-9]{1,20})\.([0-9]{1,20})\.([0-9]{1,10})")
+# The cursors of earlier versions: the last id.
+LEGACY_CURSOR = re.compile(r"[0-9]{1,10}")
+WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
+# What a page reads of each buyer.
+PAGE_COLUMNS = ("id", "partner_id", "company_id") + tuple(
+    column for column in buyer_sql.CONTENT_COLUMNS if column != "email_normalized"
+)
+
+
+class BuyerListError(UserError):
+    """A bad request to the buyer list; the HTTP API answers it as JSON."""
+
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status, self.code = status, code
 
 
 class CoopBuyer(models.Model):
     """One row per shop (company) and customer with a confirmed order.
 
-    The list newsletter tools import; read-only, a view over the orders.
+    The list newsletter tools import and keep in sync. A table, kept current
+    by PostgreSQL triggers in the transaction of every change it depends on
+    (see coop_buyer_sql.py); read-only for everyone.
     """
 
     _name = "coop.buyer"
     _description = "Buyer"
-    _auto = False
     _order = "id"
     _rec_name = "name"
+    # The triggers stamp the rows (updated_at, write_xid); no ORM write.
+    _log_access = False
+    # Any query on the buyers first flushes what their rows are computed
+    # from, so that the triggers have run.
+    _depends = {
+        "sale.order": ["state", "company_id", "partner_id", "date_order"]
+        + ["sale_cycle_id"],
+        "res.partner": ["name", "email", "email_normalized", "phone"],
+        "mail.blacklist": ["email", "active"],
+    }
+    # (partner_id, company_id), not the other way round: this one index
+    # serves the uniqueness, the upsert and the triggers' look-ups by
+    # customer; (company_id, id) serves the shop filter (see init()).
+    _sql_constraints = [
+        (
+            "partner_company_uniq",
+            "UNIQUE (partner_id, company_id)",
+            "A customer is one buyer per shop.",
+        )
+    ]
 
-    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        readonly=True,
+        # A removed buyer outlives its deleted (e.g. merged) customer.
+        ondelete="set null",
+    )
     name = fields.Char(readonly=True)
     email = fields.Char(readonly=True)
+    email_normalized = fields.Char(
+        string="Normalized email", readonly=True, index="btree_not_null"
+    )
     phone = fields.Char(readonly=True)
-    company_id = fields.Many2one("res.company", string="Shop", readonly=True)
+    company_id = fields.Many2one(
+        "res.company", string="Shop", required=True, readonly=True, ondelete="cascade"
+    )
     first_order_date = fields.Datetime(string="First order", readonly=True)
     last_order_date = fields.Datetime(string="Last order", readonly=True)
     order_count = fields.Integer(string="Number of orders", readonly=True)
     last_cycle_id = fields.Many2one(
-        "coop.sale.cycle", string="Last sale cycle", readonly=True
+        "coop.sale.cycle", string="Last sale cycle", readonly=True, ondelete="set null"
     )
     opt_out = fields.Boolean(
         string="Opted out",
         readonly=True,
         help="The email address is on Odoo's mailing blacklist.",
     )
+    active = fields.Boolean(
+        readonly=True,
+        default=True,
+        help="Unticked when the customer has no confirmed order left in this "
+        "shop: the buyer is removed, and kept so that synchronising tools "
+        "learn it.",
+    )
     updated_at = fields.Datetime(
         string="Updated at",
         readonly=True,
-        help="Last change of the customer or of their orders: what a "
-        "synchronisation asks for with updated_since.",
+        index=True,
+        help="Last change of this buyer's data: what a synchronisation asks "
+        "for with updated_since.",
     )
 
+    # ------------------------------------------------------------------
+    # The table and its maintenance
+    # ------------------------------------------------------------------
+
+    def _auto_init(self):
+        # Versions before 18.0.1.1 had a SQL view of this name.
+        if sql_tools.table_kind(self.env.cr, self._table) == sql_tools.TableKind.View:
+            sql_tools.drop_view_if_exists(self.env.cr, self._table)
+        return super()._auto_init()
+
     def init(self):
-        tools.drop_view_if_exists(self.env.cr, self._table)
-        # id: the first order of the (shop, customer) pair is unique and stable.
-        self.env.cr.execute(
+        cr = self.env.cr
+        if cr.connection.server_version < buyer_sql.MIN_SERVER_VERSION:
+            raise UserError(self.env._("The buyer list needs PostgreSQL 13 or later."))
+        # The id of the transaction that last changed the row: what the
+        # sync cursor compares (xid8 has no ORM field type).
+        cr.execute(
             SQL(
-                """
-            CREATE VIEW %s AS (
-                SELECT MIN(so.id) AS id,
-                       so.company_id,
-                       so.partner_id,
-                       p.name,
-                       p.email,
-                       p.phone,
-                       MIN(so.date_order) AS first_order_date,
-                       MAX(so.date_order) AS last_order_date,
-                       COUNT(*) AS order_count,
-                       (ARRAY_AGG(so.sale_cycle_id
-                                  ORDER BY so.date_order DESC, so.id DESC)
-                            FILTER (WHERE so.sale_cycle_id IS NOT NULL))[1]
-                           AS last_cycle_id,
-                       EXISTS (
-                           SELECT 1 FROM mail_blacklist bl
-                            WHERE bl.active AND bl.email = p.email_normalized
-                       ) AS opt_out,
-                       GREATEST(MAX(so.write_date), p.write_date) AS updated_at
-                  FROM sale_order so
-                  JOIN res_partner p ON p.id = so.partner_id
-                 WHERE so.state = 'sale'
-                 GROUP BY so.company_id, so.partner_id, p.id
-            )
-            """,
+                "ALTER TABLE %s ADD COLUMN IF NOT EXISTS write_xid xid8",
                 SQL.identifier(self._table),
             )
         )
+        sql_tools.create_index(
+            cr, "coop_buyer_write_xid_index", self._table, ["write_xid"]
+        )
+        # The shop filter, in the order of the pages.
+        sql_tools.create_index(
+            cr, "coop_buyer_company_id_id_index", self._table, ["company_id", "id"]
+        )
+        # The cycle filter: is this customer a buyer of the cycle? One probe.
+        sql_tools.create_index(
+            cr,
+            buyer_sql.CYCLE_INDEX,
+            "sale_order",
+            ["sale_cycle_id", "partner_id"],
+            where="state = 'sale'",
+        )
+        for function in buyer_sql.FUNCTIONS:
+            cr.execute(SQL(function))  # pylint: disable=sql-injection
+        cr.execute(SQL(buyer_sql.create_triggers()))  # pylint: disable=sql-injection
+        self._rebuild()
+
+    def _rebuild(self):
+        """Recompute every buyer from the orders, in two set-based statements.
+
+        Writes only the rows that differ. Returns the numbers of buyers
+        added, changed and removed.
+        """
+        cr = self.env.cr
+        self.env.flush_all()
+        cr.execute(
+            SQL(
+                "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", SQL.identifier(self._table)
+            )
+        )
+        cr.execute(SQL(buyer_sql.REBUILD_UPSERT))  # pylint: disable=sql-injection
+        written = [inserted for (inserted,) in cr.fetchall()]
+        cr.execute(SQL(buyer_sql.REBUILD_TOMBSTONE))  # pylint: disable=sql-injection
+        removed = cr.rowcount
+        self.invalidate_model()
+        added = sum(written)
+        return {"added": added, "changed": len(written) - added, "removed": removed}
+
+    def action_rebuild(self):
+        """Rebuild the buyer list from the orders (administrators).
+
+        The triggers keep it current; this repairs it after the triggers were
+        disabled, e.g. for a bulk import. From ``odoo shell``:
+        ``env["coop.buyer"].action_rebuild()``; over XML-RPC:
+        ``execute_kw(db, uid, key, "coop.buyer", "action_rebuild", [[]])``.
+        """
+        if not self.env.is_system():
+            raise AccessError(
+                self.env._("Only administrators can rebuild the buyer list.")
+            )
+        counts = self.sudo()._rebuild()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": self.env._("Buyer list rebuilt"),
+                "message": self.env._(
+                    "%(added)s added, %(changed)s changed, %(removed)s removed.",
+                    **counts,
+                ),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    # ------------------------------------------------------------------
+    # The buyer list API (HTTP and RPC)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def buyer_page(self, **params):
+        """One page of the buyer list, for XML-RPC/JSON-RPC clients: what
+        ``GET /coop/api/v1/buyers`` answers, with the same parameters, absent
+        values false (as Odoo's ``read`` gives them: XML-RPC has no null)."""
+        return rpc_values(self._buyer_page(**params))
+
+    @api.model
+    def _buyer_page(self, **params):
+        """One page of the buyer list: what ``GET /coop/api/v1/buyers``
+        answers, with the same parameters.
+
+        Without ``updated_since`` and without a sync cursor, the current
+        buyers (opted-out ones on request). With either, every buyer changed
+        since: opted-out ones flagged, removed ones as tombstones. Each answer
+        carries ``next_cursor`` (the next page, or None) and ``sync_cursor``:
+        passed as ``cursor`` next time, it returns what changed since this
+        listing began, missing nothing even when transactions commit out of
+        order.
+        """
+        unknown = sorted(set(params) - set(PAGE_PARAMETERS))
+        if unknown:
+            raise self._bad_parameter(
+                self.env._(
+                    "Unknown parameter %(names)s; use %(known)s.",
+                    names=", ".join(unknown),
+                    known=", ".join(PAGE_PARAMETERS),
+                )
+            )
+        since, watermark, after_id = self._parse_cursor(params.get("cursor"))
+        limit = self._parse_whole_number(
+            params, "limit", 1, MAX_LIMIT, default=DEFAULT_LIMIT
+        )
+        updated_since = self._parse_datetime(params, "updated_since")
+        include_opted_out = self._parse_bool(params, "include_opted_out")
+        changes = bool(since) or updated_since is not None
+        domain = [("id", ">", after_id)] + self._scope_domain(params)
+        if updated_since is not None:
+            domain.append(("updated_at", ">=", updated_since))
+        if not changes and not include_opted_out:
+            domain.append(("opt_out", "=", False))
+        if not watermark:
+            watermark = self._sync_watermark()
+        rows = self._page(domain, since, limit + 1, removed=changes)
+        page, more = rows[:limit], len(rows) > limit
+        # The names of the shops and cycles, once per page (sudo for the
+        # cycles: readers of buyers need no access to them).
+        company_names = {
+            company.id: company.name
+            for company in self.env["res.company"].browse(
+                {row["company_id"] for row in page}
+            )
+        }
+        cycle_names = {
+            cycle.id: cycle.name
+            for cycle in self.env["coop.sale.cycle"]
+            .sudo()
+            .browse({row["last_cycle_id"] for row in page} - {None})
+        }
+        return {
+            "data": [api_json(row, company_names, cycle_names) for row in page],
+            "next_cursor": (
+                f"1.{since}.{watermark}.{page[-1]['id']}" if more else None
+            ),
+            "sync_cursor": f"1.{watermark}.0.0",
+        }
+
+    @api.model
+    def _sync_watermark(self):
+        """The oldest transaction still running when this snapshot was taken.
+
+        Every change this snapshot cannot see was written by a transaction
+        with an id at least this one: the next sync, which returns the rows
+        written by such transactions, misses none (and may return some rows
+        again).
+        """
+        [(watermark,)] = self.env.execute_query(
+            SQL("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+        )
+        return int(watermark)
+
+    @api.model
+    def _page(self, domain, since, limit, removed):
+        """The rows of the buyers of the domain (record rules applied),
+        written by transaction ``since`` or later, in the order of the
+        cursor; removed ones too if asked."""
+        model = self.with_context(active_test=not removed)
+        query = model._search(domain, limit=limit, order="id")
+        if since:
+            query.add_where(
+                SQL(
+                    "%s >= %s::xid8",
+                    SQL.identifier(self._table, "write_xid"),
+                    str(since),
+                )
+            )
+        # The values as stored, without the ORM's records: a page of 1 000
+        # buyers is read in one query and no per-field overhead.
+        return self.env.execute_query_dict(
+            query.select(
+                *(SQL.identifier(self._table, column) for column in PAGE_COLUMNS)
+            )
+        )
+
+    @api.model
+    def _scope_domain(self, params):
+        """The shop and cycle filters, checked against the user's shops."""
+        domain = []
+        user_companies = self.env.user.company_ids
+        company_id = self._parse_whole_number(params, "company_id", 1, MAX_ID)
+        if company_id:
+            if company_id not in user_companies.ids:
+                raise BuyerListError(
+                    403,
+                    "company_forbidden",
+                    self.env._("You are not allowed on company %(id)s.", id=company_id),
+                )
+            domain.append(("company_id", "=", company_id))
+        cycle_id = self._parse_whole_number(params, "cycle_id", 1, MAX_ID)
+        if cycle_id:
+            cycle = self.env["coop.sale.cycle"].sudo().browse(cycle_id).exists()
+            if not cycle or cycle.company_id not in user_companies:
+                raise BuyerListError(
+                    404,
+                    "cycle_not_found",
+                    self.env._("No sale cycle %(id)s.", id=cycle_id),
+                )
+            # The customers with a confirmed order in the cycle, as a
+            # sub-query (sudo: readers of buyers need no access to orders).
+            orders = (
+                self.env["sale.order"]
+                .sudo()
+                ._search([("sale_cycle_id", "=", cycle.id), ("state", "=", "sale")])
+            )
+            domain += [
+                ("company_id", "=", cycle.company_id.id),
+                ("partner_id", "in", orders.subselect("partner_id")),
+            ]
+        return domain
+
+    # ------------------------------------------------------------------
+    # Parameters: strings from the query string, or JSON values over RPC
+    # ------------------------------------------------------------------
+
+    def _bad_parameter(self, message):
+        return BuyerListError(400, "invalid_parameter", message)
+
+    def _parse_cursor(self, raw):
+        """(since, watermark, after_id) of a cursor of this API."""
+        raw = "" if raw in (None, False) else str(raw)
+        if not raw:
+            return 0, 0, 0
+        if LEGACY_CURSOR.fullmatch(raw) and int(raw) <= MAX_ID:
+            return 0, 0, int(raw)
+        match = CURSOR.fullmatch(raw)
+        if match:
+            since, watermark, after_id = (int(group) for group in match.groups())
+            if since <= MAX_XID and watermark <= MAX_XID and after_id <= MAX_ID:
+                return since, watermark, after_id
+        raise self._bad_parameter(
+            self.env._(
+                "cursor must be the next_cursor or sync_cursor of an earlier answer."
+            )
+        )
+
+    def _parse_whole_number(self, params, name, minimum, maximum, default=None):
+        raw = params.get(name)
+        if raw in (None, "", False):
+            return default
+        if isinstance(raw, bool) or not WHOLE_NUMBER.fullmatch(str(raw)):
+            value = None
+        else:
+            value = int(raw)
+        if value is None or not minimum <= value <= maximum:
+            bounds = f"{minimum}..{maximum}"
+            raise self._bad_parameter(
+                self.env._(
+                    "%(name)s must be a whole number (%(bounds)s).",
+                    name=name,
+                    bounds=bounds,
+                )
+            )
+        return value
+
+    def _parse_datetime(self, params, name):
+        raw = params.get(name)
+        if raw in (None, "", False):
+            return None
+        try:
+            value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+            if value.tzinfo:  # Odoo stores naive UTC
+                value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        except (ValueError, OverflowError):
+            raise self._bad_parameter(
+                self.env._(
+                    "%(name)s must be an ISO-8601 date-time, "
+                    "e.g. 2026-11-28T08:00:00Z.",
+                    name=name,
+                )
+            ) from None
+        return value
+
+    def _parse_bool(self, params, name):
+        raw = params.get(name)
+        if isinstance(raw, bool):
+            return raw
+        raw = str(raw or "false").lower()
+        if raw not in ("true", "false", "1", "0"):
+            raise self._bad_parameter(
+                self.env._("%(name)s must be true or false.", name=name)
+            )
+        return raw in ("true", "1")
+
+
+def api_json(row, company_names, cycle_names):
+    """A buyer as the API shows it, from its row; a removed one as a
+    tombstone (what a tool needs to unsubscribe it)."""
+    company = {"id": row["company_id"], "name": company_names[row["company_id"]]}
+    if not row["active"]:
+        return {
+            "id": row["id"],
+            "removed": True,
+            "partner_id": row["partner_id"],
+            "email": row["email"] or None,
+            "company": company,
+        }
+    cycle_id = row["last_cycle_id"]
+    return {
+        "id": row["id"],
+        "removed": False,
+        "partner_id": row["partner_id"],
+        "name": row["name"],
+        "email": row["email"] or None,
+        "phone": row["phone"] or None,
+        "company": company,
+        "first_order_date": fields.Datetime.to_string(row["first_order_date"]),
+        "last_order_date": fields.Datetime.to_string(row["last_order_date"]),
+        "order_count": row["order_count"],
+        "last_cycle": (
+            {"id": cycle_id, "name": cycle_names[cycle_id]} if cycle_id else None
+        ),
+        "opt_out": bool(row["opt_out"]),
+    }
+
+
+def rpc_values(value):
+    """``value`` with None as False, for XML-RPC."""
+    if value is None:
+        return False
+    if isinstance(value, dict):
+        return {key: rpc_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rpc_values(item) for item in value]
+    return value
+
+
+def drop_maintenance(cr):
+    """Remove the triggers and functions (uninstall)."""
+    cr.execute(SQL(buyer_sql.DROP_ALL))  # pylint: disable=sql-injection

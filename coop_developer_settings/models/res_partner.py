@@ -6,7 +6,8 @@ from .res_users import GROUP_XMLID
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    _name = "res.partner"
+    _inherit = ["res.partner", "coop.buyer.source"]
 
     coop_developer_user_id = fields.Many2one(
         "res.users",

@@ -4,7 +4,8 @@ from odoo import fields, models
 
 
 class SaleOrder(models.Model):
-    _inherit = "sale.order"
+    _name = "sale.order"
+    _inherit = ["sale.order", "coop.buyer.source"]
 
     sale_cycle_id = fields.Many2one(
         "coop.sale.cycle",

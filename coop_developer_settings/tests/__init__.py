@@ -4,6 +4,8 @@ from . import test_api_contract
 from . import test_api_keys
 from . import test_api_scopes
 from . import test_buyer_api
+from . import test_buyer_sync
+from . import test_buyer_table
 from . import test_developer_settings_access
 from . import test_developer_settings_tour
 from . import test_sale_cycle_access

@@ -3,7 +3,6 @@
 import json
 
 import requests
-
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 

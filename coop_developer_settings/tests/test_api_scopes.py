@@ -9,6 +9,7 @@ from ..models.res_users_apikeys import SCOPE_BUYERS, SCOPE_FULL, SCOPE_WEBHOOKS
 from .common import ApiClientMixin, new_developer
 
 WEBHOOKS = "/coop/api/v1/webhooks"
+BUYERS = "/coop/api/v1/buyers"
 
 
 @tagged("post_install", "-at_install")
@@ -79,6 +80,7 @@ class TestApiScopes(ApiClientMixin, HttpCase):
         self.assertEqual(self.rpc_login(key), self.developer.id)
         self.assertEqual(self.jsonrpc_login(key), self.developer.id)
         self.assertEqual(self.api("GET", WEBHOOKS, key).status_code, 200)
+        self.assertEqual(self.api("GET", BUYERS, key).status_code, 200)
 
     def test_a_scoped_key_is_refused_by_xmlrpc_and_jsonrpc_login(self):
         for scope in (SCOPE_BUYERS, SCOPE_WEBHOOKS):
@@ -100,13 +102,19 @@ class TestApiScopes(ApiClientMixin, HttpCase):
     def test_webhooks_key_opens_the_webhooks_api_only(self):
         key = self.generate(SCOPE_WEBHOOKS)
         self.assertEqual(self.api("GET", WEBHOOKS, key).status_code, 200)
+        self.assertApiError(self.api("GET", BUYERS, key), 403, "insufficient_scope")
 
-    def test_buyers_key_is_refused_on_the_webhooks_api(self):
+    def test_buyers_key_opens_the_buyer_list_only(self):
         key = self.generate(SCOPE_BUYERS)
+        self.assertEqual(self.api("GET", BUYERS, key).status_code, 200)
         message = self.assertApiError(
             self.api("GET", WEBHOOKS, key), 403, "insufficient_scope"
         )
         self.assertIn("another API", message)
+        created = self.api(
+            "POST", WEBHOOKS, key, {"event_type": "sale_cycle.opened", "url": "x"}
+        )
+        self.assertApiError(created, 403, "insufficient_scope")
 
     def test_revoked_and_expired_scoped_keys_are_refused(self):
         key = self.generate(SCOPE_WEBHOOKS)
@@ -115,14 +123,12 @@ class TestApiScopes(ApiClientMixin, HttpCase):
         self.assertApiError(response, 401, "invalid_api_key")
         self.assertEqual(response.headers["WWW-Authenticate"], "Bearer")
 
-        expired = self.generate(SCOPE_WEBHOOKS, datetime.now() - timedelta(minutes=1))
-        self.assertApiError(self.api("GET", WEBHOOKS, expired), 401, "invalid_api_key")
+        expired = self.generate(SCOPE_BUYERS, datetime.now() - timedelta(minutes=1))
+        self.assertApiError(self.api("GET", BUYERS, expired), 401, "invalid_api_key")
 
     def test_no_key_or_a_wrong_one_is_refused(self):
         self.assertApiError(self.api("GET", WEBHOOKS), 401, "invalid_api_key")
-        self.assertApiError(
-            self.api("GET", WEBHOOKS, "0" * 40), 401, "invalid_api_key"
-        )
+        self.assertApiError(self.api("GET", WEBHOOKS, "0" * 40), 401, "invalid_api_key")
         response = self.api(
             "GET", WEBHOOKS, headers={"Authorization": "Basic Zm9vOmJhcg=="}
         )

@@ -1,17 +1,23 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import json
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from odoo import Command
 from odoo.tests import HttpCase, new_test_user, tagged
+
+from .common import ApiClientMixin
 
 GROUP_XMLID = "coop_developer_settings.group_developer_settings"
 URL = "/coop/api/v1/buyers"
 
 
 @tagged("post_install", "-at_install")
-class TestBuyerApi(HttpCase):
+class TestBuyerApi(ApiClientMixin, HttpCase):
     """GET /coop/api/v1/buyers, as a newsletter tool calls it."""
 
     @classmethod
@@ -78,12 +84,16 @@ class TestBuyerApi(HttpCase):
             order.action_confirm()
         return order
 
-    def get(self, key=None, **params):
-        headers = {"Authorization": f"Bearer {key or self.key}"} if key != "" else {}
-        response = self.url_open(f"{URL}?{urlencode(params)}", headers=headers)
+    def get(self, key=None, headers=None, path=URL, **params):
+        headers = dict(headers or {})
+        if key != "":
+            headers["Authorization"] = f"Bearer {key or self.key}"
+        response = self.url_open(f"{path}?{urlencode(params)}", headers=headers)
         self.assertEqual(
             response.headers["Content-Type"], "application/json; charset=utf-8"
         )
+        if path == URL:  # as the OpenAPI document says
+            self.assert_conforms(response)
         return response.status_code, response.json()
 
     def names(self, **params):
@@ -116,8 +126,11 @@ class TestBuyerApi(HttpCase):
         self.assertEqual(self.names(company_id=self.shop_a.id), ["Alice", "Carol"])
         future = (datetime.now() + timedelta(days=1)).isoformat() + "Z"
         self.assertEqual(self.names(updated_since=future), [])
+        # Changes include the opted-out buyers (flagged), for the tools to
+        # unsubscribe them.
         self.assertEqual(
-            self.names(updated_since="2000-01-01T00:00:00+02:00"), ["Alice", "Carol"]
+            self.names(updated_since="2000-01-01T00:00:00+02:00"),
+            ["Alice", "Bob", "Carol"],
         )
 
     def test_pagination(self):
@@ -175,11 +188,21 @@ class TestBuyerApi(HttpCase):
     def test_bad_parameters(self):
         for params in (
             {"limit": 0},
-            {"limit": 201},
+            {"limit": 1001},
             {"limit": "ten"},
+            {"limit": "١٢"},  # digits, but not ASCII ones
             {"cursor": -1},
+            {"cursor": 2147483648},
+            {"cursor": 10**30},
+            {"cursor": "1.2.3"},
+            {"cursor": "1.99999999999999999999.0.0"},
             {"company_id": "abc"},
+            {"company_id": 2147483648},
+            {"cycle_id": 10**30},
             {"updated_since": "yesterday"},
+            {"updated_since": "0001-01-01T00:00:00+01:00"},
+            {"updated_since": "9999-12-31T23:59:59-01:00"},
+            {"updated_since": "2026-01-01\x00"},
             {"include_opted_out": "maybe"},
         ):
             status, body = self.get(**params)
@@ -187,3 +210,118 @@ class TestBuyerApi(HttpCase):
                 (status, body["error"]), (400, "invalid_parameter"), params
             )
             self.assertIn(next(iter(params)), body["message"])
+
+    @settings(
+        max_examples=150,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(
+        params=st.dictionaries(
+            st.sampled_from(
+                ["cursor", "limit", "company_id", "cycle_id", "updated_since"]
+                + ["include_opted_out"]
+            ),
+            st.one_of(
+                st.text(max_size=40),
+                st.integers(-(10**25), 10**25).map(str),
+                st.datetimes().map(lambda value: value.isoformat()),
+                st.from_regex(r"1\.[0-9]{1,22}\.[0-9]{1,22}\.[0-9]{1,12}"),
+            ),
+        )
+    )
+    def test_any_input_gets_a_documented_json_answer(self, params):
+        status, body = self.get(**params)
+        if status == 200:
+            self.assertEqual(set(body), {"data", "next_cursor", "sync_cursor"})
+        else:
+            self.assertIn(
+                (status, body["error"]),
+                {
+                    (400, "invalid_parameter"),
+                    (403, "company_forbidden"),
+                    (404, "cycle_not_found"),
+                },
+                params,
+            )
+            self.assertTrue(body["message"])
+
+    def test_limit_up_to_1000(self):
+        status, body = self.get(limit=1000)
+        self.assertEqual(status, 200, body)
+
+    def test_changes_carry_opt_outs_and_removals(self):
+        status, body = self.get(updated_since="2000-01-01T00:00:00Z")
+        self.assertEqual(status, 200, body)
+        bob = next(row for row in body["data"] if row["name"] == "Bob")
+        self.assertEqual((bob["opt_out"], bob["removed"]), (True, False))
+        carol = next(row for row in body["data"] if row["name"] == "Carol")
+        self.env["sale.order"].search([("partner_id", "=", self.carol.id)]).write(
+            {"state": "cancel"}
+        )
+        status, body = self.get(updated_since="2000-01-01T00:00:00Z")
+        tombstone = next(row for row in body["data"] if row["id"] == carol["id"])
+        self.assertEqual(
+            tombstone,
+            {
+                "id": carol["id"],
+                "removed": True,
+                "partner_id": self.carol.id,
+                "email": "carol@example.org",
+                "company": {"id": self.shop_a.id, "name": "Shop A"},
+            },
+        )
+        # A full list never shows removed buyers, even with the opted-out.
+        self.assertEqual(self.names(include_opted_out="true"), ["Alice", "Bob"])
+
+    def test_every_answer_carries_the_next_sync_cursor(self):
+        status, first = self.get(limit=1, include_opted_out="true")
+        self.assertEqual(status, 200, first)
+        self.assertTrue(first["next_cursor"])
+        self.assertTrue(first["sync_cursor"])
+        status, second = self.get(
+            limit=1, include_opted_out="true", cursor=first["next_cursor"]
+        )
+        self.assertEqual(status, 200, second)
+        # The watermark of a listing is the one of its first page.
+        self.assertEqual(second["sync_cursor"], first["sync_cursor"])
+        status, changes = self.get(cursor=first["sync_cursor"])
+        self.assertEqual(status, 200, changes)
+
+    def test_rpc_answers_the_same_page(self):
+        params = {"limit": 2, "include_opted_out": True}
+        status, body = self.get(**params)
+        self.assertEqual(status, 200, body)
+        uid = self.xmlrpc_common.authenticate(
+            self.env.cr.dbname, "coop-api-dev", self.key, {}
+        )
+        page = self.xmlrpc_object.execute_kw(
+            self.env.cr.dbname, uid, self.key, "coop.buyer", "buyer_page", [], params
+        )
+        # XML-RPC has no null: absent values are false, as in Odoo's read().
+        self.assertEqual(
+            page["data"],
+            [
+                {name: False if value is None else value for name, value in row.items()}
+                for row in body["data"]
+            ],
+        )
+        self.assertEqual(page["next_cursor"], body["next_cursor"])
+
+    def test_options_answers_without_data(self):
+        response = self.opener.options(
+            self.base_url() + URL, headers={"Authorization": f"Bearer {self.key}"}
+        )
+        self.assertEqual(response.status_code, 204)
+        self.assertEqual(response.content, b"")
+        self.assertIn("GET", response.headers["Allow"])
+
+    def test_database_header_and_unknown_endpoints(self):
+        status, body = self.get(headers={"X-Odoo-Database": self.env.cr.dbname})
+        self.assertEqual(status, 200, body)
+        status, body = self.get(headers={"X-Odoo-Database": "no-such-db"})
+        self.assertEqual((status, body["error"]), (404, "database_not_found"))
+        status, body = self.get(path="/coop/api/v1/buyer")
+        self.assertEqual((status, body["error"]), (404, "not_found"))
+        self.assertTrue(json.dumps(body))

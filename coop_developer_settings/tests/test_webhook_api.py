@@ -86,9 +86,7 @@ class TestWebhookApi(ApiClientMixin, HttpCase):
             "validation_error",
         )
         self.assertIn("1 to 168 hours", message)
-        self.assertApiError(
-            self.subscribe(lead_time_hours=6), 422, "validation_error"
-        )
+        self.assertApiError(self.subscribe(lead_time_hours=6), 422, "validation_error")
 
     def test_the_tab_validation_applies_and_writes_nothing(self):
         for body, status, code in (
@@ -99,8 +97,11 @@ class TestWebhookApi(ApiClientMixin, HttpCase):
             ({"event_type": "sale_cycle.nope"}, 422, "validation_error"),
             ({"url": 42}, 400, "invalid_request"),
             ({"secret": "mine"}, 400, "invalid_request"),
-            ({"lead_time_hours": "6", "event_type": "sale_cycle.opening_soon"}, 400,
-             "invalid_request"),
+            (
+                {"lead_time_hours": "6", "event_type": "sale_cycle.opening_soon"},
+                400,
+                "invalid_request",
+            ),
         ):
             with self.subTest(body=body):
                 self.assertApiError(self.subscribe(**body), status, code)

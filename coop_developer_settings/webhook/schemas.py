@@ -12,6 +12,7 @@ OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
 PREFIX = "/coop/api/v1"
 DATABASE_HEADER = "X-Odoo-Database"
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 
 _UTC = {
     "type": "string",
@@ -304,9 +305,12 @@ BUYER_PAGE = {
     "properties": {
         "data": {
             "type": "array",
-            "items": {"oneOf": [{"$ref": "#/components/schemas/Buyer"}, {
-                "$ref": "#/components/schemas/RemovedBuyer"
-            }]},
+            "items": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/Buyer"},
+                    {"$ref": "#/components/schemas/RemovedBuyer"},
+                ]
+            },
         },
         "next_cursor": {
             "type": ["string", "null"],
@@ -319,7 +323,7 @@ BUYER_PAGE = {
     },
     "additionalProperties": False,
 }
-_ID_QUERY = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+_ID_QUERY = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 BUYER_PARAMETERS = [
     {
         "name": "cursor",
@@ -410,7 +414,7 @@ def _endpoint_id():
         "name": "id",
         "in": "path",
         "required": True,
-        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
     }
 
 
