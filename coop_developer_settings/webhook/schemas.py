@@ -323,6 +323,13 @@ BUYER_PAGE = {
     },
     "additionalProperties": False,
 }
+
+
+def _or_empty(schema):
+    """A query parameter's schema: an empty value counts as absent."""
+    return {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+
+
 _ID_QUERY = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 BUYER_PARAMETERS = [
     {
@@ -334,16 +341,21 @@ BUYER_PARAMETERS = [
     {
         "name": "limit",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+        "schema": _or_empty({"type": "integer", "minimum": 1, "maximum": 1000}),
+        "description": "1 to 1000, 50 by default.",
     },
-    {"name": "company_id", "in": "query", "schema": _ID_QUERY},
-    {"name": "cycle_id", "in": "query", "schema": _ID_QUERY},
+    {"name": "company_id", "in": "query", "schema": _or_empty(_ID_QUERY)},
+    {"name": "cycle_id", "in": "query", "schema": _or_empty(_ID_QUERY)},
     {
         "name": "updated_since",
         "in": "query",
-        "schema": {"type": "string", "format": "date-time"},
+        "schema": _or_empty({"type": "string", "format": "date-time"}),
     },
-    {"name": "include_opted_out", "in": "query", "schema": {"type": "boolean"}},
+    {
+        "name": "include_opted_out",
+        "in": "query",
+        "schema": _or_empty({"type": "boolean"}),
+    },
 ]
 TEST_SENT = {
     "type": "object",
@@ -382,7 +394,6 @@ def _errors(*statuses):
         401: "Missing, unknown, revoked or expired API key.",
         403: "The key's scope or its user's access does not allow this.",
         404: "No such webhook, sale cycle or database (X-Odoo-Database).",
-        405: "Method not allowed on this path.",
         422: "Refused by the validation (URL, event type, lead time, cap).",
     }
     return {str(status): _json("Error", texts[status]) for status in statuses}
@@ -435,7 +446,7 @@ def openapi_document(server_url, event_types):
                 "The buyer list, a page at a time",
                 {
                     "200": _json("BuyerPage", "A page of buyers."),
-                    **_errors(400, 401, 403, 404),
+                    **_errors(401, 403),
                 },
                 ("Read the buyer list",),
                 operationId="listBuyers",
@@ -447,7 +458,7 @@ def openapi_document(server_url, event_types):
                 "The key user's webhooks",
                 {
                     "200": _json("WebhookList", "The webhooks (never their secret)."),
-                    **_errors(400, 401, 403),
+                    **_errors(401, 403),
                 },
                 webhooks_scope,
                 operationId="listWebhooks",
@@ -470,7 +481,7 @@ def openapi_document(server_url, event_types):
                             )
                         },
                     },
-                    **_errors(400, 401, 403, 422),
+                    **_errors(401, 403, 422),
                 },
                 webhooks_scope,
                 operationId="createWebhook",
@@ -491,7 +502,7 @@ def openapi_document(server_url, event_types):
         f"{PREFIX}/webhooks/{{id}}": {
             "delete": _operation(
                 "Unsubscribe: delete a webhook",
-                {"204": {"description": "Deleted."}, **_errors(400, 401, 403, 404)},
+                {"204": {"description": "Deleted."}, **_errors(401, 403)},
                 webhooks_scope,
                 operationId="deleteWebhook",
                 parameters=[_endpoint_id()],
@@ -502,7 +513,7 @@ def openapi_document(server_url, event_types):
                 "Send a test event to a webhook",
                 {
                     "202": _json("TestSent", "Queued; its delivery follows."),
-                    **_errors(400, 401, 403, 404),
+                    **_errors(401, 403),
                 },
                 webhooks_scope,
                 operationId="testWebhook",
@@ -512,7 +523,7 @@ def openapi_document(server_url, event_types):
         f"{PREFIX}/event-types": {
             "get": _operation(
                 "The event catalogue, with the JSON Schema of each event's data",
-                {"200": _json("EventTypeList", "Every event type."), **_errors(400)},
+                {"200": _json("EventTypeList", "Every event type."), **_errors()},
                 operationId="listEventTypes",
             ),
         },
@@ -524,7 +535,7 @@ def openapi_document(server_url, event_types):
                         "description": "OpenAPI 3.1.",
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     },
-                    **_errors(400),
+                    **_errors(),
                 },
                 operationId="openapi",
             ),
