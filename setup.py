@@ -33,12 +33,16 @@ def addon_packages():
 
 
 def addon_data_files():
-    """Every non-Python file of the addon (XML, CSV, PO, static assets)."""
+    """Every non-Python file of the addon (XML, CSV, PO, static assets), and
+    the migration scripts: Python, but no package (Odoo loads them by path)."""
     return [
         str(path.relative_to(HERE / ADDON))
         for path in sorted((HERE / ADDON).rglob("*"))
         if path.is_file()
-        and path.suffix not in (".py", ".pyc")
+        and (
+            path.suffix not in (".py", ".pyc")
+            or path.relative_to(HERE / ADDON).parts[0] == "migrations"
+        )
         and "__pycache__" not in path.parts
     ]
 

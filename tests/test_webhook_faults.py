@@ -69,7 +69,7 @@ def deliveries(admin, endpoint_id):
         "coop.webhook.delivery",
         "search_read",
         [("endpoint_id", "=", endpoint_id)],
-        fields=["event_id", "state", "attempt_count", "last_status", "last_error"],
+        fields=["webhook_id", "state", "attempt_count", "last_status", "last_error"],
     )
 
 
@@ -105,7 +105,9 @@ def test_receiver_down_then_up(admin, developer):
         [row] = wait_for(lambda: settled(admin, endpoint_id), what="the delivery")
     disable(admin, endpoint_id)
     assert row["state"] == "done" and row["attempt_count"] >= 2
-    assert [r["headers"]["webhook-id"] for r in receiver.requests] == [row["event_id"]]
+    assert [r["headers"]["webhook-id"] for r in receiver.requests] == [
+        row["webhook_id"]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -128,7 +130,7 @@ def test_misbehaving_receivers(admin, developer, script, state, status, endpoint
     assert (row["state"], row["last_status"]) == (state, status)
     assert endpoint["state"] == endpoint_state
     ids = {request["headers"]["webhook-id"] for request in receiver.requests}
-    assert ids == {row["event_id"]}, "every attempt carries the same webhook-id"
+    assert ids == {row["webhook_id"]}, "every attempt carries the same webhook-id"
 
 
 def test_server_killed_while_delivering(odoo_server, admin, developer):
@@ -151,7 +153,7 @@ def test_server_killed_while_delivering(odoo_server, admin, developer):
         disable(admin, endpoint_id)
     assert len(rows) == 12 and {row["state"] for row in rows} == {"done"}
     received = [request["headers"]["webhook-id"] for request in receiver.requests]
-    expected = {row["event_id"] for row in rows}
+    expected = {row["webhook_id"] for row in rows}
     assert expected <= set(received), "none lost"
     assert set(received) <= expected, "duplicates only of real events"
 

@@ -21,6 +21,15 @@ _logger = logging.getLogger(__name__)
 CHANNEL = "root.webhook"
 MODULE_VERSION = get_manifest("coop_developer_settings")["version"]
 IN_FLIGHT = ("pending", "retrying")
+STATES = [
+    ("pending", "Pending"),
+    ("retrying", "Retrying"),
+    ("done", "Done"),
+    ("failed", "Failed"),
+    ("cancelled", "Cancelled"),
+    ("expired", "Expired"),
+]
+ALL_STATES = tuple(state for state, _label in STATES)
 
 
 class CoopWebhookDelivery(models.Model):
@@ -81,14 +90,7 @@ class CoopWebhookDelivery(models.Model):
         help="Queued again by Resend events since... or Enable and resend failed.",
     )
     state = fields.Selection(
-        [
-            ("pending", "Pending"),
-            ("retrying", "Retrying"),
-            ("done", "Done"),
-            ("failed", "Failed"),
-            ("cancelled", "Cancelled"),
-            ("expired", "Expired"),
-        ],
+        STATES,
         default="pending",
         required=True,
         readonly=True,
@@ -353,15 +355,7 @@ class CoopWebhookDelivery(models.Model):
         """
         self.check_access("read")
         deliveries = self.sudo()
-        try:
-            with self.env.cr.savepoint(flush=False):
-                deliveries._lock()
-        except psycopg2.errors.LockNotAvailable:
-            raise UserError(
-                self.env._(
-                    "A delivery is being sent right now: try again in a few seconds."
-                )
-            ) from None
+        deliveries._lock_or_refuse()
         queued = deliveries.filtered(lambda delivery: delivery.state == "pending")
         (deliveries - queued).endpoint_id._claim_manual_send()
         deliveries._redeliver()
@@ -379,6 +373,19 @@ class CoopWebhookDelivery(models.Model):
                 ),
             },
         }
+
+    def _lock_or_refuse(self):
+        """Lock these deliveries before sending them again; a clear refusal
+        while a job is sending one of them."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self._lock()
+        except psycopg2.errors.LockNotAvailable:
+            raise UserError(
+                self.env._(
+                    "A delivery is being sent right now: try again in a few seconds."
+                )
+            ) from None
 
     def _redeliver(self):
         """Queue these (locked) deliveries again, but those still queued;

@@ -14,6 +14,7 @@ from odoo.addons.base.models.res_users import check_identity
 
 from ..webhook import signing, url_guard
 from ..webhook.schemas import MAX_LEAD_TIME_HOURS, MIN_LEAD_TIME_HOURS
+from .coop_webhook_delivery import ALL_STATES, IN_FLIGHT
 from .res_users import GROUP_XMLID
 
 MAX_ENDPOINTS_PER_TYPE = 10
@@ -565,32 +566,28 @@ class CoopWebhookEndpoint(models.Model):
 
     def action_enable_and_resend(self):
         """One click on a disabled endpoint: enable it, send again what
-        failed (within the retention) and the events of its type that
-        happened while it was disabled, with their ids. Stale ones expire."""
+        failed or expired (within the retention: an administrator may have
+        kept its event type from expiring since) and the events of its type
+        that happened while it was disabled, with their ids. Stale ones
+        expire again."""
         self.ensure_one()
         self.check_access("write")
         since = self._retention_start()
         failed = self._owned_deliveries().filtered(
-            lambda delivery: delivery.state in ("failed", "cancelled")
+            lambda delivery: delivery.state in ("failed", "cancelled", "expired")
             and delivery.create_date >= since
         )
-        missed = self.browse()
+        missed = self.env["coop.webhook.event"]
         if self.state == "disabled":
+            # Those it has no delivery of at all.
             missed = self._events_since(
-                max(self.disabled_at or fields.Datetime.now(), since)
-            ).filtered(lambda event: self not in event.delivery_ids.endpoint_id)
+                max(self.disabled_at or fields.Datetime.now(), since),
+                skip_states=ALL_STATES,
+            )
         self._check_resend_size(len(failed) + len(missed))
         self.action_enable()
         self._claim_manual_send()
-        try:
-            with self.env.cr.savepoint(flush=False):
-                failed._lock()
-        except psycopg2.errors.LockNotAvailable:
-            raise UserError(
-                self.env._(
-                    "A delivery is being sent right now: try again in a few seconds."
-                )
-            ) from None
+        failed._lock_or_refuse()
         expired = failed._redeliver()
         expired |= self._resend(missed)
         return self._resent_notification(len(failed) + len(missed), len(expired))
@@ -613,11 +610,12 @@ class CoopWebhookEndpoint(models.Model):
         settings = self.env["ir.config_parameter"]._coop_webhook_settings()
         return fields.Datetime.now() - timedelta(days=settings.retention_days)
 
-    def _events_since_domain(self, since):
+    def _events_since_domain(self, since, skip_states=IN_FLIGHT):
         """The events of this endpoint's type since then that it may
         receive: its shop's (the companies its owner is allowed on) and its
         own (reminders, tests), including those that happened while it was
-        disabled."""
+        disabled; but those it has a delivery of in one of skip_states (by
+        default: on its way, not to be queued twice)."""
         self.ensure_one()
         return [
             ("event_type", "=", self.event_type),
@@ -626,17 +624,28 @@ class CoopWebhookEndpoint(models.Model):
             "|",
             ("endpoint_id", "=", False),
             ("endpoint_id", "=", self.id),
+            (
+                "delivery_ids",
+                "not any",
+                [("endpoint_id", "=", self.id), ("state", "in", skip_states)],
+            ),
         ]
 
-    def _events_since(self, since, limit=None):
-        """Those events (see _events_since_domain), oldest first."""
-        return (
+    def _events_since(self, since, skip_states=IN_FLIGHT):
+        """Those events (see _events_since_domain), oldest first; refused
+        beyond MAX_RESEND."""
+        domain = self._events_since_domain(since, skip_states)
+        events = (
             self.env["coop.webhook.event"]
             .sudo()
-            .search(
-                self._events_since_domain(since), order="occurred_at, id", limit=limit
-            )
+            .search(domain, order="occurred_at, id", limit=MAX_RESEND + 1)
         )
+        if len(events) > MAX_RESEND:
+            # Counted only to tell how many in the refusal.
+            self._check_resend_size(
+                self.env["coop.webhook.event"].sudo().search_count(domain)
+            )
+        return events
 
     def _check_resend_size(self, count):
         if count > MAX_RESEND:
@@ -678,13 +687,8 @@ class CoopWebhookEndpoint(models.Model):
                     "enable it first."
                 )
             )
-        events = self._events_since(since, limit=MAX_RESEND + 1)
-        self._check_resend_size(len(events))
+        events = self._events_since(since)
         self._claim_manual_send()
-        on_their_way = self._owned_deliveries().filtered(
-            lambda delivery: delivery.state in ("pending", "retrying")
-        )
-        events -= on_their_way.event_id
         expired = self._resend(events)
         return self._resent_notification(len(events), len(expired))
 

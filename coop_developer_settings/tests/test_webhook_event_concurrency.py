@@ -117,12 +117,14 @@ class TestRemindersExactlyOnce(CommittedWebhookCase):
 
         return self.committed(query)
 
-    def open_cycle_closing_soon(self):
+    def cycle_closing_soon(self, state):
+        """A cycle closing in 2 hours (open, or due to open), then an
+        endpoint of closing_soon: its reminder is still to be sent."""
         self.create_records(
             "coop_developer_settings.webhook_event_sale_cycle_closing_soon",
             "https://hooks.example.org/raced",
-            "open",
-            opens_in=-timedelta(hours=1),
+            state,
+            opens_in=-timedelta(minutes=5),
             closes_in=timedelta(hours=2),
         )
 
@@ -132,7 +134,7 @@ class TestRemindersExactlyOnce(CommittedWebhookCase):
 
     @mute_logger("odoo.sql_db")  # both threads mute it: see test_sale_cycle_concurrency
     def test_two_crons_at_once(self):
-        self.open_cycle_closing_soon()
+        self.cycle_closing_soon("open")
         outcomes = self.race(self.cron, self.cron)
         self.assertEqual(outcomes, ["done", "done"], "the cron never fails on a race")
         self.assertEqual(self.sent(), (1, 1, 1))
@@ -141,7 +143,7 @@ class TestRemindersExactlyOnce(CommittedWebhookCase):
     def test_a_cron_waits_for_the_other_one_then_leaves_the_reminder_to_it(self):
         """The second claim waits on the first one's uncommitted row, then
         finds it taken (it was not in its snapshot)."""
-        self.open_cycle_closing_soon()
+        self.cycle_closing_soon("open")
 
         def cron_then_hold(cycle):
             self.cron(cycle)
@@ -157,13 +159,7 @@ class TestRemindersExactlyOnce(CommittedWebhookCase):
 
     @mute_logger("odoo.sql_db")
     def test_a_user_opens_while_the_cron_runs(self):
-        self.create_records(
-            "coop_developer_settings.webhook_event_sale_cycle_closing_soon",
-            "https://hooks.example.org/raced",
-            "scheduled",
-            opens_in=-timedelta(minutes=5),
-            closes_in=timedelta(hours=2),
-        )
+        self.cycle_closing_soon("scheduled")
         outcomes = self.race(lambda cycle: cycle.action_open(), self.cron)
         self.assertEqual(len(outcomes), 2, outcomes)
         self.assertEqual(self.sent(), (1, 1, 1))

@@ -25,12 +25,15 @@ class TestResendEventsSince(WebhookCase):
             "coop_developer_settings.webhook_manual_send_interval", "0"
         )
 
-    def resend(self, endpoint, since, user=None):
-        wizard = (
+    def wizard(self, endpoint, since, user=None):
+        return (
             self.env["coop.webhook.resend.wizard"]
             .with_user(user or self.developer)
             .create({"endpoint_id": endpoint.id, "since": since})
         )
+
+    def resend(self, endpoint, since, user=None):
+        wizard = self.wizard(endpoint, since, user)
         return wizard, wizard.action_resend()
 
     def an_hour_ago(self):
@@ -46,8 +49,11 @@ class TestResendEventsSince(WebhookCase):
             during = self.create_cycle(state="open", name="While disabled")
             self.create_cycle(state="open", company_id=other_shop.id)
             endpoint.with_user(self.developer).action_enable()
-            wizard, _notice = self.resend(endpoint, self.an_hour_ago())
+            wizard = self.wizard(endpoint, self.an_hour_ago())
             self.assertEqual(wizard.event_count, 2, "its type, its shop")
+            wizard.action_resend()
+            wizard.invalidate_recordset(["event_count"])
+            self.assertEqual(wizard.event_count, 0, "all on their way now")
             self.run_jobs()
         events = self.cycle_events(before, "sale_cycle.opened") | self.cycle_events(
             during, "sale_cycle.opened"
@@ -70,6 +76,7 @@ class TestResendEventsSince(WebhookCase):
         self.Cycle._send_due_reminders()
         [queued] = self.deliveries(mine)
         self.assertEqual(queued.state, "pending")
+        self.assertEqual(self.wizard(mine, self.an_hour_ago()).event_count, 0)
         _wizard, notice = self.resend(mine, self.an_hour_ago())
         self.assertIn("0 events queued again", notice["params"]["message"])
         self.assertEqual(self.deliveries(mine), queued, "not twice")
@@ -99,10 +106,10 @@ class TestResendEventsSince(WebhookCase):
                     "occurred_at": now - timedelta(days=2, seconds=index),
                     "data": {"id": index},
                 }
-                for index in range(1001)
+                for index in range(1005)
             ]
         )
-        with self.assertRaisesRegex(UserError, "1001 events .* at most 1000"):
+        with self.assertRaisesRegex(UserError, "1005 events .* at most 1000"):
             self.resend(endpoint, now - timedelta(days=3))
         self.assertFalse(self.deliveries(endpoint), "nothing queued")
         with self.assertRaisesRegex(UserError, "kept 30 days"):
@@ -168,3 +175,22 @@ class TestEnableAndResendFailed(WebhookCase):
             lambda delivery: delivery.event_id.res_id == stale_cycle.id
         )
         self.assertEqual(stale.state, "expired")
+
+    def test_what_expired_while_down_is_sent_once_no_longer_stale(self):
+        endpoint = self.endpoint("https://hooks.example.org/down")
+        cycle = self.create_cycle(state="open")
+        cycle.action_close()
+        [expired] = self.deliveries(endpoint)
+        self.assertEqual(expired.state, "expired")
+        endpoint.with_user(self.developer).action_disable()
+        self.opened_type.expire_when_stale = False
+        with Receiver() as receiver:
+            endpoint.with_user(self.developer).url = receiver.url
+            notice = endpoint.with_user(self.developer).action_enable_and_resend()
+            self.run_jobs()
+        self.assertIn("1 events queued again", notice["params"]["message"])
+        self.assertEqual(expired.state, "done")
+        self.assertEqual(
+            [request["headers"]["webhook-id"] for request in receiver.requests],
+            [expired.event_id.public_id],
+        )
