@@ -84,7 +84,10 @@ def test_a_platform_subscribes_and_unsubscribes_with_a_scoped_key(
         hook = created.json()
         # It shows in the Developer settings tab.
         [me] = integrator.call(
-            "res.users", "read", [[integrator.uid]], {"fields": ["coop_webhook_endpoint_ids"]}
+            "res.users",
+            "read",
+            [[integrator.uid]],
+            {"fields": ["coop_webhook_endpoint_ids"]},
         )
         assert me["coop_webhook_endpoint_ids"] == [hook["id"]]
 
