@@ -41,6 +41,9 @@
         "views/res_config_settings_views.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "coop_developer_settings/static/src/developer_tab/*",
+        ],
         "web.assets_tests": [
             "coop_developer_settings/static/tests/tours/*.js",
         ],

@@ -78,10 +78,16 @@ def manifest_version(commit=None):
 
 def previous_release(into):
     """Extract the addon as released before the current manifest version
-    (the parent of the commit that set it) into a folder of its own."""
+    (the parent of the commit that set it) into a folder of its own.
+
+    Along the first parents only: a branch merged in that still had the
+    previous version (a feature branch, or main merged into one) is not
+    the release the branch's version replaced."""
     current = manifest_version()
     bump = None
-    for commit in git("log", "--format=%H", "--", MANIFEST).decode().split():
+    for commit in (
+        git("log", "--first-parent", "--format=%H", "--", MANIFEST).decode().split()
+    ):
         if manifest_version(commit) != current:
             break
         bump = commit

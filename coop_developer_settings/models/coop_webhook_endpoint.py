@@ -436,6 +436,66 @@ class CoopWebhookEndpoint(models.Model):
             secrets.append(endpoint.previous_secret)
         return secrets
 
+    def _coop_tab_values(self):
+        """The endpoints as the Developer settings tab shows them."""
+        states = dict(self._fields["state"]._description_selection(self.env))
+        return [
+            {
+                "id": endpoint.id,
+                "url": endpoint.url,
+                "state": endpoint.state,
+                "state_label": states[endpoint.state],
+                "disabled_reason": endpoint.disabled_reason,
+                "lead_time_hours": endpoint.event_type_has_lead_time
+                and endpoint.lead_time_hours,
+                "last_attempt_at": endpoint.last_attempt_at,
+                "last_attempt_status": endpoint.last_attempt_status,
+                "last_attempt_ok": endpoint.last_attempt_ok,
+                "last_attempt_error": endpoint.last_attempt_error,
+                "failing_since": endpoint.failing_since,
+                "disable_on": endpoint.disable_on,
+            }
+            for endpoint in self
+        ]
+
+    @api.model
+    def coop_tab_create(self, event_type_id, url, user_id=None):
+        """Create of the tab: the new endpoint and, this once, its secret
+        (as a new API key is shown once; afterwards Secret asks for the
+        password). The same checks as any create."""
+        vals = {"event_type_id": event_type_id, "url": url}
+        if user_id:
+            vals["user_id"] = user_id
+        endpoint = self.create(vals)
+        return {"id": endpoint.id, "secret": endpoint.sudo().secret}
+
+    def coop_tab_deliveries(self, limit=20):
+        """The delivery log of the tab: the latest deliveries the caller may
+        read (owners: those sent for them), each with its last attempt."""
+        self.ensure_one()
+        self.check_access("read")
+        Delivery = self.env["coop.webhook.delivery"]
+        states = dict(Delivery._fields["state"]._description_selection(self.env))
+        deliveries = Delivery.search([("endpoint_id", "=", self.id)], limit=limit)
+        rows = []
+        for delivery in deliveries:
+            attempt = delivery.attempt_ids[:1]
+            rows.append(
+                {
+                    "id": delivery.id,
+                    "at": attempt.attempted_at or delivery.create_date,
+                    "event_type": delivery.event_type,
+                    "state": delivery.state,
+                    "state_label": states[delivery.state],
+                    "status": attempt.status_code or delivery.last_status,
+                    "duration_ms": attempt.duration_ms,
+                    "excerpt": (
+                        attempt.error or attempt.response or delivery.last_error or ""
+                    )[:200],
+                }
+            )
+        return rows
+
     @check_identity
     def action_reveal_secret(self):
         self.ensure_one()

@@ -59,19 +59,6 @@ class CoopWebhookEventType(models.Model):
                 source, "_webhook_lead_time_events", {}
             )
 
-    def action_add_endpoint(self):
-        """Row button of the Developer settings tab: paste a URL, Create."""
-        self.ensure_one()
-        self.env.user._coop_check_developer_access()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "coop.webhook.endpoint",
-            "name": self.env._("New webhook: %(event)s", event=self.name),
-            "views": [(False, "form")],
-            "target": "new",
-            "context": {"default_event_type_id": self.id},
-        }
-
     _sql_constraints = [
         ("code_unique", "UNIQUE(code)", "An event type code is unique."),
     ]

@@ -16,26 +16,9 @@ class ResPartner(models.Model):
         compute_sudo=True,
         groups="base.group_system",
     )
-    coop_api_key_ids = fields.One2many(
-        "res.users.apikeys",
-        string="API keys",
-        compute="_compute_coop_developer_user_id",
-        compute_sudo=True,
-        groups="base.group_system",
-    )
-
-    coop_webhook_endpoint_ids = fields.One2many(
-        "coop.webhook.endpoint",
-        string="Webhooks",
-        compute="_compute_coop_developer_user_id",
-        compute_sudo=True,
-        groups="base.group_system",
-    )
 
     def _compute_coop_developer_user_id(self):
         group = self.env.ref(GROUP_XMLID)
         for partner in self:
             user = partner.user_ids.filtered(lambda user: group in user.groups_id)[:1]
             partner.coop_developer_user_id = user
-            partner.coop_api_key_ids = user.api_key_ids
-            partner.coop_webhook_endpoint_ids = user.coop_webhook_endpoint_ids

@@ -22,16 +22,8 @@ class ResUsers(models.Model):
         string="Has Developer settings access",
         compute="_compute_coop_developer_access",
     )
-    # The keys again, for the Developer settings tab (the native Account
-    # Security tab shows api_key_ids its own way).
-    coop_api_key_ids = fields.One2many(related="api_key_ids", string="API keys")
     coop_webhook_endpoint_ids = fields.One2many(
         "coop.webhook.endpoint", "user_id", string="Webhooks"
-    )
-    coop_webhook_event_type_ids = fields.Many2many(
-        "coop.webhook.event.type",
-        string="Webhook events",
-        compute="_compute_coop_webhook_event_type_ids",
     )
     coop_revoke_on_access_removal = fields.Boolean(
         string="On removal of the access, revoke API keys and disable webhooks",
@@ -45,9 +37,7 @@ class ResUsers(models.Model):
     def SELF_READABLE_FIELDS(self):
         return super().SELF_READABLE_FIELDS + [
             "coop_developer_access",
-            "coop_api_key_ids",
             "coop_webhook_endpoint_ids",
-            "coop_webhook_event_type_ids",
         ]
 
     @api.depends("groups_id")
@@ -55,12 +45,6 @@ class ResUsers(models.Model):
         group = self.env.ref(GROUP_XMLID)
         for user in self:
             user.coop_developer_access = group in user.groups_id
-
-    def _compute_coop_webhook_event_type_ids(self):
-        # The rows of the Webhooks section: one per event users can subscribe to.
-        self.coop_webhook_event_type_ids = self.env["coop.webhook.event.type"].search(
-            [("subscribable", "=", True)]
-        )
 
     def _compute_coop_revoke_on_access_removal(self):
         # Not stored: a choice made with each removal, on by default.
@@ -92,6 +76,52 @@ class ResUsers(models.Model):
             "name": self.env._("Generate an API key"),
             "target": "new",
             "views": [(False, "form")],
+        }
+
+    def coop_developer_tab(self):
+        """What the Developer settings tab shows of this user, in one call:
+        their API keys, and each event of the catalogue with their endpoints
+        and their health. The user themselves (with the access) or an
+        administrator."""
+        self.ensure_one()
+        if self != self.env.user:
+            if not self.env.user.has_group("base.group_system"):
+                raise AccessError(
+                    self.env._("Only administrators see another user's tab.")
+                )
+        else:
+            self._coop_check_developer_access()
+        endpoints = self.env["coop.webhook.endpoint"].search(
+            [("user_id", "=", self.id)]
+        )
+        return {
+            "is_self": self == self.env.user,
+            "api_keys": [
+                {
+                    "id": key.id,
+                    "name": key.name,
+                    "access": key.coop_access,
+                    "create_date": key.create_date,
+                    "expiration_date": key.expiration_date,
+                    "last_used": key.last_used,
+                }
+                for key in self.sudo().api_key_ids
+            ],
+            "events": [
+                {
+                    "id": event_type.id,
+                    "code": event_type.code,
+                    "name": event_type.name,
+                    "description": event_type.description,
+                    "endpoints": endpoints.filtered(
+                        lambda endpoint, event_type=event_type: endpoint.event_type_id
+                        == event_type
+                    )._coop_tab_values(),
+                }
+                for event_type in self.env["coop.webhook.event.type"].search(
+                    [("subscribable", "=", True)]
+                )
+            ],
         }
 
     @api.model

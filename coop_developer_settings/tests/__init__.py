@@ -8,6 +8,8 @@ from . import test_buyer_sync
 from . import test_buyer_table
 from . import test_developer_settings_access
 from . import test_developer_settings_tour
+from . import test_developer_tab
+from . import test_developer_tab_pictures
 from . import test_sale_cycle_access
 from . import test_sale_cycle_concurrency
 from . import test_sale_cycle_cron

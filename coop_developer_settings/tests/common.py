@@ -76,32 +76,65 @@ class SaleCycleCase(TransactionCase):
         )
 
 
+def pending_jobs(env):
+    return env["queue.job"].search(
+        [("method_name", "=", "_deliver_job"), ("state", "=", "pending")],
+        order="id",
+    )
+
+
+def perform_jobs(env, rounds=10):
+    """Perform the pending delivery jobs the way the job runner would,
+    whatever their eta (the tests do not wait for the retry delays)."""
+    performed = 0
+    for _round in range(rounds):
+        jobs = pending_jobs(env)
+        if not jobs:
+            break
+        for record in jobs:
+            job = Job.load(env, record.uuid)
+            job.set_started()
+            job.store()
+            job.perform()
+            job.set_done()
+            job.store()
+            performed += 1
+    return performed
+
+
 class DeliveryJobsMixin:
     """Run the delivery jobs as queue_job's runner would."""
 
     def pending_jobs(self):
-        return self.env["queue.job"].search(
-            [("method_name", "=", "_deliver_job"), ("state", "=", "pending")],
-            order="id",
-        )
+        return pending_jobs(self.env)
 
     def run_jobs(self, rounds=10):
-        """Perform the pending delivery jobs the way the job runner would,
-        whatever their eta (the tests do not wait for the retry delays)."""
-        performed = 0
-        for _round in range(rounds):
-            jobs = self.pending_jobs()
-            if not jobs:
-                break
-            for record in jobs:
-                job = Job.load(self.env, record.uuid)
-                job.set_started()
-                job.store()
-                job.perform()
-                job.set_done()
-                job.store()
-                performed += 1
-        return performed
+        return perform_jobs(self.env, rounds)
+
+    @contextmanager
+    def jobs_running(self, interval=0.2):
+        """Browser tests: the job runner in a thread, performing the jobs
+        the browser's requests queue while the tour goes on."""
+        stop = threading.Event()
+        errors = []
+
+        def runner():
+            while not stop.wait(interval):
+                try:
+                    with self.registry.cursor() as cr:
+                        perform_jobs(api.Environment(cr, SUPERUSER_ID, {}))
+                except Exception:  # reported by the test, not lost in the thread
+                    errors.append(traceback.format_exc())
+                    return
+
+        thread = threading.Thread(target=runner, name="coop-test-job-runner")
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+        self.assertFalse(errors, "the job runner thread failed")
 
 
 def allow_local_receivers(env):

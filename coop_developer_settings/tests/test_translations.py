@@ -23,6 +23,7 @@ SAME_IN_FRENCH = {
     # placeholders
     "10.1.0.0/16",
     "https://hooks.example.org/...",
+    "https://...",
 }
 
 

@@ -1,6 +1,7 @@
 """What the commands print, their errors, and the commands they run."""
 
 import subprocess
+import sys
 
 
 class DevError(Exception):
@@ -16,10 +17,35 @@ def info(message):
 
 
 def run(cmd, check=True, **kwargs):
-    """Run a command, streaming its output (pip progress, Odoo logs)."""
+    """Run a command, its output straight to the screen."""
     result = subprocess.run([str(c) for c in cmd], check=False, **kwargs)
     if check and result.returncode:
         raise DevError(
             f"`{' '.join(str(c) for c in cmd)}` failed (exit {result.returncode})."
         )
     return result
+
+
+def run_logged(cmd, log_path, shows, env=None, append=False):
+    """Run a command, its whole output to ``log_path`` and the lines that
+    show progress to the screen: ``shows(line)`` says whether a line is
+    shown, or None for "as the line before" (the rest of a multi-line entry).
+    ``append`` keeps what earlier runs wrote there. Returns the exit code."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a" if append else "w") as log:
+        proc = subprocess.Popen(
+            [str(c) for c in cmd],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        show = False
+        for line in proc.stdout:
+            log.write(line)
+            verdict = shows(line)
+            show = show if verdict is None else verdict
+            if show:
+                sys.stdout.write("    " + line)
+                sys.stdout.flush()
+        return proc.wait()

@@ -4,9 +4,8 @@ import json
 import re
 import socket
 import subprocess
-import sys
 
-from .console import DevError, info, run, step
+from .console import DevError, info, run, run_logged, step
 from .project import ADDON, DEV, HTTP_PORT, ROOT, VENV_PY, files_digest
 from .pyenv import venv_bin
 
@@ -91,25 +90,13 @@ class OdooLog:
         self.verbose = verbose
 
     def run(self, cmd, env=None):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "w") as log:
-            proc = subprocess.Popen(
-                [str(c) for c in cmd],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                env=env,
-            )
-            show = False
-            for line in proc.stdout:
-                log.write(line)
-                # A multi-line entry (traceback) follows its first line.
-                if re.match(r"\d{4}-\d\d-\d\d ", line):
-                    show = self.verbose or bool(self.PROGRESS.search(line))
-                if show:
-                    sys.stdout.write("    " + line)
-                    sys.stdout.flush()
-            return proc.wait()
+        return run_logged(cmd, self.path, self.shows, env=env)
+
+    def shows(self, line):
+        # A multi-line entry (traceback) follows its first line.
+        if not re.match(r"\d{4}-\d\d-\d\d ", line):
+            return None
+        return self.verbose or bool(self.PROGRESS.search(line))
 
 
 # Run by .venv's python, which has psycopg2: is the database there, is the

@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from .console import DevError, info, run, step
+from .console import DevError, info, run, run_logged, step
 from .project import (
     CONSTRAINTS,
     DEV,
@@ -19,10 +19,18 @@ from .project import (
 # python-ldap only serves auth_ldap and needs system headers to build.
 SKIPPED_ODOO_REQUIREMENTS = ("python-ldap",)
 STAMP = VENV / ".coop-stamp"
+PIP_LOG = DEV / "logs" / "pip.log"
+# pip's lines worth a newcomer's screen; the rest (build backends' warnings
+# on Odoo's source tree run to 100 000+ lines) stays in PIP_LOG.
+PIP_PROGRESS = ("Collecting ", "Successfully installed", "ERROR", "error:")
 
 
 def venv_bin(name):
     return VENV / "bin" / name
+
+
+def is_pip_progress(line):
+    return line.startswith(PIP_PROGRESS)
 
 
 def pip(*args):
@@ -33,8 +41,13 @@ def pip(*args):
     if "--no-build-isolation" not in args:
         env["PIP_BUILD_CONSTRAINT"] = str(CONSTRAINTS)
     env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    env.setdefault("PIP_PROGRESS_BAR", "on")
-    run([VENV_PY, "-m", "pip", "install", *args], env=env)
+    cmd = [VENV_PY, "-m", "pip", "install", *args]
+    if run_logged(cmd, PIP_LOG, is_pip_progress, env=env, append=True):
+        raise DevError(
+            f"`pip install {' '.join(str(a) for a in args)}` failed: its output is in "
+            f"{PIP_LOG}; fix what it says (often a missing system package), then "
+            "run the command again."
+        )
 
 
 def environment_stamp(odoo_dir):
@@ -56,6 +69,8 @@ def ensure_venv(odoo_dir):
         info(f"Python environment {VENV} is up to date")
         return
     step(f"Building the Python environment in {VENV} (a few minutes the first time)")
+    PIP_LOG.unlink(missing_ok=True)
+    info(f"pip's whole output: {PIP_LOG}")
     if not VENV_PY.exists():
         run([sys.executable, "-m", "venv", VENV])
     info("[1/4] pip, wheel and a setuptools that can build Odoo's pinned sdists")
