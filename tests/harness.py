@@ -271,13 +271,23 @@ class WebClient:
             {"model": model, "method": method, "args": args, "kwargs": kwargs or {}},
         )
 
-    def generate_api_key(self, name, password):
-        """The Developer settings tab's flow: wizard, password check, key."""
+    def generate_api_key(self, name, password=None, scope="full"):
+        """The Developer settings tab's flow: wizard, password check, key.
+
+        Without password, the password was checked in the last minutes:
+        Odoo does not ask again.
+        """
         action = self.call("res.users", "action_coop_generate_api_key", [[self.uid]])
         wizard_id = self.call(
-            action["res_model"], "create", [{"name": name, "duration": "30"}]
+            action["res_model"],
+            "create",
+            [{"name": name, "duration": "30", "coop_scope": scope}],
         )
-        check = self.call("coop.api.key.wizard", "make_key", [[wizard_id]])
+        shown = self.call("coop.api.key.wizard", "make_key", [[wizard_id]])
+        if password is None:
+            assert shown["res_model"] == "res.users.apikeys.show", shown
+            return shown["context"]
+        check = shown
         assert check["res_model"] == "res.users.identitycheck", (
             "the password is asked first"
         )
@@ -288,6 +298,23 @@ class WebClient:
         )
         shown = self.call("res.users.identitycheck", "run_check", [[check["res_id"]]])
         return shown["context"]
+
+
+def create_developer(admin, login, name):
+    """A user of the main shop with the Developer settings access; their
+    password is "<login>-pw"."""
+    return admin(
+        "res.users",
+        "create",
+        {
+            "name": name,
+            "login": login,
+            "password": f"{login}-pw",
+            "groups_id": [
+                (6, 0, [admin.ref("base.group_user"), admin.ref(GROUP_XMLID)])
+            ],
+        },
+    )
 
 
 def wait_for(predicate, timeout=60, interval=0.2, what="the condition"):

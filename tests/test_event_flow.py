@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from harness import GROUP_XMLID, ROOT, Rpc, cycle_values, wait_for
+from harness import ROOT, Rpc, create_developer, cycle_values, wait_for
 from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
@@ -22,18 +22,7 @@ CYCLE_CRON = "coop_developer_settings.ir_cron_process_due_sale_cycles"
 def newsletter_manager(odoo_server, admin):
     """A user of the main shop with the access, over XML-RPC."""
     login = "newsletter-manager"
-    admin(
-        "res.users",
-        "create",
-        {
-            "name": "Newsletter manager",
-            "login": login,
-            "password": f"{login}-pw",
-            "groups_id": [
-                (6, 0, [admin.ref("base.group_user"), admin.ref(GROUP_XMLID)])
-            ],
-        },
-    )
+    create_developer(admin, login, "Newsletter manager")
     return Rpc(odoo_server, login, f"{login}-pw")
 
 

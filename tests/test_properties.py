@@ -36,7 +36,8 @@ def test_the_plain_package_imports_no_odoo():
         f" submodule_search_locations=[{str(package)!r}]);"
         "m = importlib.util.module_from_spec(spec); sys.modules['w'] = m;"
         "spec.loader.exec_module(m);"
-        "import w.client, w.envelope, w.retry, w.settings, w.signing, w.url_guard"
+        "import w.client, w.envelope, w.retry, w.schemas, w.settings, w.signing,"
+        " w.url_guard"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

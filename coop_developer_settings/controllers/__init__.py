@@ -1,1 +1,1 @@
-from . import buyer_api
+from . import buyer_api, webhook_api

@@ -13,6 +13,7 @@ from odoo.tools import SQL, mute_logger
 from odoo.addons.base.models.res_users import check_identity
 
 from ..webhook import signing, url_guard
+from ..webhook.schemas import MAX_LEAD_TIME_HOURS, MIN_LEAD_TIME_HOURS
 from .coop_webhook_delivery import ALL_STATES, IN_FLIGHT
 from .res_users import GROUP_XMLID
 
@@ -20,8 +21,6 @@ MAX_ENDPOINTS_PER_TYPE = 10
 ROTATION_OVERLAP = timedelta(hours=24)
 # Reminders: how long before the date, per endpoint (1 hour to 7 days).
 DEFAULT_LEAD_TIME_HOURS = 24
-MIN_LEAD_TIME_HOURS = 1
-MAX_LEAD_TIME_HOURS = 7 * 24
 # Resend events since... and Enable and resend failed: per request.
 MAX_RESEND = 1000
 # The health shown in the tab counts the deliveries of the last days.
@@ -563,9 +562,7 @@ class CoopWebhookEndpoint(models.Model):
         self.sudo().write({"last_manual_send_at": now})
 
     def action_send_test_event(self):
-        self.check_access("read")
-        self._claim_manual_send()
-        self.env["coop.webhook.delivery"]._enqueue_test_event(self)
+        self._send_test_event()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -575,6 +572,12 @@ class CoopWebhookEndpoint(models.Model):
                 "next": {"type": "ir.actions.act_window_close"},
             },
         }
+
+    def _send_test_event(self):
+        """Queue a test event to each endpoint; returns the deliveries."""
+        self.check_access("read")
+        self._claim_manual_send()
+        return self.env["coop.webhook.delivery"]._enqueue_test_event(self)
 
     def action_disable(self):
         self.check_access("write")

@@ -100,6 +100,7 @@ class ResUsers(models.Model):
                 {
                     "id": key.id,
                     "name": key.name,
+                    "access": key.coop_access,
                     "create_date": key.create_date,
                     "expiration_date": key.expiration_date,
                     "last_used": key.last_used,

@@ -4,6 +4,15 @@ from odoo import fields, models
 
 from odoo.addons.base.models.res_users import INDEX_SIZE
 
+# What a key generated in the Developer settings tab can do. A full-account
+# key is Odoo's global key (no scope): XML-RPC/JSON-RPC login and every route
+# of this addon. A scoped key opens only this addon's routes of its scope:
+# Odoo's RPC login and its bearer routes ask for the scope "rpc", which only
+# global keys match (res.users.apikeys._check_credentials).
+SCOPE_FULL = "full"
+SCOPE_BUYERS = "coop.buyers.read"
+SCOPE_WEBHOOKS = "coop.webhooks.manage"
+
 
 class ResUsersApikeys(models.Model):
     _inherit = "res.users.apikeys"
@@ -13,6 +22,22 @@ class ResUsersApikeys(models.Model):
         compute="_compute_last_used",
         help="When the key last logged in (recorded at most once a minute).",
     )
+
+    coop_access = fields.Char(
+        string="Access",
+        compute="_compute_coop_access",
+        help="What the key can do: the full account (XML-RPC/JSON-RPC login and "
+        "every API), or only one of the addon's APIs.",
+    )
+
+    def _compute_coop_access(self):
+        labels = dict(
+            self.env["coop.api.key.wizard"]
+            ._fields["coop_scope"]
+            ._description_selection(self.env)
+        )
+        for key in self:
+            key.coop_access = labels.get(key.scope or SCOPE_FULL, key.scope)
 
     def _compute_last_used(self):
         usages = dict(

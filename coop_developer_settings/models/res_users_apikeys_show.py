@@ -14,3 +14,5 @@ class ResUsersApikeysShow(models.AbstractModel):
     coop_database = fields.Char(string="Database", readonly=True)
     coop_login = fields.Char(string="Login", readonly=True)
     coop_base_url = fields.Char(string="Server", readonly=True)
+    # What the key opens (a scope of coop.api.key.wizard): how to use it.
+    coop_scope = fields.Char(string="Access", readonly=True)

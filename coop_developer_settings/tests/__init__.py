@@ -1,6 +1,8 @@
 from . import test_access_group
 from . import test_access_removal
+from . import test_api_contract
 from . import test_api_keys
+from . import test_api_scopes
 from . import test_buyer_api
 from . import test_buyer_sync
 from . import test_buyer_table
@@ -14,6 +16,7 @@ from . import test_sale_cycle_cron
 from . import test_sale_cycle_orders
 from . import test_sale_cycle_transitions
 from . import test_translations
+from . import test_webhook_api
 from . import test_webhook_concurrency
 from . import test_webhook_delivery
 from . import test_webhook_endpoints

@@ -7,6 +7,12 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from xmlrpc.client import Fault
 
+from openapi_core import OpenAPI
+from openapi_core.contrib.requests import (
+    RequestsOpenAPIRequest,
+    RequestsOpenAPIResponse,
+)
+
 from odoo import SUPERUSER_ID, Command, api
 from odoo.tests import TransactionCase, new_test_user
 from odoo.tools import mute_logger
@@ -267,3 +273,41 @@ class RealTransactionsMixin:
                 )
             )
         return outcomes
+
+
+class ApiClientMixin:
+    """For HttpCase tests of /coop/api/v1: every answer is checked against
+    the OpenAPI document the server serves (openapi-core)."""
+
+    _openapi = None
+
+    def api(self, method, path, key=None, body=None, headers=None, raw=None):
+        """Call the API with the key (as a Bearer token); returns the
+        requests response, once validated against the document."""
+        headers = dict(headers or {})
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        response = self.opener.request(
+            method,
+            self.base_url() + path,
+            json=body,
+            data=raw,
+            headers=headers,
+            timeout=30,
+        )
+        self.assert_conforms(response)
+        return response
+
+    def assert_conforms(self, response):
+        if ApiClientMixin._openapi is None:
+            document = self.opener.get(self.base_url() + "/coop/api/v1/openapi.json")
+            ApiClientMixin._openapi = OpenAPI.from_dict(document.json())
+        ApiClientMixin._openapi.validate_response(
+            RequestsOpenAPIRequest(response.request),
+            RequestsOpenAPIResponse(response),
+        )
+
+    def assertApiError(self, response, status, code):
+        self.assertEqual(response.status_code, status, response.text)
+        self.assertEqual(response.json()["error"], code, response.text)
+        return response.json()["message"]

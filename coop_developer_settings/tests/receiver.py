@@ -3,21 +3,58 @@
 """Real receivers on 127.0.0.1 for the webhook tests.
 
 Receiver is an HTTP server that answers from a script of (status, headers,
-delay) and records each request it got (headers and exact body);
-RawReceiver answers raw bytes, for broken and stalling receivers.
+delay) and records each request it got (headers and exact body); every event
+it receives must match its JSON Schema (webhook/schemas.py), or it fails the
+test on exit. RawReceiver answers raw bytes, for broken and
+stalling receivers.
 """
 
+import importlib.util
+import json
 import socket
 import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import jsonschema
+
+
+def _load_schemas():
+    # By path: this module is also imported alone, outside Odoo (tests/,
+    # benchmarks/), where the addon is no package.
+    path = Path(__file__).resolve().parents[1] / "webhook" / "schemas.py"
+    spec = importlib.util.spec_from_file_location("coop_webhook_schemas", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+schemas = _load_schemas()
+
+
+def payload_errors(body):
+    """What makes body not a valid event envelope (empty list: valid)."""
+    try:
+        payload = json.loads(body)
+        schema = schemas.envelope_schema(payload["type"])
+    except (ValueError, TypeError, KeyError) as error:
+        return [f"not an event envelope of a known type: {error!r}"]
+    validator = jsonschema.Draft202012Validator(schema)
+    return [
+        f"{payload['type']} {list(error.absolute_path)}: {error.message}"
+        for error in validator.iter_errors(payload)
+    ]
 
 
 class Receiver:
-    def __init__(self, *script, port=0):
+    def __init__(self, *script, port=0, events=True):
+        """events: what it receives are event deliveries, to check against
+        their schema (False for tests of the HTTP client with other bytes)."""
         self.script = list(script) or [(200, {}, 0)]
         self.requests = []
+        self.invalid = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -26,6 +63,8 @@ class Receiver:
                 receiver.requests.append(
                     {"path": self.path, "headers": dict(self.headers), "body": body}
                 )
+                if events:
+                    receiver.invalid += payload_errors(body)
                 index = min(len(receiver.requests), len(receiver.script)) - 1
                 status, headers, delay = receiver.script[index]
                 time.sleep(delay)
@@ -52,9 +91,13 @@ class Receiver:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.server.shutdown()
         self.server.server_close()
+        if exc_type is None and self.invalid:
+            raise AssertionError(
+                "payloads that do not match their schema: " + "; ".join(self.invalid)
+            )
 
 
 class RawReceiver:

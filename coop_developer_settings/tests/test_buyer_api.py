@@ -10,12 +10,14 @@ from hypothesis import strategies as st
 from odoo import Command
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from .common import ApiClientMixin
+
 GROUP_XMLID = "coop_developer_settings.group_developer_settings"
 URL = "/coop/api/v1/buyers"
 
 
 @tagged("post_install", "-at_install")
-class TestBuyerApi(HttpCase):
+class TestBuyerApi(ApiClientMixin, HttpCase):
     """GET /coop/api/v1/buyers, as a newsletter tool calls it."""
 
     @classmethod
@@ -90,6 +92,8 @@ class TestBuyerApi(HttpCase):
         self.assertEqual(
             response.headers["Content-Type"], "application/json; charset=utf-8"
         )
+        if path == URL:  # as the OpenAPI document says
+            self.assert_conforms(response)
         return response.status_code, response.json()
 
     def names(self, **params):

@@ -51,6 +51,10 @@ class TestOneDeliveryOneSender(RealTransactionsMixin, TransactionCase):
                     ).id,
                     "company_id": admin.company_id.id,
                     "endpoint_id": endpoint.id,
+                    # A real sample: the receiver checks it against its schema.
+                    "data": env["coop.sale.cycle"]._webhook_sample(
+                        "sale_cycle.opened", admin
+                    )[1],
                 }
             )
             delivery = env["coop.webhook.delivery"].create(

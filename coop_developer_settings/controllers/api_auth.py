@@ -1,0 +1,206 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""What every route of /coop/api/v1 shares: the API key, its scope, the
+database, and JSON answers and errors.
+
+Authentication as Odoo 19's JSON-2 API: ``Authorization: Bearer <key>``
+and, on a server with several databases, ``X-Odoo-Database``. The key is
+checked by Odoo's own ``res.users.apikeys._check_credentials(scope=...)``,
+which takes global (full account) keys and the keys of that scope only.
+Every error is ``{"error": <stable code>, "message": <translated text>}``.
+"""
+
+import json
+import re
+
+from odoo import SUPERUSER_ID, http
+from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
+from odoo.http import request
+from odoo.tools.translate import LazyTranslate
+
+from ..models.coop_buyer import BuyerListError
+from ..models.res_users import GROUP_XMLID
+from ..models.res_users_apikeys import SCOPE_BUYERS, SCOPE_WEBHOOKS
+
+_lt = LazyTranslate(__name__)
+
+# The pattern of Odoo's own bearer authentication (ir.http._auth_method_bearer).
+BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE)
+# As Odoo 19's JSON-2 API: names the database on a server that has several.
+DATABASE_HEADER = "X-Odoo-Database"
+API_SCOPES = (SCOPE_BUYERS, SCOPE_WEBHOOKS)
+# Every route of the API: no session, no CSRF token (a key instead).
+ROUTE = {
+    "type": "http",
+    "auth": "none",
+    "csrf": False,
+    "save_session": False,
+    # Not read-only: the key's "last used" stamp is written.
+    "readonly": False,
+}
+
+WRONG_SCOPE = _lt(
+    "This API key opens another API of the Developer settings only: generate "
+    "a key for this one (or a full-account key)."
+)
+INVALID_KEY = _lt(
+    "Missing, unknown, revoked or expired API key: send "
+    "'Authorization: Bearer <your API key>'."
+)
+METHOD_NOT_ALLOWED = _lt("Method %(method)s is not allowed here.")
+UNKNOWN_DATABASE = _lt("Database %(name)s is not available here.")
+NO_DATABASE = _lt(
+    "This server has several databases: name one in the X-Odoo-Database header."
+)
+
+
+class ApiError(Exception):
+    """An error the API answers as JSON, with its HTTP status."""
+
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def json_response(payload, status=200, headers=None):
+    return request.make_response(
+        json.dumps(payload, ensure_ascii=False),
+        headers=[("Content-Type", "application/json; charset=utf-8")]
+        + list(headers or []),
+        status=status,
+    )
+
+
+def error_response(error):
+    headers = [("WWW-Authenticate", "Bearer")] if error.status == 401 else []
+    return json_response(
+        {"error": error.code, "message": str(error.message)}, error.status, headers
+    )
+
+
+def translated_error(status, code, message, **args):
+    """An error from before the key is checked (no user, maybe no database
+    yet), in the language of the request's Accept-Language."""
+    return error_response(ApiError(status, code, message._translate(_lang()) % args))
+
+
+# Odoo's errors raised by the models, as the API answers them.
+ODOO_ERRORS = (
+    (MissingError, 404, "not_found"),
+    (AccessError, 403, "forbidden"),
+    (ValidationError, 422, "validation_error"),
+    (UserError, 400, "invalid_request"),
+)
+
+
+def dispatch(handlers, scope, *args):
+    """Answer the request with the handler of its method (see serve)."""
+    method = request.httprequest.method
+    allowed = {*handlers, "OPTIONS"} | ({"HEAD"} if "GET" in handlers else set())
+    allow = ", ".join(sorted(allowed))
+    if method == "OPTIONS":
+        return request.make_response("", headers=[("Allow", allow)], status=204)
+    handler = handlers.get("GET" if method == "HEAD" else method)
+    if not handler:
+        response = translated_error(
+            405, "method_not_allowed", METHOD_NOT_ALLOWED, method=method
+        )
+        response.headers["Allow"] = allow
+        return response
+    return serve(scope, handler, *args)
+
+
+def serve(scope, handler, *args):
+    """Answer the request with handler(env, *args) as the key's user.
+
+    The key must be a full-account key or one of scope; its user must hold
+    Developer settings access. Without scope, no key is asked for. Whatever
+    handler raises (ApiError, or an Odoo error of the models: validation,
+    access...) is answered as JSON, and what it wrote is rolled back.
+    """
+    named = request.httprequest.headers.get(DATABASE_HEADER)
+    if not request.db:
+        return serve_in_named_database(named)
+    if named and named != request.db:
+        return translated_error(404, "database_not_found", UNKNOWN_DATABASE, name=named)
+    try:
+        env = authenticate(scope) if scope else public_env()
+        try:
+            with env.cr.savepoint():
+                return handler(env, *args)
+        except UserError as error:  # and its subclasses: see ODOO_ERRORS
+            raise odoo_error(error) from None
+    except ApiError as error:
+        return error_response(error)
+
+
+def odoo_error(error):
+    """The ApiError of an Odoo error raised by the models."""
+    if isinstance(error, BuyerListError):  # it says its own status and code
+        return ApiError(error.status, error.code, error.args[0])
+    status, code = next(
+        (status, code)
+        for error_class, status, code in ODOO_ERRORS
+        if isinstance(error, error_class)
+    )
+    return ApiError(status, code, error.args[0])
+
+
+def serve_in_named_database(name):
+    """Serve the request in the database the header names.
+
+    Reached without a database when Odoo could not pick one (several
+    databases, no dbfilter, no session): possible only when this addon is
+    loaded server-wide (``server_wide_modules``), as Odoo then routes here
+    before opening a database.
+    """
+    if not name:
+        return translated_error(400, "database_required", NO_DATABASE)
+    if name not in http.db_list(force=True):
+        return translated_error(404, "database_not_found", UNKNOWN_DATABASE, name=name)
+    request.db = name
+    return request._serve_db()
+
+
+def authenticate(scope):
+    """The environment of the key's user, in their language and companies."""
+    match = BEARER.match(request.httprequest.headers.get("Authorization", ""))
+    token = match and match.group(1).strip()
+    keys = request.env["res.users.apikeys"]
+    uid = token and keys._check_credentials(scope=scope, key=token)
+    if not uid:
+        if token and any(
+            keys._check_credentials(scope=other, key=token)
+            for other in API_SCOPES
+            if other != scope
+        ):
+            raise ApiError(403, "insufficient_scope", WRONG_SCOPE._translate(_lang()))
+        raise ApiError(401, "invalid_api_key", INVALID_KEY._translate(_lang()))
+    user = request.env["res.users"].sudo().browse(uid)
+    env = request.env(
+        user=uid,
+        context={
+            **request.env.context,
+            "lang": user.lang,
+            "allowed_company_ids": user.company_ids.ids,
+        },
+    )
+    if not env.user.has_group(GROUP_XMLID):
+        raise ApiError(
+            403,
+            "forbidden",
+            env._("This API key's user has no Developer settings access."),
+        )
+    return env
+
+
+def public_env():
+    """For the routes that need no key: the catalogue, in the request's
+    language."""
+    return request.env(
+        user=SUPERUSER_ID, context={**request.env.context, "lang": _lang()}
+    )
+
+
+def _lang():
+    return request.best_lang or "en_US"

@@ -1,0 +1,609 @@
+"""The API contract: JSON Schemas of the events' data and of the HTTP API,
+and the OpenAPI 3.1 document that gathers them (GET /coop/api/v1/openapi.json).
+
+Plain Python (no Odoo): the tests validate the document, the API's answers
+and the delivered payloads against these very schemas, so they cannot drift
+from what is sent.
+"""
+
+import copy
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1"
+PREFIX = "/coop/api/v1"
+DATABASE_HEADER = "X-Odoo-Database"
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
+
+_UTC = {
+    "type": "string",
+    "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$",
+    "description": 'UTC, "YYYY-MM-DD HH:MM:SS".',
+}
+_UTC_OR_NULL = {**_UTC, "type": ["string", "null"], "description": "UTC, or null."}
+_LOCAL = {
+    "type": "string",
+    "format": "date-time",
+    "description": "ISO 8601 with the shop's time zone offset.",
+}
+_REF = {
+    "type": "object",
+    "required": ["id", "name"],
+    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+    "additionalProperties": False,
+}
+
+# Every sale_cycle.* event (coop.sale.cycle._webhook_data).
+SALE_CYCLE = {
+    "type": "object",
+    "required": [
+        "id",
+        "name",
+        "state",
+        "description_html",
+        "description_text",
+        "date_open",
+        "date_close",
+        "timezone",
+        "date_open_local",
+        "date_close_local",
+        "opened_at",
+        "closed_at",
+        "shop_url",
+        "company",
+        "occurred_at",
+    ],
+    "properties": {
+        "id": {
+            "type": "integer",
+            "description": "The sale cycle (0 in a test event without any cycle).",
+        },
+        "name": {"type": "string"},
+        "state": {
+            "type": "string",
+            "enum": ["draft", "scheduled", "open", "closed", "cancelled"],
+        },
+        "description_html": {"type": ["string", "null"]},
+        "description_text": {"type": ["string", "null"]},
+        "date_open": _UTC,
+        "date_close": _UTC,
+        "timezone": {"type": "string", "description": "The shop's time zone."},
+        "date_open_local": _LOCAL,
+        "date_close_local": _LOCAL,
+        "opened_at": _UTC_OR_NULL,
+        "closed_at": _UTC_OR_NULL,
+        "shop_url": {"type": ["string", "null"]},
+        "company": {**_REF, "description": "The shop."},
+        "occurred_at": _UTC,
+    },
+    "additionalProperties": False,
+}
+
+
+def _extended(base, **properties):
+    schema = copy.deepcopy(base)
+    schema["properties"].update(properties)
+    schema["required"] += list(properties)
+    return schema
+
+
+def _countdown(key, what):
+    return {
+        key: {"type": "integer", "minimum": 0, "description": f"Seconds until {what}."},
+        f"{key}_text": {
+            "type": "string",
+            "description": 'The same, in words (e.g. "23 hours"), in the shop\'s '
+            "language.",
+        },
+    }
+
+
+EVENT_DATA = {
+    "sale_cycle.opening_soon": _extended(
+        SALE_CYCLE, **_countdown("time_to_open", "date_open")
+    ),
+    "sale_cycle.opened": SALE_CYCLE,
+    "sale_cycle.closing_soon": _extended(
+        SALE_CYCLE, **_countdown("time_left", "date_close")
+    ),
+    "sale_cycle.closed": _extended(
+        SALE_CYCLE,
+        order_count={"type": "integer", "minimum": 0},
+        buyer_count={"type": "integer", "minimum": 0},
+        amount_total={"type": "number"},
+        currency={"type": "string", "description": "ISO 4217 code."},
+    ),
+}
+# A test event carries a sample of the data of its endpoint's event type.
+EVENT_DATA["webhook.test"] = {"anyOf": list(EVENT_DATA.values())}
+
+
+def data_schema(event_type):
+    """The JSON Schema of the data of event_type (KeyError if unknown)."""
+    return EVENT_DATA[event_type]
+
+
+def envelope_schema(event_type):
+    """The JSON Schema of a delivered body: {id, type, timestamp, data}."""
+    return {
+        "type": "object",
+        "required": ["id", "type", "timestamp", "data"],
+        "properties": {
+            "id": {
+                "type": "string",
+                "pattern": "^evt_[0-9a-f]{32}$",
+                "description": "The event's id, also in the webhook-id header: "
+                "the same on every retry and resend (deduplicate on it).",
+            },
+            "type": {"const": event_type},
+            "timestamp": {
+                "type": "string",
+                "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+                "description": "When the event happened (UTC).",
+            },
+            "data": data_schema(event_type),
+        },
+        "additionalProperties": False,
+    }
+
+
+# ----------------------------------------------------------------------
+# The HTTP API
+# ----------------------------------------------------------------------
+
+ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {
+            "type": "string",
+            "description": "A stable code, e.g. invalid_api_key, insufficient_scope, "
+            "not_found, validation_error.",
+        },
+        "message": {
+            "type": "string",
+            "description": "What went wrong, in the key user's language.",
+        },
+    },
+    "additionalProperties": False,
+}
+MIN_LEAD_TIME_HOURS = 1
+MAX_LEAD_TIME_HOURS = 7 * 24
+WEBHOOK = {
+    "type": "object",
+    "required": [
+        "id",
+        "event_type",
+        "url",
+        "state",
+        "lead_time_hours",
+        "disabled_reason",
+        "created_at",
+    ],
+    "properties": {
+        "id": {"type": "integer"},
+        "event_type": {"type": "string", "description": "An event type's code."},
+        "url": {"type": "string"},
+        "state": {"type": "string", "enum": ["enabled", "disabled"]},
+        "lead_time_hours": {
+            "type": ["integer", "null"],
+            "description": "Reminders: how many hours before the date they are "
+            "sent; null for the other events.",
+        },
+        "disabled_reason": {"type": ["string", "null"]},
+        "created_at": _UTC,
+    },
+    "additionalProperties": False,
+}
+WEBHOOK_CREATED = _extended(
+    WEBHOOK,
+    secret={
+        "type": "string",
+        "pattern": "^whsec_",
+        "description": "The signing secret (Standard Webhooks), shown this once.",
+    },
+)
+WEBHOOK_CREATE = {
+    "type": "object",
+    "required": ["event_type", "url"],
+    "properties": {
+        "event_type": {
+            "type": "string",
+            "description": "The code of a subscribable event type "
+            "(GET /coop/api/v1/event-types).",
+        },
+        "url": {
+            "type": "string",
+            "pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]?://",
+            "maxLength": 2048,
+            "description": "Where the events are sent: https, a public server.",
+        },
+        "lead_time_hours": {
+            "type": "integer",
+            "minimum": MIN_LEAD_TIME_HOURS,
+            "maximum": MAX_LEAD_TIME_HOURS,
+            "description": "Reminders only (sale_cycle.opening_soon, "
+            "sale_cycle.closing_soon): how many hours before; 24 by default.",
+        },
+    },
+    "additionalProperties": False,
+}
+EVENT_TYPE = {
+    "type": "object",
+    "required": [
+        "code",
+        "name",
+        "description",
+        "subscribable",
+        "has_lead_time",
+        "data_schema",
+    ],
+    "properties": {
+        "code": {"type": "string"},
+        "name": {"type": "string"},
+        "description": {"type": ["string", "null"]},
+        "subscribable": {
+            "type": "boolean",
+            "description": "Webhooks can be created for it (not the test event).",
+        },
+        "has_lead_time": {"type": "boolean"},
+        "data_schema": {
+            "type": "object",
+            "description": "The JSON Schema of the event's data.",
+        },
+    },
+    "additionalProperties": False,
+}
+_EMAIL = {"type": ["string", "null"]}
+BUYER = {
+    "type": "object",
+    "required": [
+        "id",
+        "removed",
+        "partner_id",
+        "name",
+        "email",
+        "phone",
+        "company",
+        "first_order_date",
+        "last_order_date",
+        "order_count",
+        "last_cycle",
+        "opt_out",
+    ],
+    "properties": {
+        "id": {"type": "integer"},
+        "removed": {"const": False},
+        "partner_id": {"type": "integer"},
+        "name": {"type": "string"},
+        "email": _EMAIL,
+        "phone": {"type": ["string", "null"]},
+        "company": {**_REF, "description": "The shop."},
+        "first_order_date": _UTC,
+        "last_order_date": _UTC,
+        "order_count": {"type": "integer", "minimum": 0},
+        "last_cycle": {"anyOf": [_REF, {"type": "null"}]},
+        "opt_out": {"type": "boolean"},
+    },
+    "additionalProperties": False,
+}
+REMOVED_BUYER = {
+    "type": "object",
+    "description": "A buyer removed since the sync cursor: unsubscribe them.",
+    "required": ["id", "removed", "partner_id", "email", "company"],
+    "properties": {
+        "id": {"type": "integer"},
+        "removed": {"const": True},
+        "partner_id": {"type": "integer"},
+        "email": _EMAIL,
+        "company": _REF,
+    },
+    "additionalProperties": False,
+}
+BUYER_PAGE = {
+    "type": "object",
+    "required": ["data", "next_cursor", "sync_cursor"],
+    "properties": {
+        "data": {
+            "type": "array",
+            "items": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/Buyer"},
+                    {"$ref": "#/components/schemas/RemovedBuyer"},
+                ]
+            },
+        },
+        "next_cursor": {
+            "type": ["string", "null"],
+            "description": "The next page (as cursor), or null on the last one.",
+        },
+        "sync_cursor": {
+            "type": "string",
+            "description": "Next time, as cursor: what changed since this listing.",
+        },
+    },
+    "additionalProperties": False,
+}
+
+
+def _or_empty(schema):
+    """A query parameter's schema: an empty value counts as absent."""
+    return {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+
+
+_ID_QUERY = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+BUYER_PARAMETERS = [
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "The next_cursor or sync_cursor of an earlier answer.",
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": _or_empty({"type": "integer", "minimum": 1, "maximum": 1000}),
+        "description": "1 to 1000, 50 by default.",
+    },
+    {"name": "company_id", "in": "query", "schema": _or_empty(_ID_QUERY)},
+    {"name": "cycle_id", "in": "query", "schema": _or_empty(_ID_QUERY)},
+    {
+        "name": "updated_since",
+        "in": "query",
+        "schema": _or_empty({"type": "string", "format": "date-time"}),
+    },
+    {
+        "name": "include_opted_out",
+        "in": "query",
+        "schema": _or_empty({"type": "boolean"}),
+    },
+]
+TEST_SENT = {
+    "type": "object",
+    "required": ["event_id"],
+    "properties": {"event_id": {"type": "string", "pattern": "^evt_[0-9a-f]{32}$"}},
+    "additionalProperties": False,
+}
+
+
+def _list_of(name):
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"type": "array", "items": _ref(name)}},
+        "additionalProperties": False,
+    }
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name, description):
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": _ref(name)}},
+    }
+
+
+def _errors(*statuses):
+    """The documented error answers: those given, and the database's (400
+    without one on a server that has several, 404 for an unknown one)."""
+    statuses = sorted({400, 404, *statuses})
+    texts = {
+        400: "Bad request (e.g. not a JSON object, or a database to name).",
+        401: "Missing, unknown, revoked or expired API key.",
+        403: "The key's scope or its user's access does not allow this.",
+        404: "No such webhook, sale cycle or database (X-Odoo-Database).",
+        422: "Refused by the validation (URL, event type, lead time, cap).",
+    }
+    return {str(status): _json("Error", texts[status]) for status in statuses}
+
+
+def _operation(summary, responses, scopes=None, **extra):
+    parameters = extra.pop("parameters", [])
+    operation = {
+        "summary": summary,
+        "parameters": [*parameters, {"$ref": "#/components/parameters/Database"}],
+        "responses": responses,
+        **extra,
+    }
+    if scopes:
+        operation["security"] = [{"apiKey": []}]
+        operation["description"] = (
+            extra.get("description", "")
+            + " API keys: full account, or "
+            + " or ".join(f"*{scope}*" for scope in scopes)
+            + "."
+        ).strip()
+    else:
+        operation["security"] = []
+    return operation
+
+
+def _endpoint_id():
+    return {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    }
+
+
+def openapi_document(server_url, event_types):
+    """The OpenAPI 3.1 document of the API and of its webhooks.
+
+    event_types: (code, name, description, subscribable) of every event
+    type, in the catalogue's order.
+    """
+    create = copy.deepcopy(WEBHOOK_CREATE)
+    create["properties"]["event_type"]["enum"] = [
+        code for code, _name, _description, subscribable in event_types if subscribable
+    ]
+    webhooks_scope = ("Manage my webhooks",)
+    paths = {
+        f"{PREFIX}/buyers": {
+            "get": _operation(
+                "The buyer list, a page at a time",
+                {
+                    "200": _json("BuyerPage", "A page of buyers."),
+                    **_errors(401, 403),
+                },
+                ("Read the buyer list",),
+                operationId="listBuyers",
+                parameters=BUYER_PARAMETERS,
+            ),
+        },
+        f"{PREFIX}/webhooks": {
+            "get": _operation(
+                "The key user's webhooks",
+                {
+                    "200": _json("WebhookList", "The webhooks (never their secret)."),
+                    **_errors(401, 403),
+                },
+                webhooks_scope,
+                operationId="listWebhooks",
+            ),
+            "post": _operation(
+                "Subscribe: create a webhook",
+                {
+                    "201": {
+                        **_json(
+                            "WebhookCreated", "Created; its signing secret, this once."
+                        ),
+                        "links": {
+                            name: {
+                                "operationId": operation,
+                                "parameters": {"id": "$response.body#/id"},
+                            }
+                            for name, operation in (
+                                ("delete", "deleteWebhook"),
+                                ("test", "testWebhook"),
+                            )
+                        },
+                    },
+                    **_errors(401, 403, 422),
+                },
+                webhooks_scope,
+                operationId="createWebhook",
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("WebhookCreate"),
+                            "example": {
+                                "event_type": "sale_cycle.opened",
+                                "url": "https://hooks.example.org/coop",
+                            },
+                        }
+                    },
+                },
+            ),
+        },
+        f"{PREFIX}/webhooks/{{id}}": {
+            "delete": _operation(
+                "Unsubscribe: delete a webhook",
+                {"204": {"description": "Deleted."}, **_errors(401, 403)},
+                webhooks_scope,
+                operationId="deleteWebhook",
+                parameters=[_endpoint_id()],
+            ),
+        },
+        f"{PREFIX}/webhooks/{{id}}/test": {
+            "post": _operation(
+                "Send a test event to a webhook",
+                {
+                    "202": _json("TestSent", "Queued; its delivery follows."),
+                    **_errors(401, 403),
+                },
+                webhooks_scope,
+                operationId="testWebhook",
+                parameters=[_endpoint_id()],
+            ),
+        },
+        f"{PREFIX}/event-types": {
+            "get": _operation(
+                "The event catalogue, with the JSON Schema of each event's data",
+                {"200": _json("EventTypeList", "Every event type."), **_errors()},
+                operationId="listEventTypes",
+            ),
+        },
+        f"{PREFIX}/openapi.json": {
+            "get": _operation(
+                "This document",
+                {
+                    "200": {
+                        "description": "OpenAPI 3.1.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **_errors(),
+                },
+                operationId="openapi",
+            ),
+        },
+    }
+    schemas = {
+        "Error": ERROR,
+        "Webhook": WEBHOOK,
+        "WebhookCreated": WEBHOOK_CREATED,
+        "WebhookCreate": create,
+        "WebhookList": _list_of("Webhook"),
+        "EventType": EVENT_TYPE,
+        "EventTypeList": _list_of("EventType"),
+        "TestSent": TEST_SENT,
+        "Buyer": BUYER,
+        "RemovedBuyer": REMOVED_BUYER,
+        "BuyerPage": BUYER_PAGE,
+    }
+    webhooks = {}
+    for code, name, description, _subscribable in event_types:
+        component = "Event_" + code.replace(".", "_")
+        schemas[component] = envelope_schema(code)
+        webhooks[code] = {
+            "post": {
+                "summary": name,
+                "description": (description or "")
+                + "\n\nSigned as Standard Webhooks: headers webhook-id, "
+                "webhook-timestamp, webhook-signature (HMAC-SHA256 with the "
+                "webhook's secret). Answer 2xx within the timeout; anything "
+                "else is retried.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(component)}},
+                },
+                "responses": {"2XX": {"description": "Received."}},
+            }
+        }
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Coop Developer Settings API",
+            "version": API_VERSION,
+            "description": "The buyer list and webhook subscriptions of a food "
+            "cooperative's shop. Authenticate with an API key from the "
+            "Developer settings tab: Authorization: Bearer <key>. On a server "
+            "with several databases, name one in the X-Odoo-Database header.",
+        },
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "webhooks": webhooks,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An Odoo API key (Developer settings tab).",
+                }
+            },
+            "parameters": {
+                "Database": {
+                    "name": DATABASE_HEADER,
+                    "in": "header",
+                    "required": False,
+                    "description": "The database, on a server that has several "
+                    "(as Odoo 19's JSON-2 API).",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+    }
