@@ -402,8 +402,9 @@ class CoopWebhookDelivery(models.Model):
             [
                 {
                     "delivery_id": attempt.key,
+                    # In whole seconds, as fields.Datetime.now() gives them.
                     "attempted_at": datetime.fromtimestamp(
-                        attempt.started_at, UTC
+                        int(attempt.started_at), UTC
                     ).replace(tzinfo=None),
                     "status_code": attempt.outcome.status,
                     "duration_ms": int(attempt.outcome.duration * 1000),

@@ -453,9 +453,7 @@ class TestBatch(BaseCase):
             sender() as send,
         ):
             attempts = self.attempts(receiver, "abc", 6)
-            left = batch.send(
-                attempts, send, concurrency=4, per_endpoint=2, budget=60
-            )
+            left = batch.send(attempts, send, concurrency=4, per_endpoint=2, budget=60)
         self.assertEqual(left, [])
         self.assertEqual(
             [attempt.outcome.status for attempt in attempts], [200] * len(attempts)
@@ -485,9 +483,7 @@ class TestBatch(BaseCase):
             {a.outcome.disposition for a in by_endpoint["hang"]}, {"retry"}
         )
         self.assertEqual({a.outcome.status for a in by_endpoint["ok"]}, {200})
-        healthy_end = max(
-            a.started_at + a.outcome.duration for a in by_endpoint["ok"]
-        )
+        healthy_end = max(a.started_at + a.outcome.duration for a in by_endpoint["ok"])
         self.assertLess(healthy_end - started, 1.5, "not behind the hanging one")
 
     def test_what_did_not_start_within_the_budget_is_returned_in_order(self):

@@ -41,7 +41,6 @@ def send(attempts, sender, *, concurrency, per_endpoint, budget):
     in_flight = Counter()
 
     def run(attempt):
-        attempt.started_at = time.time()
         try:
             attempt.outcome = sender.post(attempt.url, attempt.body, attempt.headers)
         except Exception as exc:  # sender.post does not raise; never lose one
@@ -65,7 +64,10 @@ def send(attempts, sender, *, concurrency, per_endpoint, budget):
                     and in_flight[endpoint] < per_endpoint
                     and time.monotonic() < stop_starting
                 ):
-                    running.add(pool.submit(run, queue.popleft()))
+                    attempt = queue.popleft()
+                    # Stamped here, when a thread is free to send it at once.
+                    attempt.started_at = time.time()
+                    running.add(pool.submit(run, attempt))
                     in_flight[endpoint] += 1
                 if not queue:
                     del queues[endpoint]
