@@ -164,10 +164,31 @@ class CoopWebhookDelivery(models.Model):
         """Queue these deliveries in queue_job jobs of up to BATCH_SIZE each
         (an endpoint's together), in the current transaction.
 
-        The jobs run as the superuser, not as whoever caused the event: a
-        job whose user was deleted would never run.
+        The endpoints that are failing (a delivery waiting for its retry)
+        get jobs of their own: a job ends when its slowest attempt does, and
+        a receiver that hangs must not make the healthy ones' job last its
+        whole timeout. The jobs run as the superuser, not as whoever caused
+        the event: a job whose user was deleted would never run.
         """
-        deliveries = self.with_user(SUPERUSER_ID).sorted(
+        deliveries = self.with_user(SUPERUSER_ID)
+        failing = set(
+            self.sudo()
+            .search(
+                [
+                    ("state", "=", "retrying"),
+                    ("endpoint_id", "in", deliveries.endpoint_id.ids),
+                    ("id", "not in", deliveries.ids),
+                ]
+            )
+            .endpoint_id.ids
+        )
+        for group in deliveries.grouped(
+            lambda delivery: delivery.endpoint_id.id in failing
+        ).values():
+            group._schedule_batches(delay)
+
+    def _schedule_batches(self, delay):
+        deliveries = self.sorted(
             lambda delivery: (delivery.endpoint_id.id, delivery.id)
         )
         for start in range(0, len(deliveries), BATCH_SIZE):

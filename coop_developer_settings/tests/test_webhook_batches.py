@@ -151,3 +151,24 @@ class TestDeliveryBatches(WebhookCase):
             )
             self.run_jobs()
         self.assertEqual(len(receiver.requests), 5)
+
+    def test_a_failing_endpoint_gets_jobs_of_its_own(self):
+        """A receiver that hangs would make its job last its whole timeout:
+        once it is failing, the healthy ones are not in that job."""
+        with Receiver() as healthy, Receiver((503, {}, 0)) as failing:
+            endpoints = self.endpoints(healthy, 2)
+            bad = self.endpoint(failing.url)
+            self.create_cycle(state="open", name="First")
+            self.run_jobs(rounds=1)
+            self.assertEqual(self.deliveries(bad).state, "retrying")
+            self.create_cycle(state="open", name="Second")
+            second = self.all_deliveries(endpoints | bad).filtered(
+                lambda delivery: delivery.state == "pending"
+            )
+            self.assertEqual(len(second), 3)
+            by_job = second.grouped("job_uuid")
+            self.assertEqual(
+                sorted(sorted(group.endpoint_id.ids) for group in by_job.values()),
+                sorted([endpoints.ids, bad.ids]),
+            )
+            self.run_jobs()
