@@ -396,6 +396,19 @@ class TestSender(BaseCase):
             len({request["peer"] for request in receiver.requests}), 1, "one connection"
         )
 
+    def test_no_cookie_goes_from_one_attempt_to_the_next(self):
+        """Attempts to one host share a session, whatever their endpoint's
+        owner: what a receiver sets is not sent back."""
+        cookie = {"Set-Cookie": "session=of-the-first-owner; Path=/"}
+        with (
+            Receiver((200, cookie, 0), events=False, keep_alive=True) as receiver,
+            sender() as send,
+        ):
+            send.post(receiver.url + "/first-owner", b"{}", {})
+            send.post(receiver.url + "/second-owner", b"{}", {})
+        self.assertEqual(len({request["peer"] for request in receiver.requests}), 1)
+        self.assertNotIn("Cookie", receiver.requests[1]["headers"])
+
     def test_each_thread_has_its_own_connection(self):
         with Receiver(events=False, keep_alive=True) as receiver, sender() as send:
             batch.send(

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -243,6 +244,9 @@ class Sender:
         if session is None:
             session = requests.Session()
             session.trust_env = False  # no proxy from the environment
+            # No cookie kept: the session serves every endpoint on a host,
+            # whatever their owner.
+            session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
             adapter = guarded_adapter(
                 self.allowed_networks,
                 self.connect_timeout,
