@@ -164,26 +164,18 @@ class CoopWebhookDelivery(models.Model):
         """Queue these deliveries in queue_job jobs of up to BATCH_SIZE each
         (an endpoint's together), in the current transaction.
 
-        The endpoints that are failing (a delivery waiting for its retry)
-        get jobs of their own: a job ends when its slowest attempt does, and
-        a receiver that hangs must not make the healthy ones' job last its
-        whole timeout. The jobs run as the superuser, not as whoever caused
-        the event: a job whose user was deleted would never run.
+        The endpoints that were slow lately (a timeout, a slow answer) get
+        jobs of their own: a job ends when its slowest attempt does, and a
+        receiver that hangs must not make the others' jobs last its whole
+        timeout. The jobs run as the superuser, not as whoever caused the
+        event: a job whose user was deleted would never run.
         """
         deliveries = self.with_user(SUPERUSER_ID)
-        failing = set(
-            self.sudo()
-            .search(
-                [
-                    ("state", "=", "retrying"),
-                    ("endpoint_id", "in", deliveries.endpoint_id.ids),
-                    ("id", "not in", deliveries.ids),
-                ]
-            )
-            .endpoint_id.ids
+        slow = self.env["coop.webhook.attempt"]._slow_endpoint_ids(
+            deliveries.endpoint_id.ids
         )
         for group in deliveries.grouped(
-            lambda delivery: delivery.endpoint_id.id in failing
+            lambda delivery: delivery.endpoint_id.id in slow
         ).values():
             group._schedule_batches(delay)
 

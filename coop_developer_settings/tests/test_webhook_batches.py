@@ -152,23 +152,25 @@ class TestDeliveryBatches(WebhookCase):
             self.run_jobs()
         self.assertEqual(len(receiver.requests), 5)
 
-    def test_a_failing_endpoint_gets_jobs_of_its_own(self):
-        """A receiver that hangs would make its job last its whole timeout:
-        once it is failing, the healthy ones are not in that job."""
-        with Receiver() as healthy, Receiver((503, {}, 0)) as failing:
+    def test_a_slow_endpoint_gets_jobs_of_its_own(self):
+        """A job lasts as long as its slowest attempt: once an endpoint has
+        timed out, the others' deliveries are not in its jobs any more."""
+        with Receiver() as healthy, Receiver((200, {}, 3)) as hanging:
             endpoints = self.endpoints(healthy, 2)
-            bad = self.endpoint(failing.url)
+            slow = self.endpoint(hanging.url)
             self.create_cycle(state="open", name="First")
+            self.assertEqual(len(self.pending_jobs()), 1, "none was slow yet")
             self.run_jobs(rounds=1)
-            self.assertEqual(self.deliveries(bad).state, "retrying")
+            self.assertIn("timeout", self.deliveries(slow).last_error)
             self.create_cycle(state="open", name="Second")
-            second = self.all_deliveries(endpoints | bad).filtered(
+            second = self.all_deliveries(endpoints | slow).filtered(
                 lambda delivery: delivery.state == "pending"
             )
             self.assertEqual(len(second), 3)
-            by_job = second.grouped("job_uuid")
             self.assertEqual(
-                sorted(sorted(group.endpoint_id.ids) for group in by_job.values()),
-                sorted([endpoints.ids, bad.ids]),
+                sorted(
+                    sorted(group.endpoint_id.ids)
+                    for group in second.grouped("job_uuid").values()
+                ),
+                sorted([endpoints.ids, slow.ids]),
             )
-            self.run_jobs()
