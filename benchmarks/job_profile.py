@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Profile of the delivery job's own work (signing, HTTP, log), per delivery.
+"""Profile of one delivery job's own work (a batch: signing, HTTP, log).
 
 Tells how much of a job slot the job body takes; the rest of the slot is
 queue_job's (runner dispatch, job bookkeeping). Run with

@@ -1,5 +1,6 @@
-# Run inside `odoo shell` by job_profile.py: cProfile of the delivery job's
-# own work (100 deliveries to a local receiver answering at once).
+# Run inside `odoo shell` by job_profile.py: cProfile of one delivery job's
+# own work, a batch of 200 deliveries to 20 endpoints of a local receiver
+# answering at once (keep-alive).
 import cProfile
 import io
 import os
@@ -11,7 +12,8 @@ import time
 sys.path.insert(0, os.environ["BENCH_RECEIVER_DIR"])
 from receiver import Receiver  # noqa: E402
 
-receiver = Receiver().__enter__()
+DELIVERIES, ENDPOINTS = 200, 20
+receiver = Receiver(events=False, keep_alive=True).__enter__()
 params = env["ir.config_parameter"].sudo()  # noqa: F821 - given by odoo shell
 params.set_param("coop_developer_settings.allowed_private_networks", "127.0.0.0/8")
 params.set_param("coop_developer_settings.webhook_allow_http", "1")
@@ -19,35 +21,46 @@ groups = [
     env.ref("base.group_user").id,  # noqa: F821
     env.ref("coop_developer_settings.group_developer_settings").id,  # noqa: F821
 ]
-user = env["res.users"].create(  # noqa: F821
-    {"name": "Profiled", "login": "profiled", "groups_id": [(6, 0, groups)]}
+users = env["res.users"].create(  # noqa: F821
+    [
+        {
+            "name": f"Profiled {i}",
+            "login": f"profiled-{i}",
+            "groups_id": [(6, 0, groups)],
+        }
+        for i in range(ENDPOINTS // 10)  # 10 endpoints per user and event type
+    ]
 )
-endpoint = env["coop.webhook.endpoint"].create(  # noqa: F821
-    {
-        "user_id": user.id,
-        "event_type_id": env.ref(  # noqa: F821
-            "coop_developer_settings.webhook_event_sale_cycle_opened"
-        ).id,
-        "url": receiver.url,
-    }
+endpoints = env["coop.webhook.endpoint"].create(  # noqa: F821
+    [
+        {
+            "user_id": users[i // 10].id,
+            "event_type_id": env.ref(  # noqa: F821
+                "coop_developer_settings.webhook_event_sale_cycle_opened"
+            ).id,
+            "url": f"{receiver.url}/{i}",
+        }
+        for i in range(ENDPOINTS)
+    ]
 )
+test_type = env.ref("coop_developer_settings.webhook_event_test")  # noqa: F821
 events = env["coop.webhook.event"].create(  # noqa: F821
     [
         {
-            "event_type_id": env.ref("coop_developer_settings.webhook_event_test").id,  # noqa: F821
-            "company_id": user.company_id.id,
-            "endpoint_id": endpoint.id,
+            "event_type_id": test_type.id,
+            "company_id": users[0].company_id.id,
+            "endpoint_id": endpoints[i % ENDPOINTS].id,
         }
-        for _ in range(100)
+        for i in range(DELIVERIES)
     ]
 )
 deliveries = env["coop.webhook.delivery"].create(  # noqa: F821
     [
         {
             "event_id": event.id,
-            "endpoint_id": endpoint.id,
-            "user_id": user.id,
-            "company_id": user.company_id.id,
+            "endpoint_id": event.endpoint_id.id,
+            "user_id": event.endpoint_id.user_id.id,
+            "company_id": event.company_id.id,
             "event_type": event.event_type,
         }
         for event in events
@@ -57,12 +70,16 @@ env.cr.commit()  # noqa: F821
 profile = cProfile.Profile()
 start = time.perf_counter()
 profile.enable()
-for delivery in deliveries:
-    delivery._deliver_job()
-    env.flush_all()  # noqa: F821
+result = deliveries._deliver_job()
+env.flush_all()  # noqa: F821
 profile.disable()
-print(f"job body: {(time.perf_counter() - start) * 10:.2f} ms per delivery")
+elapsed = time.perf_counter() - start
+print(f"one job, {DELIVERIES} deliveries to {ENDPOINTS} endpoints: {result}")
+print(
+    f"job body: {elapsed * 1000:.0f} ms, {elapsed * 1000 / DELIVERIES:.2f} ms per "
+    f"delivery, {len(receiver.requests)} requests received"
+)
 out = io.StringIO()
-pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(12)
+pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(15)
 print(out.getvalue())
 receiver.__exit__(None, None, None)

@@ -158,6 +158,55 @@ def test_server_killed_while_delivering(odoo_server, admin, developer):
     assert set(received) <= expected, "duplicates only of real events"
 
 
+def test_server_killed_in_the_middle_of_a_batch(odoo_server, admin, developer):
+    """One job sends the 30 deliveries of an opening, 5 at a time: SIGKILL
+    when part of them has arrived. Nothing of the batch was recorded, and
+    after the restart every delivery arrives at least once, with its id."""
+    # Endpoints are capped per owner and event type: three owners of ten.
+    owners = [create_developer(admin, f"batch-killer-{index}") for index in range(3)]
+    admin.set_params(webhook_delivery_concurrency="5")
+    with Receiver((200, {}, 1)) as receiver:
+        endpoints = [
+            endpoint_for(admin, owner, receiver.url)
+            for owner in owners
+            for _index in range(10)
+        ]
+        open_cycle(admin, "Killed mid-batch")
+        jobs = {
+            row["job_uuid"]
+            for row in admin(
+                "coop.webhook.delivery",
+                "search_read",
+                [("endpoint_id", "in", endpoints)],
+                fields=["job_uuid"],
+            )
+        }
+        wait_for(lambda: len(receiver.requests) >= 10, what="part of the batch")
+        recorded_at_kill = admin(
+            "coop.webhook.attempt",
+            "search_count",
+            [("delivery_id.endpoint_id", "in", endpoints)],
+        )
+        arrived_before = len(receiver.requests)
+        odoo_server.stop(signal.SIGKILL)
+        odoo_server.start()
+        admin.set_params(webhook_delivery_concurrency="")
+        rows = wait_for(
+            lambda: all(settled(admin, e) for e in endpoints)
+            and [r for e in endpoints for r in deliveries(admin, e)],
+            timeout=180,
+            what="every delivery after the restart",
+        )
+    for endpoint_id in endpoints:
+        disable(admin, endpoint_id)
+    assert len(jobs) == 1, "one job for the batch"
+    assert 10 <= arrived_before < 30, "killed in the middle of the batch"
+    assert recorded_at_kill == 0, "nothing of a batch is recorded before it ends"
+    assert len(rows) == 30 and {row["state"] for row in rows} == {"done"}
+    received = [request["headers"]["webhook-id"] for request in receiver.requests]
+    assert {row["webhook_id"] for row in rows} == set(received), "none lost"
+
+
 def test_a_name_that_does_not_resolve_is_retried(admin, developer):
     """DNS trouble is temporary: the delivery goes on with its schedule."""
     endpoint_id = endpoint_for(admin, developer, "https://no-such-host.invalid/hook")

@@ -1,8 +1,10 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 import logging
+import math
 import time
-from datetime import timedelta
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import psycopg2
 
@@ -14,7 +16,7 @@ from odoo.tools import SQL, mute_logger
 
 from odoo.addons.queue_job.job import CANCELLED, ENQUEUED, PENDING
 
-from ..webhook import client, retry, signing
+from ..webhook import batch, client, retry, signing
 
 _logger = logging.getLogger(__name__)
 
@@ -30,6 +32,12 @@ STATES = [
     ("expired", "Expired"),
 ]
 ALL_STATES = tuple(state for state, _label in STATES)
+# Deliveries per job: one job sends them at once (see webhook/batch.py).
+BATCH_SIZE = 200
+# A job starts attempts during this many seconds at most, then leaves the
+# rest to a new job: a job ends within it plus one total timeout, well
+# within the workers' time limit, whatever its receivers do.
+BATCH_BUDGET = 30
 
 
 class CoopWebhookDelivery(models.Model):
@@ -153,30 +161,61 @@ class CoopWebhookDelivery(models.Model):
         return events._deliver()
 
     def _schedule(self, delay=0):
-        """One queue_job job per delivery, in the current transaction.
+        """Queue these deliveries in queue_job jobs of up to BATCH_SIZE each
+        (an endpoint's together), in the current transaction.
 
-        The jobs run as the superuser, not as whoever caused the event: a
-        job whose user was deleted would never run.
+        The endpoints that were slow lately (a timeout, a slow answer) get
+        jobs of their own: a job ends when its slowest attempt does, and a
+        receiver that hangs must not make the others' jobs last its whole
+        timeout. The jobs run as the superuser, not as whoever caused the
+        event: a job whose user was deleted would never run.
         """
-        for delivery in self.with_user(SUPERUSER_ID):
-            job = delivery.with_delay(
+        deliveries = self.with_user(SUPERUSER_ID)
+        slow = self.env["coop.webhook.attempt"]._slow_endpoint_ids(
+            deliveries.endpoint_id.ids
+        )
+        for group in deliveries.grouped(
+            lambda delivery: delivery.endpoint_id.id in slow
+        ).values():
+            group._schedule_batches(delay)
+
+    def _schedule_batches(self, delay):
+        deliveries = self.sorted(
+            lambda delivery: (delivery.endpoint_id.id, delivery.id)
+        )
+        for start in range(0, len(deliveries), BATCH_SIZE):
+            batch = deliveries[start : start + BATCH_SIZE]
+            types = ", ".join(sorted(set(batch.mapped("event_type"))))
+            job = batch.with_delay(
                 channel=CHANNEL,
                 eta=timedelta(seconds=delay) if delay else None,
                 # queue_job retries only after a crash (dead worker); the
-                # delivery schedule is our own (_record_attempt).
+                # delivery schedule is our own (_record_attempts).
                 max_retries=5,
-                description=f"Webhook {delivery.event_type} to endpoint "
-                f"#{delivery.endpoint_id.id}",
+                description=f"Webhook {types}: {len(batch)} deliveries to "
+                f"{len(batch.endpoint_id)} endpoints",
             )._deliver_job()
-            delivery.job_uuid = job.uuid
+            batch.job_uuid = job.uuid
 
     def _cancel_jobs(self, reason):
-        """End the jobs of these deliveries that have not started yet."""
-        uuids = [uuid_ for uuid_ in self.mapped("job_uuid") if uuid_]
+        """End the jobs of these deliveries that have not started yet, but
+        those that still have other deliveries to send."""
+        uuids = set(self.mapped("job_uuid")) - {False}
         if not uuids:
             return
+        uuids -= set(
+            self.sudo()
+            .search(
+                [
+                    ("job_uuid", "in", list(uuids)),
+                    ("id", "not in", self.ids),
+                    ("state", "in", IN_FLIGHT),
+                ]
+            )
+            .mapped("job_uuid")
+        )
         self.env["queue.job"].sudo().search(
-            [("uuid", "in", uuids), ("state", "in", (PENDING, ENQUEUED))]
+            [("uuid", "in", list(uuids)), ("state", "in", (PENDING, ENQUEUED))]
         )._change_job_state(CANCELLED, result=reason)
 
     def _cancel(self, reason, state="cancelled"):
@@ -223,122 +262,216 @@ class CoopWebhookDelivery(models.Model):
         return self.filtered(lambda delivery: delivery.id in locked)
 
     # ------------------------------------------------------------------
-    # Delivery: one attempt per job
+    # Delivery: one job sends a batch, one attempt per delivery
     # ------------------------------------------------------------------
 
     def _deliver_job(self):
-        """Try once; record the attempt; schedule the next one or conclude.
+        """Try each delivery of the batch once, all at once within bounds;
+        record each attempt; schedule the next ones or conclude.
 
-        The delivery row stays locked until the job's transaction ends: two
-        jobs never send one delivery at once (the second one finds the lock
-        taken and queue_job runs it again a few seconds later, when it sees
-        the first one's result).
+        The rows stay locked until the job's transaction ends: two jobs
+        never send one delivery at once (the second one finds a lock taken
+        and queue_job runs it again a few seconds later, when it sees the
+        first one's result). Nothing is recorded before the job commits: a
+        job killed in the middle of its batch is run again by queue_job, and
+        sends the whole batch again, with the same webhook-ids.
         """
-        delivery = self.sudo()._lock()
-        if not delivery:
-            return "nothing to do: the delivery was deleted with its endpoint"
+        deliveries = self.sudo()._lock()
+        summary = Counter(deleted=len(self) - len(deliveries))
         job_uuid = self.env.context.get("job_uuid")
-        if job_uuid and delivery.job_uuid and job_uuid != delivery.job_uuid:
-            return f"nothing to do: replaced by job {delivery.job_uuid}"
-        if delivery.state not in IN_FLIGHT:
-            return "nothing to do"
+        mine = deliveries.filtered(
+            lambda delivery: not (
+                job_uuid and delivery.job_uuid and delivery.job_uuid != job_uuid
+            )
+        )
+        summary["replaced by another job"] = len(deliveries - mine)
+        mine = mine.filtered(lambda delivery: delivery.state in IN_FLIGHT)
         # The sale cycle may have closed since the deliveries were expired
         # at its transition (which skips those being sent), or the
         # transition committed after this job read them: never send late.
-        if delivery._expire_stale():
-            return f"expired: {delivery.last_error}"
-        endpoint = delivery.endpoint_id
-        if endpoint.state != "enabled":
-            delivery._cancel(self.env._("The endpoint is disabled."))
-            return "cancelled: endpoint disabled"
-        if delivery.user_id != endpoint.user_id or not endpoint.search_count(
-            [("id", "=", endpoint.id), *endpoint._recipient_domain(delivery.company_id)]
-        ):
-            delivery._cancel(
-                self.env._(
-                    "The owner no longer has the access or is no longer allowed on "
-                    "this event's company."
-                )
+        expired = mine._expire_stale()
+        summary["expired"] = len(expired)
+        to_send = mine - expired
+        disabled = to_send.filtered(
+            lambda delivery: delivery.endpoint_id.state != "enabled"
+        )
+        disabled._cancel(self.env._("The endpoint is disabled."))
+        to_send -= disabled
+        refused = to_send - to_send._recipient_allowed()
+        refused._cancel(
+            self.env._(
+                "The owner no longer has the access or is no longer allowed on "
+                "this event's company."
             )
-            return "cancelled: owner without access to the event"
+        )
+        to_send -= refused
+        summary["cancelled"] = len(disabled) + len(refused)
+        if to_send:
+            summary.update(to_send._send_and_record())
+        return (
+            ", ".join(f"{what}: {count}" for what, count in summary.items() if count)
+            or "nothing to do"
+        )
 
+    def _recipient_allowed(self):
+        """Those of these deliveries whose recipient still owns the endpoint,
+        with the access, allowed on the event's company."""
+        allowed = self.browse()
+        for company, deliveries in self.grouped("company_id").items():
+            endpoints = deliveries.endpoint_id.search(
+                [
+                    ("id", "in", deliveries.endpoint_id.ids),
+                    *deliveries.endpoint_id._recipient_domain(company),
+                ]
+            )
+            allowed |= deliveries.filtered(
+                lambda delivery, endpoints=endpoints: delivery.endpoint_id in endpoints
+                and delivery.user_id == delivery.endpoint_id.user_id
+            )
+        return allowed
+
+    def _send_and_record(self):
+        """Send these deliveries concurrently and record what came of each;
+        those that did not start within the batch's time goes to a new job.
+        Returns {disposition: count}."""
         settings = self.env["ir.config_parameter"]._coop_webhook_settings()
-        now = fields.Datetime.now()
-        try:
-            with self.env.cr.savepoint():
-                outcome = delivery._attempt(settings)
-                delivery._record_attempt(now, outcome, settings)
-        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
-            raise  # queue_job runs the job again
-        except Exception as exc:
-            # Never leave a delivery pending after a crash: the attempt is
-            # logged with the exception's class only (its text could carry
-            # a secret), and retried on the schedule.
-            _logger.exception("webhook delivery %s: the attempt broke", delivery.id)
-            outcome = client.Outcome(
-                "retry", error=f"internal error: {type(exc).__name__}"
-            )
-            delivery._record_attempt(now, outcome, settings)
-        return f"{outcome.disposition} ({outcome.status or outcome.error})"
-
-    def _attempt(self, settings):
-        endpoint = self.endpoint_id
-        event = self.event_id
-        body = event._body()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": f"coop-developer-settings/{MODULE_VERSION} (Odoo)",
-            **signing.headers(
-                endpoint._signing_secrets(), event.public_id, time.time(), body
-            ),
-        }
-        return client.post(
-            endpoint.url,
-            body,
-            headers,
+        attempts, broken = self._prepare_attempts()
+        with client.Sender(
             connect_timeout=settings.connect_timeout,
             total_timeout=settings.total_timeout,
             allowed_networks=settings.allowed_networks,
-        )
-
-    def _record_attempt(self, when, outcome, settings):
-        attempts = self.attempt_count + 1
-        self.env["coop.webhook.attempt"].sudo().create(
-            {
-                "delivery_id": self.id,
-                "attempted_at": when,
-                "status_code": outcome.status,
-                "duration_ms": int(outcome.duration * 1000),
-                "response": outcome.response,
-                "error": outcome.error,
-            }
-        )
-        values = {
-            "attempt_count": attempts,
-            "last_status": outcome.status,
-            "last_error": outcome.error or False,
-            "next_attempt_at": False,
-        }
-        delay = None
-        if outcome.disposition == "done":
-            values["state"] = "done"
-        elif outcome.disposition == "retry":
-            delay = retry.next_delay(
-                attempts, settings.retry_schedule, outcome.retry_after
+        ) as sender:
+            not_started = batch.send(
+                attempts,
+                sender,
+                concurrency=settings.delivery_concurrency,
+                per_endpoint=settings.endpoint_concurrency,
+                budget=BATCH_BUDGET,
             )
-            values["state"] = "retrying" if delay is not None else "failed"
-            if self.endpoint_id._record_failure():
-                # Disabled just now: what was to be retried is stopped.
-                delay = None
-                values["state"] = "cancelled"
-        else:
-            values["state"] = "failed"
-            self.endpoint_id._record_failure(gone=outcome.disposition == "gone")
-        if delay is not None:
-            values["next_attempt_at"] = fields.Datetime.now() + timedelta(seconds=delay)
-        self.write(values)
-        if delay is not None:
-            self._schedule(delay=delay)
+        later = self.browse([attempt.key for attempt in not_started])
+        later._schedule()
+        attempts = [attempt for attempt in attempts if attempt.outcome] + broken
+        try:
+            with self.env.cr.savepoint():
+                self._record_attempts(attempts, settings)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            raise  # queue_job runs the job again
+        except Exception as exc:
+            # Never leave a delivery pending after a crash: the attempts are
+            # logged with the exception's class only, and retried.
+            _logger.exception("webhook deliveries %s: recording broke", self.ids)
+            for attempt in attempts:
+                attempt.outcome = self._internal_error(exc)
+            self._record_attempts(attempts, settings)
+        counts = Counter(attempt.outcome.disposition for attempt in attempts)
+        counts["sent in another job"] = len(later)
+        return counts
+
+    @api.model
+    def _internal_error(self, exc):
+        # Its class only: the text of an exception could carry a secret.
+        return client.Outcome("retry", error=f"internal error: {type(exc).__name__}")
+
+    def _prepare_attempts(self):
+        """(attempts to send, attempts that broke before sending): the
+        signed request of each delivery, built here because the threads
+        that send do not touch the database."""
+        user_agent = f"coop-developer-settings/{MODULE_VERSION} (Odoo)"
+        bodies = {}
+        attempts, broken = [], []
+        for delivery in self:
+            endpoint = delivery.endpoint_id
+            event = delivery.event_id
+            attempt = batch.Attempt(delivery.id, endpoint.id, endpoint.url, b"", {})
+            try:
+                if event not in bodies:
+                    bodies[event] = event._body()
+                attempt.body = bodies[event]
+                attempt.headers = {
+                    "Content-Type": "application/json",
+                    "User-Agent": user_agent,
+                    **signing.headers(
+                        endpoint._signing_secrets(),
+                        event.public_id,
+                        time.time(),
+                        attempt.body,
+                    ),
+                }
+            except Exception as exc:
+                _logger.exception("webhook delivery %s: the attempt broke", delivery.id)
+                attempt.started_at = time.time()
+                attempt.outcome = self._internal_error(exc)
+                broken.append(attempt)
+                continue
+            attempts.append(attempt)
+        return attempts, broken
+
+    def _record_attempts(self, attempts, settings):
+        """Log the attempts, one row each, and move their deliveries on:
+        done, retried on their schedule, or failed; disable the endpoints
+        that answered 410 or have failed for too long."""
+        deliveries = self.browse([attempt.key for attempt in attempts])
+        self.env["coop.webhook.attempt"].sudo().create(
+            [
+                {
+                    "delivery_id": attempt.key,
+                    # In whole seconds, as fields.Datetime.now() gives them.
+                    "attempted_at": datetime.fromtimestamp(
+                        int(attempt.started_at), UTC
+                    ).replace(tzinfo=None),
+                    "status_code": attempt.outcome.status,
+                    "duration_ms": int(attempt.outcome.duration * 1000),
+                    "response": attempt.outcome.response,
+                    "error": attempt.outcome.error,
+                }
+                for attempt in attempts
+            ]
+        )
+        failing = {}
+        for attempt in attempts:
+            if attempt.outcome.disposition != "done":
+                gone = attempt.outcome.disposition == "gone"
+                failing[attempt.endpoint] = failing.get(attempt.endpoint) or gone
+        disabled_now = {
+            endpoint.id
+            for endpoint in self.env["coop.webhook.endpoint"].sudo().browse(failing)
+            if endpoint._record_failure(gone=failing[endpoint.id])
+        }
+        now = fields.Datetime.now()
+        retries = {}
+        by_values = {}
+        for attempt, delivery in zip(attempts, deliveries, strict=True):
+            outcome = attempt.outcome
+            values = {
+                "attempt_count": delivery.attempt_count + 1,
+                "last_status": outcome.status,
+                "last_error": outcome.error or False,
+                "next_attempt_at": False,
+                "state": "failed",
+            }
+            if outcome.disposition == "done":
+                values["state"] = "done"
+            elif outcome.disposition == "retry":
+                delay = retry.next_delay(
+                    values["attempt_count"],
+                    settings.retry_schedule,
+                    outcome.retry_after,
+                )
+                if attempt.endpoint in disabled_now:
+                    # Disabled just now: what was to be retried is stopped.
+                    values["state"] = "cancelled"
+                elif delay is not None:
+                    # Whole seconds: the retries due in the same second go
+                    # in the same jobs.
+                    delay = math.ceil(delay)
+                    values["state"] = "retrying"
+                    values["next_attempt_at"] = now + timedelta(seconds=delay)
+                    retries.setdefault(delay, []).append(delivery.id)
+            by_values.setdefault(tuple(sorted(values.items())), []).append(delivery.id)
+        for values, ids in by_values.items():
+            self.browse(ids).write(dict(values))
+        for delay, ids in retries.items():
+            self.browse(ids)._schedule(delay=delay)
 
     # ------------------------------------------------------------------
     # Actions and housekeeping

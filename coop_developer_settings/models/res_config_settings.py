@@ -15,6 +15,8 @@ WEBHOOK_FIELDS = {
     "disable_after_days": "coop_webhook_disable_after_days",
     "retention_days": "coop_webhook_retention_days",
     "manual_send_interval": "coop_webhook_manual_send_interval",
+    "delivery_concurrency": "coop_webhook_delivery_concurrency",
+    "endpoint_concurrency": "coop_webhook_endpoint_concurrency",
 }
 PARAMS = WebhookSettings.params()
 
@@ -76,6 +78,19 @@ class ResConfigSettings(models.TransientModel):
         default=DEFAULTS.manual_send_interval,
         help="Send test event, Redeliver and the resends: at most once per endpoint "
         "in this time.",
+    )
+    coop_webhook_delivery_concurrency = fields.Integer(
+        string="Deliveries sent at once per job",
+        config_parameter=PARAMS["delivery_concurrency"],
+        default=DEFAULTS.delivery_concurrency,
+        help="Threads of one delivery job (1 to 100).",
+    )
+    coop_webhook_endpoint_concurrency = fields.Integer(
+        string="Deliveries sent at once to one endpoint",
+        config_parameter=PARAMS["endpoint_concurrency"],
+        default=DEFAULTS.endpoint_concurrency,
+        help="Per job (1 to 100): a receiver gets at most this many requests at "
+        "once from a job.",
     )
 
     @api.constrains(*WEBHOOK_FIELDS.values())

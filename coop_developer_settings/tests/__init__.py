@@ -17,6 +17,7 @@ from . import test_sale_cycle_orders
 from . import test_sale_cycle_transitions
 from . import test_translations
 from . import test_webhook_api
+from . import test_webhook_batches
 from . import test_webhook_concurrency
 from . import test_webhook_delivery
 from . import test_webhook_endpoints

@@ -49,19 +49,45 @@ def payload_errors(body):
 
 
 class Receiver:
-    def __init__(self, *script, port=0, events=True):
+    def __init__(self, *script, port=0, events=True, keep_alive=False):
         """events: what it receives are event deliveries, to check against
-        their schema (False for tests of the HTTP client with other bytes)."""
+        their schema (False for tests of the HTTP client with other bytes).
+        keep_alive: answer in HTTP/1.1, keeping connections open.
+
+        peak_in_flight: the most requests it was answering at once, by path.
+        """
         self.script = list(script) or [(200, {}, 0)]
         self.requests = []
         self.invalid = []
+        self.peak_in_flight = {}
+        in_flight = {}
+        lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self):
+                with lock:
+                    in_flight[self.path] = in_flight.get(self.path, 0) + 1
+                    receiver.peak_in_flight[self.path] = max(
+                        in_flight[self.path], receiver.peak_in_flight.get(self.path, 0)
+                    )
+                try:
+                    self.answer()
+                finally:
+                    with lock:
+                        in_flight[self.path] -= 1
+
+            def answer(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                        "peer": self.client_address,
+                    }
                 )
                 if events:
                     receiver.invalid += payload_errors(body)
@@ -107,12 +133,14 @@ class RawReceiver:
     NUL bytes, resets; and for receivers that stall: a body sent a byte at a
     time, headers one line every few seconds, silence after accepting (a TLS
     handshake that never completes). Each step is bytes (sent), a number
-    (seconds to wait), RESET (close abruptly) or HANG (say nothing until the
-    client leaves). Every connection plays the whole script.
+    (seconds to wait), RESET (close abruptly), HANG (say nothing until the
+    client leaves) or READ (read the next request on the connection, kept
+    alive). Every connection plays the whole script.
     """
 
     RESET = "reset"
     HANG = "hang"
+    READ = "read"
 
     def __init__(self, *steps, read_request=True):
         self.steps = steps
@@ -162,6 +190,9 @@ class RawReceiver:
                     if step == self.HANG:
                         self._hang(conn)
                         return
+                    if step == self.READ:
+                        self.requests.append(self._read_request(conn))
+                        continue
                     if isinstance(step, bytes):
                         conn.sendall(step)
                     else:

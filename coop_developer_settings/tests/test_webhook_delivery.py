@@ -33,7 +33,7 @@ class TestWebhookDelivery(WebhookCase):
             cycle.action_open()
             [delivery] = self.deliveries(endpoint)
             self.assertEqual(delivery.state, "pending")
-            self.assertEqual(len(self.pending_jobs()), 1, "one job per delivery")
+            self.assertEqual(len(self.pending_jobs()), 1, "one job for the batch")
             self.run_jobs()
         [request] = receiver.requests
         payload = self.verify(endpoint, request)

@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from odoo.tests import tagged
 from odoo.tests.common import BaseCase
 
-from ..webhook import client, retry, signing, url_guard
+from ..webhook import batch, client, retry, signing, url_guard
 from ..webhook.settings import DEFAULTS, InvalidSetting, WebhookSettings
 from .receiver import RawReceiver, Receiver
 
@@ -380,6 +380,136 @@ class TestClient(BaseCase):
             url = receiver.url
         outcome = client.post(url, b"{}", {}, allowed_networks=LOOPBACK, **TIMEOUTS)
         self.assertEqual(outcome.disposition, "retry")
+
+
+def sender(**kwargs):
+    return client.Sender(allowed_networks=LOOPBACK, **{**TIMEOUTS, **kwargs})
+
+
+@tagged("post_install", "-at_install")
+class TestSender(BaseCase):
+    def test_the_connection_is_kept_alive_between_attempts(self):
+        with Receiver(events=False, keep_alive=True) as receiver, sender() as send:
+            outcomes = [send.post(receiver.url, b"{}", {}) for _ in range(3)]
+        self.assertEqual([outcome.status for outcome in outcomes], [200] * 3)
+        self.assertEqual(
+            len({request["peer"] for request in receiver.requests}), 1, "one connection"
+        )
+
+    def test_no_cookie_goes_from_one_attempt_to_the_next(self):
+        """Attempts to one host share a session, whatever their endpoint's
+        owner: what a receiver sets is not sent back."""
+        cookie = {"Set-Cookie": "session=of-the-first-owner; Path=/"}
+        with (
+            Receiver((200, cookie, 0), events=False, keep_alive=True) as receiver,
+            sender() as send,
+        ):
+            send.post(receiver.url + "/first-owner", b"{}", {})
+            send.post(receiver.url + "/second-owner", b"{}", {})
+        self.assertEqual(len({request["peer"] for request in receiver.requests}), 1)
+        self.assertNotIn("Cookie", receiver.requests[1]["headers"])
+
+    def test_each_thread_has_its_own_connection(self):
+        with Receiver(events=False, keep_alive=True) as receiver, sender() as send:
+            batch.send(
+                [
+                    batch.Attempt(i, "endpoint", receiver.url, b"{}", {})
+                    for i in range(4)
+                ],
+                send,
+                concurrency=2,
+                per_endpoint=2,
+                budget=60,
+            )
+        self.assertEqual(len({request["peer"] for request in receiver.requests}), 2)
+
+    def test_a_kept_alive_connection_still_ends_by_the_attempts_deadline(self):
+        """The second attempt reuses the connection of the first, and its
+        answer drips: the deadline watches the reused connection too."""
+        ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+        with (
+            RawReceiver(ok, RawReceiver.READ, head, *[b"x", 0.4] * 100) as receiver,
+            sender(total_timeout=1.5) as send,
+        ):
+            self.assertEqual(send.post(receiver.url, b"{}", {}).status, 200)
+            started = time.monotonic()
+            outcome = send.post(receiver.url, b"{}", {})
+            self.assertLess(time.monotonic() - started, 2.5, outcome)
+            self.assertEqual(len(receiver.requests), 2, "on the same connection")
+        self.assertEqual(outcome.disposition, "retry")
+        self.assertIn("timeout", outcome.error)
+
+    def test_a_connection_cut_by_the_deadline_is_not_reused(self):
+        with (
+            Receiver((200, {}, 2), (200, {}, 0), events=False, keep_alive=True) as slow,
+            sender(total_timeout=1) as send,
+        ):
+            self.assertIn("timeout", send.post(slow.url, b"{}", {}).error)
+            self.assertEqual(send.post(slow.url, b"{}", {}).status, 200)
+        first, second = slow.requests
+        self.assertNotEqual(first["peer"], second["peer"])
+
+
+@tagged("post_install", "-at_install")
+class TestBatch(BaseCase):
+    def attempts(self, receiver, paths, count):
+        return [
+            batch.Attempt((path, i), path, f"{receiver.url}/{path}", b"{}", {})
+            for i in range(count)
+            for path in paths
+        ]
+
+    def test_concurrency_is_bounded_per_job_and_per_endpoint(self):
+        with (
+            Receiver((200, {}, 0.3), events=False, keep_alive=True) as receiver,
+            sender() as send,
+        ):
+            attempts = self.attempts(receiver, "abc", 6)
+            left = batch.send(attempts, send, concurrency=4, per_endpoint=2, budget=60)
+        self.assertEqual(left, [])
+        self.assertEqual(
+            [attempt.outcome.status for attempt in attempts], [200] * len(attempts)
+        )
+        peaks = receiver.peak_in_flight
+        self.assertEqual(max(peaks.values()), 2, peaks)
+        self.assertLessEqual(sum(peaks.values()), 6)
+        # 18 answers of 0.3 s, 4 at a time: 5 rounds, not 18 in a row.
+        ends = [attempt.started_at + attempt.outcome.duration for attempt in attempts]
+        self.assertLess(max(ends) - min(a.started_at for a in attempts), 3.5)
+
+    def test_a_hanging_endpoint_holds_its_own_slots_only(self):
+        with (
+            RawReceiver(RawReceiver.HANG) as hanging,
+            Receiver(events=False, keep_alive=True) as healthy,
+            sender(total_timeout=2) as send,
+        ):
+            attempts = self.attempts(hanging, ["hang"], 4) + self.attempts(
+                healthy, ["ok"], 20
+            )
+            started = time.time()
+            batch.send(attempts, send, concurrency=4, per_endpoint=2, budget=60)
+        by_endpoint = {}
+        for attempt in attempts:
+            by_endpoint.setdefault(attempt.endpoint, []).append(attempt)
+        self.assertEqual(
+            {a.outcome.disposition for a in by_endpoint["hang"]}, {"retry"}
+        )
+        self.assertEqual({a.outcome.status for a in by_endpoint["ok"]}, {200})
+        healthy_end = max(a.started_at + a.outcome.duration for a in by_endpoint["ok"])
+        self.assertLess(healthy_end - started, 1.5, "not behind the hanging one")
+
+    def test_what_did_not_start_within_the_budget_is_returned_in_order(self):
+        with (
+            Receiver((200, {}, 1), events=False) as receiver,
+            sender() as send,
+        ):
+            attempts = self.attempts(receiver, ["a"], 4)
+            left = batch.send(attempts, send, concurrency=4, per_endpoint=1, budget=0.5)
+        self.assertEqual(left, attempts[1:])
+        self.assertEqual(attempts[0].outcome.status, 200)
+        self.assertEqual([a.outcome for a in left], [None] * 3)
+        self.assertEqual(len(receiver.requests), 1)
 
 
 @tagged("post_install", "-at_install")

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -78,13 +79,15 @@ class Watchdog:
         return left
 
     def watch(self, sock):
-        """Watch a connected socket: a duplicate of it, because TLS detaches
-        the original. Shutting one down ends the connection for both."""
+        """Watch a connected socket, new or reused: through a duplicate of
+        its descriptor, because TLS detaches the original and a TLS socket
+        cannot be duplicated. Shutting one down ends the connection for
+        both."""
         with self._lock:
             if self.fired:
                 sock.close()
                 raise DeadlinePassed()
-            self._sockets.append(sock.dup())
+            self._sockets.append(socket.fromfd(sock.fileno(), sock.family, sock.type))
 
     def _fire(self):
         with self._lock:
@@ -101,15 +104,18 @@ class Watchdog:
             self._sockets = []
 
 
-def guarded_adapter(allowed_networks, connect_timeout, watchdog, getaddrinfo):
+def guarded_adapter(allowed_networks, connect_timeout, attempt, getaddrinfo):
     """A requests adapter that connects only to checked public addresses,
-    within the attempt's deadline.
+    within the deadline of the attempt under way (attempt.watchdog).
 
     The host name is resolved once, every address checked, and the socket
-    opened to a checked address; TLS still verifies the host name.
+    opened to a checked address; TLS still verifies the host name. A
+    connection kept alive is reused only for the same host and port: it was
+    checked when it was opened.
     """
 
     def new_conn(self):
+        watchdog = attempt.watchdog
         addresses = url_guard.resolve(
             self.host,
             self.port,
@@ -129,6 +135,15 @@ def guarded_adapter(allowed_networks, connect_timeout, watchdog, getaddrinfo):
             return sock
         raise last_error
 
+    def get_conn(pool_class):
+        def _get_conn(self, timeout=None):
+            conn = pool_class._get_conn(self, timeout)
+            if conn.sock is not None:  # kept alive: this attempt's deadline too
+                attempt.watchdog.watch(conn.sock)
+            return conn
+
+        return _get_conn
+
     http_conn = type(
         "GuardedHTTPConnection", (HTTPConnection,), {"_new_conn": new_conn}
     )
@@ -137,10 +152,14 @@ def guarded_adapter(allowed_networks, connect_timeout, watchdog, getaddrinfo):
     )
     pools = {
         "http": type(
-            "GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}
+            "GuardedHTTPPool",
+            (HTTPConnectionPool,),
+            {"ConnectionCls": http_conn, "_get_conn": get_conn(HTTPConnectionPool)},
         ),
         "https": type(
-            "GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}
+            "GuardedHTTPSPool",
+            (HTTPSConnectionPool,),
+            {"ConnectionCls": https_conn, "_get_conn": get_conn(HTTPSConnectionPool)},
         ),
     }
 
@@ -154,7 +173,11 @@ def guarded_adapter(allowed_networks, connect_timeout, watchdog, getaddrinfo):
 
 
 def _send(session, url, body, headers, connect_timeout, total_timeout):
-    """The POST and the first bytes of its answer, as an Outcome."""
+    """The POST and the first bytes of its answer, as an Outcome.
+
+    An answer read to its end leaves its connection to the next attempt to
+    the same host; a longer one closes it (its rest is not read).
+    """
     with session.post(
         url,
         data=body,
@@ -178,6 +201,120 @@ def _send(session, url, body, headers, connect_timeout, total_timeout):
         )
 
 
+class Sender:
+    """Sends attempts, from any number of threads, on kept-alive connections.
+
+    Each thread gets its own requests session (a session is not
+    thread-safe), whose connections are reused from one attempt to the next
+    to the same host. Every attempt has its own deadline, which watches the
+    connection it uses, new or reused; a session whose attempt did not end
+    with a whole answer is dropped with its connections.
+    """
+
+    def __init__(
+        self,
+        *,
+        connect_timeout,
+        total_timeout,
+        allowed_networks=(),
+        getaddrinfo=socket.getaddrinfo,
+    ):
+        self.connect_timeout = connect_timeout
+        self.total_timeout = total_timeout
+        self.allowed_networks = allowed_networks
+        self.getaddrinfo = getaddrinfo
+        self._local = threading.local()
+        self._sessions = set()
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        with self._lock:
+            sessions, self._sessions = self._sessions, set()
+        for session in sessions:
+            session.close()
+
+    def _session(self):
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # no proxy from the environment
+            # No cookie kept: the session serves every endpoint on a host,
+            # whatever their owner.
+            session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+            adapter = guarded_adapter(
+                self.allowed_networks,
+                self.connect_timeout,
+                self._local,
+                self.getaddrinfo,
+            )
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._local.session = session
+            with self._lock:
+                self._sessions.add(session)
+        return session
+
+    def _drop_session(self):
+        session = self._local.__dict__.pop("session", None)
+        if session is not None:
+            with self._lock:
+                self._sessions.discard(session)
+            session.close()
+
+    def post(self, url, body, headers):
+        """POST body once, within the total timeout (plus a few
+        milliseconds).
+
+        Never raises: whatever happens (answer, timeout, refused address,
+        broken answer) is an Outcome. Only a refused address and the
+        statuses that say so are final; everything else is retried.
+        """
+        total_timeout = self.total_timeout
+        timeout_error = f"timeout: no complete answer within {total_timeout:g}s"
+        started = time.monotonic()
+        session = self._session()
+        watchdog = self._local.watchdog = Watchdog(total_timeout)
+        whole = False
+        try:
+            outcome = _send(
+                session, url, body, headers, self.connect_timeout, total_timeout
+            )
+            if watchdog.fired:
+                # Cut short by the deadline: the HTTP library may have taken
+                # the shut-down socket for the end of the headers or body.
+                raise DeadlinePassed()
+            whole = True
+        except url_guard.UnsafeUrl as exc:
+            outcome = Outcome("failed", error=f"refused address ({exc})")
+        except url_guard.ResolutionFailed as exc:
+            if isinstance(exc, url_guard.ResolutionTimeout):
+                outcome = Outcome("retry", error=timeout_error)
+            else:
+                outcome = Outcome("retry", error=f"name resolution failed: {exc}")
+        except Exception as exc:  # whatever the answer broke: an attempt like another
+            if watchdog.fired or isinstance(exc, DeadlinePassed | requests.Timeout):
+                error = timeout_error
+            elif isinstance(exc, requests.RequestException):
+                error = f"connection error: {exc}"
+            else:
+                error = f"unreadable answer: {type(exc).__name__}: {exc}"
+            outcome = Outcome("retry", error=error)
+        finally:
+            watchdog.close()
+            self._local.watchdog = None
+            if not whole or watchdog.fired:
+                self._drop_session()
+        outcome.duration = time.monotonic() - started
+        outcome.error = storable(outcome.error, ERROR_LENGTH)
+        return outcome
+
+
 def post(
     url,
     body,
@@ -188,44 +325,11 @@ def post(
     allowed_networks=(),
     getaddrinfo=socket.getaddrinfo,
 ):
-    """POST body once, within total_timeout (plus a few milliseconds).
-
-    Never raises: whatever happens (answer, timeout, refused address,
-    broken answer) is an Outcome. Only a refused address and the statuses
-    that say so are final; everything else is retried.
-    """
-    timeout_error = f"timeout: no complete answer within {total_timeout:g}s"
-    session = requests.Session()
-    session.trust_env = False  # no proxy from the environment
-    started = time.monotonic()
-    watchdog = Watchdog(total_timeout)
-    adapter = guarded_adapter(allowed_networks, connect_timeout, watchdog, getaddrinfo)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    try:
-        outcome = _send(session, url, body, headers, connect_timeout, total_timeout)
-        if watchdog.fired:
-            # Cut short by the deadline: the HTTP library may have taken the
-            # shut-down socket for the end of the headers or of the body.
-            raise DeadlinePassed()
-    except url_guard.UnsafeUrl as exc:
-        outcome = Outcome("failed", error=f"refused address ({exc})")
-    except url_guard.ResolutionFailed as exc:
-        if isinstance(exc, url_guard.ResolutionTimeout):
-            outcome = Outcome("retry", error=timeout_error)
-        else:
-            outcome = Outcome("retry", error=f"name resolution failed: {exc}")
-    except Exception as exc:  # whatever the answer broke: an attempt like another
-        if watchdog.fired or isinstance(exc, DeadlinePassed | requests.Timeout):
-            error = timeout_error
-        elif isinstance(exc, requests.RequestException):
-            error = f"connection error: {exc}"
-        else:
-            error = f"unreadable answer: {type(exc).__name__}: {exc}"
-        outcome = Outcome("retry", error=error)
-    finally:
-        watchdog.close()
-        session.close()
-    outcome.duration = time.monotonic() - started
-    outcome.error = storable(outcome.error, ERROR_LENGTH)
-    return outcome
+    """One attempt on a connection of its own (see Sender.post)."""
+    with Sender(
+        connect_timeout=connect_timeout,
+        total_timeout=total_timeout,
+        allowed_networks=allowed_networks,
+        getaddrinfo=getaddrinfo,
+    ) as sender:
+        return sender.post(url, body, headers)

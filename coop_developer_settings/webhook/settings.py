@@ -48,6 +48,14 @@ def _non_negative_int(text):
     return value
 
 
+def _concurrency(text):
+    value = int(text)
+    # Threads of one worker: more would only wait on each other.
+    if not 0 < value <= 100:
+        raise ValueError(text)
+    return value
+
+
 def _networks(text):
     try:
         return url_guard.parse_networks(text)
@@ -75,6 +83,15 @@ class WebhookSettings:
     # in this many seconds (0: no limit).
     manual_send_interval: int = _setting(
         "webhook_manual_send_interval", _non_negative_int, 10
+    )
+
+    # One delivery job sends its batch with at most this many attempts at
+    # once, and at most endpoint_concurrency of them to one endpoint.
+    delivery_concurrency: int = _setting(
+        "webhook_delivery_concurrency", _concurrency, 32
+    )
+    endpoint_concurrency: int = _setting(
+        "webhook_endpoint_concurrency", _concurrency, 4
     )
 
     @classmethod

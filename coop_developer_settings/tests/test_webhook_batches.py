@@ -1,0 +1,176 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Deliveries go in batches: one job sends many at once, each one keeping
+its own attempts, schedule and job."""
+
+import time
+from unittest.mock import patch
+
+from odoo.tests import tagged
+
+from ..models import coop_webhook_delivery
+from .common import WebhookCase
+from .receiver import Receiver
+
+
+@tagged("post_install", "-at_install")
+class TestDeliveryBatches(WebhookCase):
+    def setUp(self):
+        super().setUp()
+        # No wait nor jitter between attempts: the retries of one batch are
+        # due in the same second, so they go in one job.
+        self.env["ir.config_parameter"].set_param(
+            "coop_developer_settings.webhook_retry_schedule", "0,0"
+        )
+
+    def endpoints(self, receiver, count):
+        return self.env["coop.webhook.endpoint"].union(
+            *(self.endpoint(f"{receiver.url}/{index}") for index in range(count))
+        )
+
+    def all_deliveries(self, endpoints):
+        return self.env["coop.webhook.delivery"].search(
+            [("endpoint_id", "in", endpoints.ids)], order="id"
+        )
+
+    def test_one_job_sends_the_deliveries_of_an_event_at_once(self):
+        with Receiver((200, {}, 0.5)) as receiver:
+            endpoints = self.endpoints(receiver, 6)
+            self.create_cycle(state="open")
+            deliveries = self.all_deliveries(endpoints)
+            [job] = self.pending_jobs()
+            self.assertEqual(set(deliveries.mapped("job_uuid")), {job.uuid})
+            started = time.monotonic()
+            self.run_jobs()
+            elapsed = time.monotonic() - started
+        # Six answers of 0.5 s each: at once, not one after the other.
+        self.assertLess(elapsed, 2, "sent concurrently")
+        self.assertEqual(set(deliveries.mapped("state")), {"done"})
+        self.assertEqual(deliveries.mapped("attempt_count"), [1] * 6)
+        self.assertEqual(len(deliveries.attempt_ids), 6, "one attempt each")
+        self.assertEqual(
+            sorted(request["path"] for request in receiver.requests),
+            sorted(f"/hook/{index}" for index in range(6)),
+        )
+        self.assertEqual(
+            {request["headers"]["webhook-id"] for request in receiver.requests},
+            set(deliveries.mapped("webhook_id")),
+        )
+
+    def test_each_delivery_keeps_its_own_outcome_and_schedule(self):
+        with (
+            Receiver((200, {}, 0)) as ok,
+            Receiver((503, {"Retry-After": "120"}, 0)) as busy,
+            Receiver((410, {}, 0)) as gone,
+        ):
+            endpoints = [self.endpoint(receiver.url) for receiver in (ok, busy, gone)]
+            self.create_cycle(state="open")
+            self.run_jobs(rounds=1)
+            delivered, retrying, failed = (
+                self.deliveries(endpoint) for endpoint in endpoints
+            )
+        self.assertEqual((delivered.state, delivered.last_status), ("done", 200))
+        self.assertEqual((retrying.state, retrying.last_status), ("retrying", 503))
+        self.assertEqual((failed.state, failed.last_status), ("failed", 410))
+        self.assertEqual(endpoints[2].state, "disabled", "gone: disabled")
+        self.assertEqual(endpoints[1].state, "enabled")
+        [retry_job] = self.pending_jobs()
+        self.assertEqual(retrying.job_uuid, retry_job.uuid)
+        self.assertGreaterEqual(
+            (retrying.next_attempt_at - retrying.attempt_ids.attempted_at).seconds,
+            120,
+            "Retry-After honoured",
+        )
+
+    def test_deleting_one_endpoint_keeps_the_job_of_the_others(self):
+        with Receiver((500, {}, 0), (500, {}, 0), (200, {}, 0)) as receiver:
+            endpoints = self.endpoints(receiver, 2)
+            self.create_cycle(state="open")
+            self.run_jobs(rounds=1)
+            [retry_job] = self.pending_jobs()
+            kept, deleted = self.all_deliveries(endpoints)
+            self.assertEqual(kept.job_uuid, deleted.job_uuid, "retried together")
+            deleted.endpoint_id.with_user(self.developer).action_delete()
+            self.assertEqual(retry_job.state, "pending", "still the other's job")
+            self.run_jobs()
+        self.assertEqual((kept.state, kept.attempt_count), ("done", 2))
+        self.assertEqual(len(receiver.requests), 3)
+
+    def test_the_redelivered_one_leaves_its_batch(self):
+        with Receiver((500, {}, 0), (500, {}, 0)) as receiver:
+            endpoints = self.endpoints(receiver, 2)
+            self.create_cycle(state="open")
+            self.run_jobs(rounds=1)
+            [retry_job] = self.pending_jobs()
+            first, second = self.all_deliveries(endpoints)
+            receiver.script = [(200, {}, 0)]
+            first.with_user(self.developer).action_redeliver()
+            self.assertEqual(retry_job.state, "pending", "still the other's job")
+            self.assertNotEqual(first.job_uuid, retry_job.uuid)
+            self.run_jobs()
+        self.assertEqual((first.state, first.attempt_count), ("done", 2))
+        self.assertEqual((second.state, second.attempt_count), ("done", 2))
+        self.assertIn("replaced by another job: 1", retry_job.result)
+        self.assertEqual(len(receiver.requests), 4, "each sent twice, not three times")
+
+    def test_what_does_not_start_within_the_time_budget_goes_to_a_new_job(self):
+        with Receiver() as receiver:
+            endpoints = self.endpoints(receiver, 3)
+            self.create_cycle(state="open")
+            [job] = self.pending_jobs()
+            with patch.object(coop_webhook_delivery, "BATCH_BUDGET", 0):
+                self.run_jobs(rounds=1)
+            deliveries = self.all_deliveries(endpoints)
+            self.assertEqual(receiver.requests, [])
+            self.assertIn("sent in another job: 3", job.result)
+            [next_job] = self.pending_jobs()
+            self.assertEqual(set(deliveries.mapped("job_uuid")), {next_job.uuid})
+            self.assertEqual(set(deliveries.mapped("state")), {"pending"})
+            self.assertFalse(deliveries.attempt_ids, "no attempt was made")
+            self.run_jobs()
+        self.assertEqual(set(deliveries.mapped("state")), {"done"})
+        self.assertEqual(len(receiver.requests), 3)
+
+    def test_a_large_event_is_split_into_jobs_of_a_batch_each(self):
+        with (
+            Receiver() as receiver,
+            patch.object(coop_webhook_delivery, "BATCH_SIZE", 2),
+        ):
+            endpoints = self.endpoints(receiver, 5)
+            self.create_cycle(state="open")
+            jobs = self.pending_jobs()
+            self.assertEqual(len(jobs), 3)
+            self.assertEqual(
+                sorted(
+                    len(deliveries)
+                    for deliveries in self.all_deliveries(endpoints)
+                    .grouped("job_uuid")
+                    .values()
+                ),
+                [1, 2, 2],
+            )
+            self.run_jobs()
+        self.assertEqual(len(receiver.requests), 5)
+
+    def test_a_slow_endpoint_gets_jobs_of_its_own(self):
+        """A job lasts as long as its slowest attempt: once an endpoint has
+        timed out, the others' deliveries are not in its jobs any more."""
+        with Receiver() as healthy, Receiver((200, {}, 3)) as hanging:
+            endpoints = self.endpoints(healthy, 2)
+            slow = self.endpoint(hanging.url)
+            self.create_cycle(state="open", name="First")
+            self.assertEqual(len(self.pending_jobs()), 1, "none was slow yet")
+            self.run_jobs(rounds=1)
+            self.assertIn("timeout", self.deliveries(slow).last_error)
+            self.create_cycle(state="open", name="Second")
+            second = self.all_deliveries(endpoints | slow).filtered(
+                lambda delivery: delivery.state == "pending"
+            )
+            self.assertEqual(len(second), 3)
+            self.assertEqual(
+                sorted(
+                    sorted(group.endpoint_id.ids)
+                    for group in second.grouped("job_uuid").values()
+                ),
+                sorted([endpoints.ids, slow.ids]),
+            )
