@@ -49,9 +49,11 @@ def parse_head(head):
 
 async def _serve(hosts, port, delay, count, control, ready):
     arrivals = []
+    connections = set()
     loop = asyncio.get_running_loop()
 
     async def answer(reader, writer):
+        connections.add(writer.transport)
         try:
             while True:
                 path, length, close = parse_head(await reader.readuntil(b"\r\n\r\n"))
@@ -76,6 +78,7 @@ async def _serve(hosts, port, delay, count, control, ready):
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
             return
         finally:
+            connections.discard(writer.transport)
             writer.close()
 
     async def take():
@@ -101,6 +104,12 @@ async def _serve(hosts, port, delay, count, control, ready):
     await stop.wait()
     for server in servers:
         server.close()
+    # Connections still open (kept alive, hanging) end before the loop
+    # does, not cancelled under their handlers.
+    for transport in list(connections):
+        transport.abort()
+    while connections:
+        await asyncio.sleep(0.01)
 
 
 def _main(hosts, port, delay, count, control, ready):
