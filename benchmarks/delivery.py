@@ -96,15 +96,34 @@ def quantile(values, q):
 # ----------------------------------------------------------------------
 
 
-class RssSampler:
+class Watcher:
+    """A thread that runs (self.run) while in its with block, until
+    self.stopping is set."""
+
+    def __init__(self):
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.thread.join()
+
+
+class RssSampler(Watcher):
     """Peak RSS of the server's processes (its workers), every 0.5 s."""
 
     def __init__(self, server):
+        super().__init__()
         self.parent = psutil.Process(server.process.pid)
         self.before = self.sample()
         self.peak = dict(self.before)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
 
     def sample(self):
         sizes = {}
@@ -118,27 +137,18 @@ class RssSampler:
             for pid, rss in self.sample().items():
                 self.peak[pid] = max(self.peak.get(pid, 0), rss)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join()
-
     def result(self):
         return max(self.before.values()) / 2**20, max(self.peak.values()) / 2**20
 
 
-class LoginProbe:
+class LoginProbe(Watcher):
     """GET /web/login every LOGIN_EVERY seconds (never two at once), as a
     user would while the deliveries go: how long each took."""
 
     def __init__(self, server):
+        super().__init__()
         self.url = f"{server.url}/web/login"
         self.durations, self.errors = [], 0
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self):
         next_at = time.monotonic()
@@ -151,14 +161,6 @@ class LoginProbe:
                 self.errors += 1
             next_at = max(next_at + LOGIN_EVERY, time.monotonic())
             self.stopping.wait(next_at - time.monotonic())
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join()
 
     def result(self):
         if not self.durations:
@@ -684,10 +686,11 @@ def summary(after, before, pools, loops):
                 else "not run"
             ),
             verdict(
-                before_latency is not None
-                and latency["p50"] <= 2 * before_latency["p50"]
+                latency["p50"] <= 2 * before_latency["p50"]
                 and latency["p99"] <= 2 * before_latency["p99"]
-            ),
+            )
+            if before_latency
+            else "no baseline",
         )
     )
 
