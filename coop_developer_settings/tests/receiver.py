@@ -66,6 +66,8 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+            # Its headers and body are two writes: sent at once.
+            disable_nagle_algorithm = True
 
             def do_POST(self):
                 with lock:

@@ -396,6 +396,18 @@ class TestSender(BaseCase):
             len({request["peer"] for request in receiver.requests}), 1, "one connection"
         )
 
+    def test_a_kept_alive_connection_sends_without_delay(self):
+        """Headers and body are two writes: without TCP_NODELAY the body
+        waits for the receiver's delayed acknowledgement, ~40 ms each."""
+        with Receiver(events=False, keep_alive=True) as receiver, sender() as send:
+            send.post(receiver.url, b"{}", {})  # the connection is open
+            started = time.monotonic()
+            for _ in range(20):
+                send.post(receiver.url, b"{}", {})
+            elapsed = time.monotonic() - started
+        self.assertEqual(len({request["peer"] for request in receiver.requests}), 1)
+        self.assertLess(elapsed, 0.5, "20 attempts, not 20 delayed acknowledgements")
+
     def test_no_cookie_goes_from_one_attempt_to_the_next(self):
         """Attempts to one host share a session, whatever their endpoint's
         owner: what a receiver sets is not sent back."""

@@ -131,6 +131,10 @@ def guarded_adapter(allowed_networks, connect_timeout, attempt, getaddrinfo):
             except OSError as exc:
                 last_error = exc
                 continue
+            # As urllib3 does by default: a request's body must not wait for
+            # the receiver's delayed acknowledgement of its headers (40 ms
+            # on a kept-alive connection).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             watchdog.watch(sock)
             return sock
         raise last_error
