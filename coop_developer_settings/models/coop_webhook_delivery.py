@@ -184,18 +184,18 @@ class CoopWebhookDelivery(models.Model):
             lambda delivery: (delivery.endpoint_id.id, delivery.id)
         )
         for start in range(0, len(deliveries), BATCH_SIZE):
-            batch = deliveries[start : start + BATCH_SIZE]
-            types = ", ".join(sorted(set(batch.mapped("event_type"))))
-            job = batch.with_delay(
+            chunk = deliveries[start : start + BATCH_SIZE]
+            types = ", ".join(sorted(set(chunk.mapped("event_type"))))
+            job = chunk.with_delay(
                 channel=CHANNEL,
                 eta=timedelta(seconds=delay) if delay else None,
                 # queue_job retries only after a crash (dead worker); the
                 # delivery schedule is our own (_record_attempts).
                 max_retries=5,
-                description=f"Webhook {types}: {len(batch)} deliveries to "
-                f"{len(batch.endpoint_id)} endpoints",
+                description=f"Webhook {types}: {len(chunk)} deliveries to "
+                f"{len(chunk.endpoint_id)} endpoints",
             )._deliver_job()
-            batch.job_uuid = job.uuid
+            chunk.job_uuid = job.uuid
 
     def _cancel_jobs(self, reason):
         """End the jobs of these deliveries that have not started yet, but
@@ -432,11 +432,7 @@ class CoopWebhookDelivery(models.Model):
             if attempt.outcome.disposition != "done":
                 gone = attempt.outcome.disposition == "gone"
                 failing[attempt.endpoint] = failing.get(attempt.endpoint) or gone
-        disabled_now = {
-            endpoint.id
-            for endpoint in self.env["coop.webhook.endpoint"].sudo().browse(failing)
-            if endpoint._record_failure(gone=failing[endpoint.id])
-        }
+        disabled_now = self._record_endpoint_failures(failing)
         now = fields.Datetime.now()
         retries = {}
         by_values = {}
@@ -476,6 +472,32 @@ class CoopWebhookDelivery(models.Model):
     # ------------------------------------------------------------------
     # Actions and housekeeping
     # ------------------------------------------------------------------
+
+    @api.model
+    def _record_endpoint_failures(self, failing):
+        """Let each endpoint of failing ({id: answered 410}) be disabled if
+        it must be; returns the ids disabled.
+
+        Each in a savepoint: an endpoint's row is its owner's, who may have
+        written it since this job's snapshot (the receiver can make sure of
+        it). The batch must not fail and be sent again for that: the check
+        of that endpoint goes to a job of its own.
+        """
+        disabled = set()
+        for endpoint in (
+            self.env["coop.webhook.endpoint"].sudo().browse(sorted(failing))
+        ):
+            gone = failing[endpoint.id]
+            try:
+                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                    if endpoint._record_failure(gone=gone):
+                        disabled.add(endpoint.id)
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                endpoint.with_delay(
+                    channel=CHANNEL,
+                    description=f"Webhook endpoint #{endpoint.id}: failed deliveries",
+                )._record_failure(gone=gone)
+        return disabled
 
     def action_redeliver(self):
         """Send again, same event id and body.
