@@ -361,16 +361,11 @@ class CoopWebhookDelivery(models.Model):
             # logged with the exception's class only, and retried.
             _logger.exception("webhook deliveries %s: recording broke", self.ids)
             for attempt in attempts:
-                attempt.outcome = self._internal_error(exc)
+                attempt.outcome = client.internal_error(exc)
             self._record_attempts(attempts, settings)
         counts = Counter(attempt.outcome.disposition for attempt in attempts)
         counts["sent in another job"] = len(later)
         return counts
-
-    @api.model
-    def _internal_error(self, exc):
-        # Its class only: the text of an exception could carry a secret.
-        return client.Outcome("retry", error=f"internal error: {type(exc).__name__}")
 
     def _prepare_attempts(self):
         """(attempts to send, attempts that broke before sending): the
@@ -400,7 +395,7 @@ class CoopWebhookDelivery(models.Model):
             except Exception as exc:
                 _logger.exception("webhook delivery %s: the attempt broke", delivery.id)
                 attempt.started_at = time.time()
-                attempt.outcome = self._internal_error(exc)
+                attempt.outcome = client.internal_error(exc)
                 broken.append(attempt)
                 continue
             attempts.append(attempt)

@@ -452,6 +452,22 @@ class TestSender(BaseCase):
         self.assertEqual(outcome.disposition, "retry")
         self.assertIn("timeout", outcome.error)
 
+    def test_an_interim_answer_is_retried_on_a_new_connection(self):
+        """A 103 taken for the answer: the receiver's real one is still on
+        the connection, and would be read as the next attempt's."""
+        hints = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+        ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        error = b"HTTP/1.1 500 Error\r\nContent-Length: 2\r\n\r\nno"
+        with (
+            RawReceiver(hints + ok, RawReceiver.READ, error) as receiver,
+            sender() as send,
+        ):
+            outcomes = [send.post(receiver.url, b"{}", {}) for _ in range(2)]
+        self.assertEqual(
+            [(outcome.status, outcome.disposition) for outcome in outcomes],
+            [(103, "retry")] * 2,
+        )
+
     def test_a_connection_cut_by_the_deadline_is_not_reused(self):
         with (
             Receiver((200, {}, 2), (200, {}, 0), events=False, keep_alive=True) as slow,

@@ -14,7 +14,7 @@ from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from .client import Outcome
+from .client import internal_error
 
 
 @dataclass
@@ -44,9 +44,7 @@ def send(attempts, sender, *, concurrency, per_endpoint, budget):
         try:
             attempt.outcome = sender.post(attempt.url, attempt.body, attempt.headers)
         except Exception as exc:  # sender.post does not raise; never lose one
-            attempt.outcome = Outcome(
-                "retry", error=f"internal error: {type(exc).__name__}"
-            )
+            attempt.outcome = internal_error(exc)
         return attempt
 
     with ThreadPoolExecutor(
