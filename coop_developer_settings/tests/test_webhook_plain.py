@@ -500,11 +500,28 @@ class TestBatch(BaseCase):
             [attempt.outcome.status for attempt in attempts], [200] * len(attempts)
         )
         peaks = receiver.peak_in_flight
-        self.assertEqual(max(peaks.values()), 2, peaks)
-        self.assertLessEqual(sum(peaks.values()), 6)
+        self.assertEqual(set(peaks.values()), {2}, peaks)
+        self.assertEqual(receiver.peak_total, 4)
         # 18 answers of 0.3 s, 4 at a time: 5 rounds, not 18 in a row.
         ends = [attempt.started_at + attempt.outcome.duration for attempt in attempts]
         self.assertLess(max(ends) - min(a.started_at for a in attempts), 3.5)
+
+    def test_the_endpoints_take_turns(self):
+        """More endpoints than threads: each one is served in turn, not
+        one emptied after the other."""
+        with (
+            Receiver((200, {}, 0.2), events=False, keep_alive=True) as receiver,
+            sender() as send,
+        ):
+            attempts = self.attempts(receiver, "abc", 4)
+            started = time.time()
+            batch.send(attempts, send, concurrency=2, per_endpoint=2, budget=60)
+        first_starts = {}
+        for attempt in attempts:
+            first_starts.setdefault(attempt.endpoint, attempt.started_at - started)
+        # Two threads, answers of 0.2 s: the third endpoint's first attempt
+        # starts in the second round, not after the first two are done.
+        self.assertLess(max(first_starts.values()), 0.35, first_starts)
 
     def test_a_hanging_endpoint_holds_its_own_slots_only(self):
         with (
