@@ -12,7 +12,7 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
 from odoo.modules.module import get_manifest
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL, config, mute_logger
 
 from odoo.addons.queue_job.job import CANCELLED, ENQUEUED, PENDING
 
@@ -38,6 +38,12 @@ BATCH_SIZE = 200
 # rest to a new job: a job ends within it plus one total timeout, well
 # within the workers' time limit, whatever its receivers do.
 BATCH_BUDGET = 30
+# What a job needs besides its attempts (reading, recording): kept free
+# of the workers' time limit when that limit shortens the budget.
+BATCH_OVERHEAD = 30
+# queue_job runs a channel's jobs of lower priority first (its default
+# is 10): the jobs of slow endpoints give way to the others.
+SLOW_PRIORITY = 20
 
 
 class CoopWebhookDelivery(models.Model):
@@ -174,12 +180,12 @@ class CoopWebhookDelivery(models.Model):
         slow = self.env["coop.webhook.attempt"]._slow_endpoint_ids(
             deliveries.endpoint_id.ids
         )
-        for group in deliveries.grouped(
+        for is_slow, group in deliveries.grouped(
             lambda delivery: delivery.endpoint_id.id in slow
-        ).values():
-            group._schedule_batches(delay)
+        ).items():
+            group._schedule_batches(delay, priority=SLOW_PRIORITY if is_slow else None)
 
-    def _schedule_batches(self, delay):
+    def _schedule_batches(self, delay, priority=None):
         deliveries = self.sorted(
             lambda delivery: (delivery.endpoint_id.id, delivery.id)
         )
@@ -188,6 +194,7 @@ class CoopWebhookDelivery(models.Model):
             types = ", ".join(sorted(set(chunk.mapped("event_type"))))
             job = chunk.with_delay(
                 channel=CHANNEL,
+                priority=priority,
                 eta=timedelta(seconds=delay) if delay else None,
                 # queue_job retries only after a crash (dead worker); the
                 # delivery schedule is our own (_record_attempts).
@@ -346,7 +353,7 @@ class CoopWebhookDelivery(models.Model):
                 sender,
                 concurrency=settings.delivery_concurrency,
                 per_endpoint=settings.endpoint_concurrency,
-                budget=BATCH_BUDGET,
+                budget=self._batch_budget(settings.total_timeout),
             )
         later = self.browse([attempt.key for attempt in not_started])
         later._schedule()
@@ -366,6 +373,16 @@ class CoopWebhookDelivery(models.Model):
         counts = Counter(attempt.outcome.disposition for attempt in attempts)
         counts["sent in another job"] = len(later)
         return counts
+
+    @api.model
+    def _batch_budget(self, total_timeout):
+        """BATCH_BUDGET, shortened where the workers' time limit would not
+        leave room for the last attempts and the recording: a job killed
+        by that limit would send its batch again."""
+        limit = config["limit_time_real"]
+        if limit <= 0:
+            return BATCH_BUDGET
+        return min(BATCH_BUDGET, max(1, limit - total_timeout - BATCH_OVERHEAD))
 
     def _prepare_attempts(self):
         """(attempts to send, attempts that broke before sending): the
