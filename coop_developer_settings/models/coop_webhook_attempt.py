@@ -6,11 +6,12 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools import sql as sql_tools
 
+from ..webhook import client
+
 # An attempt that timed out or lasted this long marks its endpoint as slow
 # for SLOW_FOR (see _slow_endpoint_ids).
 SLOW_ATTEMPT_MS = 3000
 SLOW_FOR = timedelta(hours=1)
-TIMEOUT_ERROR = "timeout"  # how client.Sender's error starts for one cut short
 
 
 class CoopWebhookAttempt(models.Model):
@@ -37,7 +38,7 @@ class CoopWebhookAttempt(models.Model):
             "coop_webhook_attempt_slow_index",
             self._table,
             ["attempted_at"],
-            where=f"duration_ms >= {SLOW_ATTEMPT_MS} OR error ^@ '{TIMEOUT_ERROR}'",
+            where=f"duration_ms >= {SLOW_ATTEMPT_MS} OR error ^@ '{client.TIMEOUT}'",
         )
 
     @api.model
@@ -64,7 +65,7 @@ class CoopWebhookAttempt(models.Model):
                    AND d.endpoint_id = ANY(%s)
                 """,
                 SLOW_ATTEMPT_MS,
-                TIMEOUT_ERROR,
+                client.TIMEOUT,
                 fields.Datetime.now() - SLOW_FOR,
                 list(endpoint_ids),
             )

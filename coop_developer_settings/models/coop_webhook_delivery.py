@@ -12,7 +12,7 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
 from odoo.modules.module import get_manifest
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL, config, mute_logger
 
 from odoo.addons.queue_job.job import CANCELLED, ENQUEUED, PENDING
 
@@ -38,6 +38,12 @@ BATCH_SIZE = 200
 # rest to a new job: a job ends within it plus one total timeout, well
 # within the workers' time limit, whatever its receivers do.
 BATCH_BUDGET = 30
+# What a job needs besides its attempts (reading, recording): kept free
+# of the workers' time limit when that limit shortens the budget.
+BATCH_OVERHEAD = 30
+# queue_job runs a channel's jobs of lower priority first (its default
+# is 10): the jobs of slow endpoints give way to the others.
+SLOW_PRIORITY = 20
 
 
 class CoopWebhookDelivery(models.Model):
@@ -174,28 +180,29 @@ class CoopWebhookDelivery(models.Model):
         slow = self.env["coop.webhook.attempt"]._slow_endpoint_ids(
             deliveries.endpoint_id.ids
         )
-        for group in deliveries.grouped(
+        for is_slow, group in deliveries.grouped(
             lambda delivery: delivery.endpoint_id.id in slow
-        ).values():
-            group._schedule_batches(delay)
+        ).items():
+            group._schedule_batches(delay, priority=SLOW_PRIORITY if is_slow else None)
 
-    def _schedule_batches(self, delay):
+    def _schedule_batches(self, delay, priority=None):
         deliveries = self.sorted(
             lambda delivery: (delivery.endpoint_id.id, delivery.id)
         )
         for start in range(0, len(deliveries), BATCH_SIZE):
-            batch = deliveries[start : start + BATCH_SIZE]
-            types = ", ".join(sorted(set(batch.mapped("event_type"))))
-            job = batch.with_delay(
+            chunk = deliveries[start : start + BATCH_SIZE]
+            types = ", ".join(sorted(set(chunk.mapped("event_type"))))
+            job = chunk.with_delay(
                 channel=CHANNEL,
+                priority=priority,
                 eta=timedelta(seconds=delay) if delay else None,
                 # queue_job retries only after a crash (dead worker); the
                 # delivery schedule is our own (_record_attempts).
                 max_retries=5,
-                description=f"Webhook {types}: {len(batch)} deliveries to "
-                f"{len(batch.endpoint_id)} endpoints",
+                description=f"Webhook {types}: {len(chunk)} deliveries to "
+                f"{len(chunk.endpoint_id)} endpoints",
             )._deliver_job()
-            batch.job_uuid = job.uuid
+            chunk.job_uuid = job.uuid
 
     def _cancel_jobs(self, reason):
         """End the jobs of these deliveries that have not started yet, but
@@ -346,7 +353,7 @@ class CoopWebhookDelivery(models.Model):
                 sender,
                 concurrency=settings.delivery_concurrency,
                 per_endpoint=settings.endpoint_concurrency,
-                budget=BATCH_BUDGET,
+                budget=self._batch_budget(settings.total_timeout),
             )
         later = self.browse([attempt.key for attempt in not_started])
         later._schedule()
@@ -361,16 +368,21 @@ class CoopWebhookDelivery(models.Model):
             # logged with the exception's class only, and retried.
             _logger.exception("webhook deliveries %s: recording broke", self.ids)
             for attempt in attempts:
-                attempt.outcome = self._internal_error(exc)
+                attempt.outcome = client.internal_error(exc)
             self._record_attempts(attempts, settings)
         counts = Counter(attempt.outcome.disposition for attempt in attempts)
         counts["sent in another job"] = len(later)
         return counts
 
     @api.model
-    def _internal_error(self, exc):
-        # Its class only: the text of an exception could carry a secret.
-        return client.Outcome("retry", error=f"internal error: {type(exc).__name__}")
+    def _batch_budget(self, total_timeout):
+        """BATCH_BUDGET, shortened where the workers' time limit would not
+        leave room for the last attempts and the recording: a job killed
+        by that limit would send its batch again."""
+        limit = config["limit_time_real"]
+        if limit <= 0:
+            return BATCH_BUDGET
+        return min(BATCH_BUDGET, max(1, limit - total_timeout - BATCH_OVERHEAD))
 
     def _prepare_attempts(self):
         """(attempts to send, attempts that broke before sending): the
@@ -400,7 +412,7 @@ class CoopWebhookDelivery(models.Model):
             except Exception as exc:
                 _logger.exception("webhook delivery %s: the attempt broke", delivery.id)
                 attempt.started_at = time.time()
-                attempt.outcome = self._internal_error(exc)
+                attempt.outcome = client.internal_error(exc)
                 broken.append(attempt)
                 continue
             attempts.append(attempt)
@@ -432,11 +444,7 @@ class CoopWebhookDelivery(models.Model):
             if attempt.outcome.disposition != "done":
                 gone = attempt.outcome.disposition == "gone"
                 failing[attempt.endpoint] = failing.get(attempt.endpoint) or gone
-        disabled_now = {
-            endpoint.id
-            for endpoint in self.env["coop.webhook.endpoint"].sudo().browse(failing)
-            if endpoint._record_failure(gone=failing[endpoint.id])
-        }
+        disabled_now = self._record_endpoint_failures(failing)
         now = fields.Datetime.now()
         retries = {}
         by_values = {}
@@ -476,6 +484,32 @@ class CoopWebhookDelivery(models.Model):
     # ------------------------------------------------------------------
     # Actions and housekeeping
     # ------------------------------------------------------------------
+
+    @api.model
+    def _record_endpoint_failures(self, failing):
+        """Let each endpoint of failing ({id: answered 410}) be disabled if
+        it must be; returns the ids disabled.
+
+        Each in a savepoint: an endpoint's row is its owner's, who may have
+        written it since this job's snapshot (the receiver can make sure of
+        it). The batch must not fail and be sent again for that: the check
+        of that endpoint goes to a job of its own.
+        """
+        disabled = set()
+        for endpoint in (
+            self.env["coop.webhook.endpoint"].sudo().browse(sorted(failing))
+        ):
+            gone = failing[endpoint.id]
+            try:
+                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                    if endpoint._record_failure(gone=gone):
+                        disabled.add(endpoint.id)
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                endpoint.with_delay(
+                    channel=CHANNEL,
+                    description=f"Webhook endpoint #{endpoint.id}: failed deliveries",
+                )._record_failure(gone=gone)
+        return disabled
 
     def action_redeliver(self):
         """Send again, same event id and body.

@@ -54,12 +54,14 @@ class Receiver:
         their schema (False for tests of the HTTP client with other bytes).
         keep_alive: answer in HTTP/1.1, keeping connections open.
 
-        peak_in_flight: the most requests it was answering at once, by path.
+        peak_in_flight: the most requests it was answering at once, by path;
+        peak_total: the most at once, all paths together.
         """
         self.script = list(script) or [(200, {}, 0)]
         self.requests = []
         self.invalid = []
         self.peak_in_flight = {}
+        self.peak_total = 0
         in_flight = {}
         lock = threading.Lock()
         receiver = self
@@ -74,6 +76,9 @@ class Receiver:
                     in_flight[self.path] = in_flight.get(self.path, 0) + 1
                     receiver.peak_in_flight[self.path] = max(
                         in_flight[self.path], receiver.peak_in_flight.get(self.path, 0)
+                    )
+                    receiver.peak_total = max(
+                        sum(in_flight.values()), receiver.peak_total
                     )
                 try:
                     self.answer()

@@ -4,7 +4,7 @@ import polib
 
 from odoo.modules.module import get_module_path
 from odoo.tests import TransactionCase, tagged
-from odoo.tools.translate import TranslationModuleReader
+from odoo.tools.translate import PoFileReader, TranslationModuleReader
 
 MODULE = "coop_developer_settings"
 # Spelled the same in French: the PO formatting (OCA) leaves their msgstr
@@ -31,13 +31,8 @@ SAME_IN_FRENCH = {
 class TestFrenchTranslation(TransactionCase):
     """The first users are French cooperatives: nothing is left in English."""
 
-    def test_every_term_has_a_french_translation(self):
-        po = polib.pofile(f"{get_module_path(MODULE)}/i18n/fr.po")
-        self.assertFalse(
-            [entry.msgid for entry in po.fuzzy_entries()], "fuzzy French entries"
-        )
-        translated = {entry.msgid for entry in po.translated_entries()}
-        translated |= SAME_IN_FRENCH & {entry.msgid for entry in po}
+    def terms(self):
+        """The module's terms, as Odoo's export finds them."""
         terms = {
             source
             for module, _type, _name, _res_id, source, _value, _comments in (
@@ -46,5 +41,27 @@ class TestFrenchTranslation(TransactionCase):
             if module == MODULE and source
         }
         self.assertTrue(terms, "the export found no term: the test would prove nothing")
-        missing = sorted(terms - translated)
+        return terms
+
+    def test_every_term_has_a_french_translation(self):
+        i18n = f"{get_module_path(MODULE)}/i18n"
+        po = polib.pofile(f"{i18n}/fr.po")
+        self.assertFalse(
+            [entry.msgid for entry in po.fuzzy_entries()], "fuzzy French entries"
+        )
+        # Read as Odoo loads it: merged with the .pot, whose missing terms
+        # make the French ones obsolete (not loaded).
+        translated = {
+            entry["src"] for entry in PoFileReader(f"{i18n}/fr.po") if entry["value"]
+        }
+        translated |= SAME_IN_FRENCH & {entry.msgid for entry in po}
+        missing = sorted(self.terms() - translated)
         self.assertFalse(missing, f"terms without a French translation: {missing}")
+
+    def test_the_template_has_every_term(self):
+        pot = polib.pofile(f"{get_module_path(MODULE)}/i18n/{MODULE}.pot")
+        self.assertEqual(
+            {entry.msgid for entry in pot},
+            self.terms(),
+            f"i18n/{MODULE}.pot is stale: export it again (README, Translations)",
+        )

@@ -7,6 +7,7 @@ import time
 from unittest.mock import patch
 
 from odoo.tests import tagged
+from odoo.tools import config
 
 from ..models import coop_webhook_delivery
 from .common import WebhookCase
@@ -174,3 +175,33 @@ class TestDeliveryBatches(WebhookCase):
                 ),
                 sorted([endpoints.ids, slow.ids]),
             )
+            # ... and give way to the others' when both wait.
+            priorities = {
+                job.uuid: job.priority
+                for job in self.env["queue.job"].search(
+                    [("uuid", "in", second.mapped("job_uuid"))]
+                )
+            }
+            self.assertEqual(
+                {
+                    tuple(group.endpoint_id.ids): priorities[uuid]
+                    for uuid, group in second.grouped("job_uuid").items()
+                },
+                {tuple(endpoints.ids): 10, tuple(slow.ids): 20},
+            )
+
+    def test_the_time_budget_leaves_room_within_the_workers_time_limit(self):
+        """A job killed by limit_time_real would send its whole batch again."""
+        budget = self.env["coop.webhook.delivery"]._batch_budget
+        for limit, total_timeout, expected in (
+            (0, 15, 30),  # no limit
+            (600, 15, 30),
+            (120, 15, 30),
+            (60, 15, 15),
+            (60, 60, 1),  # at least one second: the batch gets on
+        ):
+            with (
+                self.subTest(limit=limit, total_timeout=total_timeout),
+                patch.dict(config.options, limit_time_real=limit),
+            ):
+                self.assertEqual(budget(total_timeout), expected)

@@ -8,6 +8,8 @@ from odoo import sql_db
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 
+from odoo.addons.queue_job.job import Job
+
 from .common import RealTransactionsMixin
 from .receiver import Receiver
 
@@ -107,6 +109,50 @@ class TestOneDeliveryOneSender(RealTransactionsMixin, TransactionCase):
         self.assertEqual(outcomes, ["LockNotAvailable", "done"])
         self.assertEqual(len(self.receiver.requests), 1)
         self.assertEqual(self.delivery_state(), ("done", 1))
+
+    def test_the_owner_writing_the_endpoint_meanwhile_fails_no_batch(self):
+        """The receiver answers 410 after its owner wrote the endpoint (a
+        commit after the job's snapshot): disabling it in the job's
+        transaction would be a serialization failure, and the whole batch
+        would be sent again, forever. The attempt is recorded; the endpoint
+        is disabled by a job of its own."""
+        self.receiver.script = [(410, {}, 1.0)]
+
+        def owner_writes_the_endpoint(delivery):
+            time.sleep(0.3)  # the job is waiting for the answer by then
+            delivery.endpoint_id.write({"url": self.receiver.url})
+
+        def job(delivery):
+            # No email sent after the commit: in tests the registry is held.
+            return self.job(delivery.with_context(mail_notify_force_send=False))
+
+        outcomes = self.race(job, owner_writes_the_endpoint)
+        self.assertEqual(outcomes, ["done", "done"])
+        self.assertEqual(len(self.receiver.requests), 1)
+        self.assertEqual(self.delivery_state(), ("failed", 1))
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            endpoint = env["coop.webhook.endpoint"].browse(self.endpoint_id)
+            self.assertEqual(endpoint.state, "enabled", "not in the batch's job")
+            [check] = (
+                env["queue.job"]
+                .search(
+                    [("method_name", "=", "_record_failure"), ("state", "=", "pending")]
+                )
+                .filtered(lambda job: job.records == endpoint)
+            )
+            self.addCleanup(self.remove_job, check.uuid)
+            job = Job.load(env, check.uuid)
+            self.assertEqual((job.recordset, job.kwargs), (endpoint, {"gone": True}))
+            endpoint.with_context(mail_notify_force_send=False)._record_failure(
+                **job.kwargs
+            )
+            self.assertEqual(endpoint.state, "disabled")
+            self.assertIn("410", endpoint.disabled_reason)
+
+    def remove_job(self, uuid):
+        with self.db.cursor() as cr:
+            self.env_of(cr)["queue.job"].search([("uuid", "=", uuid)]).unlink()
 
     def test_redeliver_while_an_attempt_is_made(self):
         outcomes = self.race(self.job, self.redeliver_a_moment_later)

@@ -14,7 +14,7 @@ from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from .client import Outcome
+from .client import internal_error
 
 
 @dataclass
@@ -44,9 +44,7 @@ def send(attempts, sender, *, concurrency, per_endpoint, budget):
         try:
             attempt.outcome = sender.post(attempt.url, attempt.body, attempt.headers)
         except Exception as exc:  # sender.post does not raise; never lose one
-            attempt.outcome = Outcome(
-                "retry", error=f"internal error: {type(exc).__name__}"
-            )
+            attempt.outcome = internal_error(exc)
         return attempt
 
     with ThreadPoolExecutor(
@@ -55,22 +53,25 @@ def send(attempts, sender, *, concurrency, per_endpoint, budget):
         running = set()
 
         def start_more():
-            # One pass over the endpoints in turn: each gets what its
-            # bound and the pool's leave, so none waits behind another.
-            for endpoint, queue in list(queues.items()):
-                while (
-                    queue
-                    and len(running) < concurrency
-                    and in_flight[endpoint] < per_endpoint
-                    and time.monotonic() < stop_starting
-                ):
+            # The endpoints in turn, one attempt each per pass, the one just
+            # served going last: none waits behind another.
+            progress = True
+            while progress and queues:
+                progress = False
+                for endpoint in list(queues):
+                    if len(running) >= concurrency or time.monotonic() >= stop_starting:
+                        return
+                    if in_flight[endpoint] >= per_endpoint:
+                        continue
+                    queue = queues.pop(endpoint)
                     attempt = queue.popleft()
+                    if queue:
+                        queues[endpoint] = queue
                     # Stamped here, when a thread is free to send it at once.
                     attempt.started_at = time.time()
                     running.add(pool.submit(run, attempt))
                     in_flight[endpoint] += 1
-                if not queue:
-                    del queues[endpoint]
+                    progress = True
 
         start_more()
         while running:

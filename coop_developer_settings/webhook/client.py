@@ -24,6 +24,7 @@ from . import url_guard
 from .retry import parse_retry_after
 
 RESPONSE_EXCERPT = 2048  # bytes of the answer kept in the delivery log
+TIMEOUT = "timeout"  # how the error of an attempt cut short by its deadline starts
 ERROR_LENGTH = 500
 
 
@@ -39,12 +40,22 @@ class Outcome:
     retry_after: int | None = None
 
 
+def internal_error(exc):
+    """The outcome of an attempt that broke on our side: the exception's
+    class only (its text could carry a secret). Retried."""
+    return Outcome("retry", error=f"internal error: {type(exc).__name__}")
+
+
 class DeadlinePassed(Exception):
     """The attempt's time is up (not an OSError: the HTTP library must not
     wrap it)."""
 
 
 def classify(status):
+    if status < 200:
+        # An interim answer (103 Early Hints...) taken for the final one:
+        # the real answer may follow on the connection.
+        return "retry"
     if 200 <= status < 300:
         return "done"
     if status == 410:
@@ -173,7 +184,8 @@ def guarded_adapter(allowed_networks, connect_timeout, attempt, getaddrinfo):
             self.poolmanager.pool_classes_by_scheme = pools
             return result
 
-    return GuardedAdapter(max_retries=0)
+    # One thread uses a session: one connection per host, a few hosts kept.
+    return GuardedAdapter(max_retries=0, pool_connections=4, pool_maxsize=1)
 
 
 def _send(session, url, body, headers, connect_timeout, total_timeout):
@@ -280,7 +292,7 @@ class Sender:
         statuses that say so are final; everything else is retried.
         """
         total_timeout = self.total_timeout
-        timeout_error = f"timeout: no complete answer within {total_timeout:g}s"
+        timeout_error = f"{TIMEOUT}: no complete answer within {total_timeout:g}s"
         started = time.monotonic()
         session = self._session()
         watchdog = self._local.watchdog = Watchdog(total_timeout)
@@ -293,7 +305,8 @@ class Sender:
                 # Cut short by the deadline: the HTTP library may have taken
                 # the shut-down socket for the end of the headers or body.
                 raise DeadlinePassed()
-            whole = True
+            # After an interim answer the connection is not reused.
+            whole = outcome.status >= 200
         except url_guard.UnsafeUrl as exc:
             outcome = Outcome("failed", error=f"refused address ({exc})")
         except url_guard.ResolutionFailed as exc:
