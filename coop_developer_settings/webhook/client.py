@@ -9,6 +9,7 @@ timeouts alone cannot do it: each read gets a fresh one.
 """
 
 import contextlib
+import http.client
 import socket
 import threading
 import time
@@ -53,8 +54,8 @@ class DeadlinePassed(Exception):
 
 def classify(status):
     if status < 200:
-        # An interim answer (103 Early Hints...) taken for the final one:
-        # the real answer may follow on the connection.
+        # 101 Switching Protocols to a POST (FinalAnswer reads past the
+        # other 1xx): no answer to the delivery.
         return "retry"
     if 200 <= status < 300:
         return "done"
@@ -115,6 +116,20 @@ class Watchdog:
             self._sockets = []
 
 
+class FinalAnswer(http.client.HTTPResponse):
+    """An answer read past its interim ones (103 Early Hints, 102...), as
+    http.client does for 100 Continue only: the final answer is the
+    receiver's answer to the delivery. A receiver that sends interim answers
+    without end is cut short by the attempt's deadline."""
+
+    def _read_status(self):
+        while True:
+            version, status, reason = super()._read_status()
+            if not 100 < status < 200 or status == 101:
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the interim answer's, ignored
+
+
 def guarded_adapter(allowed_networks, connect_timeout, attempt, getaddrinfo):
     """A requests adapter that connects only to checked public addresses,
     within the deadline of the attempt under way (attempt.watchdog).
@@ -159,12 +174,9 @@ def guarded_adapter(allowed_networks, connect_timeout, attempt, getaddrinfo):
 
         return _get_conn
 
-    http_conn = type(
-        "GuardedHTTPConnection", (HTTPConnection,), {"_new_conn": new_conn}
-    )
-    https_conn = type(
-        "GuardedHTTPSConnection", (HTTPSConnection,), {"_new_conn": new_conn}
-    )
+    members = {"_new_conn": new_conn, "response_class": FinalAnswer}
+    http_conn = type("GuardedHTTPConnection", (HTTPConnection,), members)
+    https_conn = type("GuardedHTTPSConnection", (HTTPSConnection,), members)
     pools = {
         "http": type(
             "GuardedHTTPPool",
@@ -184,8 +196,9 @@ def guarded_adapter(allowed_networks, connect_timeout, attempt, getaddrinfo):
             self.poolmanager.pool_classes_by_scheme = pools
             return result
 
-    # One thread uses a session: one connection per host, a few hosts kept.
-    return GuardedAdapter(max_retries=0, pool_connections=4, pool_maxsize=1)
+    # One thread uses a session: one connection per host, the last 10
+    # hosts kept alive (requests' default).
+    return GuardedAdapter(max_retries=0, pool_connections=10, pool_maxsize=1)
 
 
 def _send(session, url, body, headers, connect_timeout, total_timeout):
@@ -305,7 +318,7 @@ class Sender:
                 # Cut short by the deadline: the HTTP library may have taken
                 # the shut-down socket for the end of the headers or body.
                 raise DeadlinePassed()
-            # After an interim answer the connection is not reused.
+            # After a 101 the connection speaks another protocol.
             whole = outcome.status >= 200
         except url_guard.UnsafeUrl as exc:
             outcome = Outcome("failed", error=f"refused address ({exc})")
