@@ -14,6 +14,7 @@ from odoo.modules.module import get_manifest
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL, config, mute_logger
 
+from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import CANCELLED, ENQUEUED, PENDING
 
 from ..webhook import batch, client, retry, signing
@@ -41,6 +42,8 @@ BATCH_BUDGET = 30
 # What a job needs besides its attempts (reading, recording): kept free
 # of the workers' time limit when that limit shortens the budget.
 BATCH_OVERHEAD = 30
+# Seconds before a job finding its deliveries locked by another runs again.
+LOCKED_RETRY = 5
 # queue_job runs a channel's jobs of lower priority first (its default
 # is 10): the jobs of slow endpoints give way to the others.
 SLOW_PRIORITY = 20
@@ -196,8 +199,9 @@ class CoopWebhookDelivery(models.Model):
                 channel=CHANNEL,
                 priority=priority,
                 eta=timedelta(seconds=delay) if delay else None,
-                # queue_job retries only after a crash (dead worker); the
-                # delivery schedule is our own (_record_attempts).
+                # queue_job runs a job again after a crash (dead worker),
+                # 5 times at most; the delivery schedule is our own
+                # (_record_attempts).
                 max_retries=5,
                 description=f"Webhook {types}: {len(chunk)} deliveries to "
                 f"{len(chunk.endpoint_id)} endpoints",
@@ -283,7 +287,17 @@ class CoopWebhookDelivery(models.Model):
         job killed in the middle of its batch is run again by queue_job, and
         sends the whole batch again, with the same webhook-ids.
         """
-        deliveries = self.sudo()._lock()
+        try:
+            deliveries = self.sudo()._lock()
+        except psycopg2.errors.LockNotAvailable:
+            # Another job is sending some of them: again a few seconds later.
+            # Not a try: queue_job counts each run against max_retries and
+            # fails a job found dead beyond them, waits included.
+            raise RetryableJobError(
+                "another job is sending these deliveries",
+                seconds=LOCKED_RETRY,
+                ignore_retry=True,
+            ) from None
         summary = Counter(deleted=len(self) - len(deliveries))
         job_uuid = self.env.context.get("job_uuid")
         mine = deliveries.filtered(

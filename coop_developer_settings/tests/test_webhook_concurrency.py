@@ -2,12 +2,11 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 import time
 
-import psycopg2
-
 from odoo import sql_db
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 
+from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 
 from .common import RealTransactionsMixin
@@ -85,7 +84,7 @@ class TestOneDeliveryOneSender(RealTransactionsMixin, TransactionCase):
             "coop.webhook.delivery",
             self.delivery_id,
             *workers,
-            refused=(psycopg2.errors.LockNotAvailable, UserError),
+            refused=(RetryableJobError, UserError),
         )
 
     def delivery_state(self):
@@ -106,9 +105,29 @@ class TestOneDeliveryOneSender(RealTransactionsMixin, TransactionCase):
 
     def test_two_jobs_at_once_send_once(self):
         outcomes = self.race(self.job, self.job_a_moment_later)
-        self.assertEqual(outcomes, ["LockNotAvailable", "done"])
+        self.assertEqual(outcomes, ["RetryableJobError", "done"])
         self.assertEqual(len(self.receiver.requests), 1)
         self.assertEqual(self.delivery_state(), ("done", 1))
+
+    def test_waiting_for_another_jobs_lock_is_not_a_try(self):
+        """queue_job counts each run of a job against its max_retries and
+        fails a job found dead beyond them: the runs postponed while another
+        job holds the deliveries must not use them up."""
+        with self.db.cursor() as holder, self.db.cursor() as cr:
+            holder.execute(
+                "SELECT id FROM coop_webhook_delivery WHERE id = %s FOR UPDATE",
+                [self.delivery_id],
+            )
+            delivery = self.env_of(cr)["coop.webhook.delivery"].browse(self.delivery_id)
+            job = Job(delivery._deliver_job, job_uuid="the-job", max_retries=5)
+            with self.assertRaises(RetryableJobError) as caught:
+                job.perform()
+            cr.rollback()
+            holder.rollback()
+        self.assertTrue(caught.exception.ignore_retry)
+        self.assertEqual(job.retry, 0)
+        self.assertEqual(self.receiver.requests, [])
+        self.assertEqual(self.delivery_state(), ("pending", 0))
 
     def test_the_owner_writing_the_endpoint_meanwhile_fails_no_batch(self):
         """The receiver answers 410 after its owner wrote the endpoint (a
@@ -142,11 +161,11 @@ class TestOneDeliveryOneSender(RealTransactionsMixin, TransactionCase):
                 .filtered(lambda job: job.records == endpoint)
             )
             self.addCleanup(self.remove_job, check.uuid)
+            self.assertEqual(check.channel, "root.webhook")
             job = Job.load(env, check.uuid)
             self.assertEqual((job.recordset, job.kwargs), (endpoint, {"gone": True}))
-            endpoint.with_context(mail_notify_force_send=False)._record_failure(
-                **job.kwargs
-            )
+            job.recordset = job.recordset.with_context(mail_notify_force_send=False)
+            job.perform()
             self.assertEqual(endpoint.state, "disabled")
             self.assertIn("410", endpoint.disabled_reason)
 
