@@ -357,9 +357,10 @@ class CoopWebhookDelivery(models.Model):
         Returns {disposition: count}."""
         settings = self.env["ir.config_parameter"]._coop_webhook_settings()
         attempts, broken = self._prepare_attempts()
+        budget, total_timeout = self._batch_limits(settings.total_timeout)
         with client.Sender(
             connect_timeout=settings.connect_timeout,
-            total_timeout=settings.total_timeout,
+            total_timeout=total_timeout,
             allowed_networks=settings.allowed_networks,
         ) as sender:
             not_started = batch.send(
@@ -367,7 +368,7 @@ class CoopWebhookDelivery(models.Model):
                 sender,
                 concurrency=settings.delivery_concurrency,
                 per_endpoint=settings.endpoint_concurrency,
-                budget=self._batch_budget(settings.total_timeout),
+                budget=budget,
             )
         later = self.browse([attempt.key for attempt in not_started])
         later._schedule()
@@ -389,14 +390,17 @@ class CoopWebhookDelivery(models.Model):
         return counts
 
     @api.model
-    def _batch_budget(self, total_timeout):
-        """BATCH_BUDGET, shortened where the workers' time limit would not
-        leave room for the last attempts and the recording: a job killed
-        by that limit would send its batch again."""
+    def _batch_limits(self, total_timeout):
+        """(seconds to start attempts, seconds per attempt): BATCH_BUDGET and
+        the answer timeout, shortened so that a job ends within the workers'
+        time limit (limit_time_real) with BATCH_OVERHEAD to spare: a job
+        killed by that limit would send its batch again."""
         limit = config["limit_time_real"]
         if limit <= 0:
-            return BATCH_BUDGET
-        return min(BATCH_BUDGET, max(1, limit - total_timeout - BATCH_OVERHEAD))
+            return BATCH_BUDGET, total_timeout
+        room = max(2, limit - BATCH_OVERHEAD)
+        budget = min(BATCH_BUDGET, max(1, room - total_timeout))
+        return budget, min(total_timeout, room - budget)
 
     def _prepare_attempts(self):
         """(attempts to send, attempts that broke before sending): the

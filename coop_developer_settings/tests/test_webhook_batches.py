@@ -11,7 +11,7 @@ from odoo.tools import config
 
 from ..models import coop_webhook_delivery
 from .common import WebhookCase
-from .receiver import Receiver
+from .receiver import RawReceiver, Receiver
 
 
 @tagged("post_install", "-at_install")
@@ -190,18 +190,39 @@ class TestDeliveryBatches(WebhookCase):
                 {tuple(endpoints.ids): 10, tuple(slow.ids): 20},
             )
 
-    def test_the_time_budget_leaves_room_within_the_workers_time_limit(self):
-        """A job killed by limit_time_real would send its whole batch again."""
-        budget = self.env["coop.webhook.delivery"]._batch_budget
-        for limit, total_timeout, expected in (
-            (0, 15, 30),  # no limit
-            (600, 15, 30),
-            (120, 15, 30),
-            (60, 15, 15),
-            (60, 60, 1),  # at least one second: the batch gets on
+    def test_a_job_ends_within_the_workers_time_limit(self):
+        """A job killed by limit_time_real would send its whole batch again:
+        starting attempts, the last answer and the recording fit in it."""
+        limits = self.env["coop.webhook.delivery"]._batch_limits
+        overhead = coop_webhook_delivery.BATCH_OVERHEAD
+        budget = coop_webhook_delivery.BATCH_BUDGET
+        for limit in (0, 40, 60, 120, 600):
+            for total_timeout in (1, 15, 60, 300):
+                with (
+                    self.subTest(limit=limit, total_timeout=total_timeout),
+                    patch.dict(config.options, limit_time_real=limit),
+                ):
+                    start_for, each_for = limits(total_timeout)
+                    self.assertGreaterEqual(min(start_for, each_for), 1)
+                    if not limit or limit >= budget + total_timeout + overhead:
+                        # Room enough (or no limit): as configured.
+                        self.assertEqual((start_for, each_for), (budget, total_timeout))
+                    else:
+                        self.assertLessEqual(start_for + each_for + overhead, limit)
+
+    def test_the_answer_timeout_is_cut_to_fit_the_limit(self):
+        self.env["ir.config_parameter"].set_param(
+            "coop_developer_settings.webhook_total_timeout", "15"
+        )
+        with (
+            RawReceiver(RawReceiver.HANG) as hanging,
+            patch.dict(config.options, limit_time_real=33),
         ):
-            with (
-                self.subTest(limit=limit, total_timeout=total_timeout),
-                patch.dict(config.options, limit_time_real=limit),
-            ):
-                self.assertEqual(budget(total_timeout), expected)
+            endpoint = self.endpoint(hanging.url)
+            self.create_cycle(state="open")
+            started = time.monotonic()
+            self.run_jobs(rounds=1)
+            elapsed = time.monotonic() - started
+        # 33 s - 30 s of recording: 1 s to start attempts, 2 s each.
+        self.assertIn("within 2s", self.deliveries(endpoint).last_error)
+        self.assertLess(elapsed, 10)
