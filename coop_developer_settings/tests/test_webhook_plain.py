@@ -472,6 +472,19 @@ class TestSender(BaseCase):
         )
         self.assertEqual(len(receiver.requests), 2, "on the same connection")
 
+    def test_interim_answers_without_end_are_cut_by_the_deadline(self):
+        hints = b"HTTP/1.1 103 Early Hints\r\n\r\n"
+        with (
+            RawReceiver(*[hints, 0.05] * 1000) as receiver,
+            sender(total_timeout=1) as send,
+        ):
+            started = time.monotonic()
+            outcome = send.post(receiver.url, b"{}", {})
+            elapsed = time.monotonic() - started
+        self.assertLess(elapsed, 2, outcome)
+        self.assertEqual(outcome.disposition, "retry")
+        self.assertIn("timeout", outcome.error)
+
     def test_switching_protocols_is_no_answer(self):
         switching = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"
         ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
