@@ -6,6 +6,7 @@ import ipaddress
 import random
 import socket
 import time
+import zlib
 from datetime import datetime, timezone
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -374,6 +375,30 @@ class TestClient(BaseCase):
                 )
                 self.assertEqual(outcome.status, status, outcome)
                 self.assertNotIn("\x00", outcome.response + outcome.error)
+
+    def test_a_compressed_answer_is_not_decoded(self):
+        """A few hundred bytes of stacked gzip decode to hundreds of MB, in
+        one piece, out of the deadline's reach: identity is asked for, and
+        whatever comes is kept as it came."""
+
+        def gzip(data):
+            compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            return compressor.compress(data) + compressor.flush()
+
+        bomb = gzip(gzip(gzip(b"\0" * (64 << 20)) * 4))  # 256 MB of zeros
+        answer = (
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, gzip, gzip\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(bomb)
+        ) + bomb
+        with RawReceiver(answer) as receiver:
+            outcome = self.post(receiver)
+        self.assertLess(len(bomb), 2048)
+        self.assertEqual((outcome.status, outcome.disposition), (200, "done"))
+        self.assertEqual(
+            outcome.response, "(gzip, gzip, gzip-encoded answer, not decoded)"
+        )
+        self.assertLess(outcome.duration, 0.5, "nothing decoded")
+        self.assertIn(b"\r\nAccept-Encoding: identity\r\n", receiver.requests[0])
 
     def test_connection_refused_is_retried(self):
         with Receiver() as receiver:
