@@ -15,7 +15,7 @@ from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL, config, mute_logger
 
 from odoo.addons.queue_job.exception import RetryableJobError
-from odoo.addons.queue_job.job import CANCELLED, ENQUEUED, PENDING
+from odoo.addons.queue_job.job import CANCELLED, DONE, ENQUEUED, FAILED, PENDING
 
 from ..webhook import batch, client, retry, signing
 
@@ -540,8 +540,17 @@ class CoopWebhookDelivery(models.Model):
         """
         self.check_access("read")
         deliveries = self.sudo()
+        if deliveries - deliveries._recipient_allowed():
+            # Not sent by the job anyway; and the endpoint's manual sends
+            # are its owner's to use.
+            raise UserError(
+                self.env._(
+                    "These deliveries can no longer be sent: their endpoint has "
+                    "another owner now, or its owner lost the access."
+                )
+            )
         deliveries._lock_or_refuse()
-        queued = deliveries.filtered(lambda delivery: delivery.state == "pending")
+        queued = deliveries._queued()
         (deliveries - queued).endpoint_id._claim_manual_send()
         deliveries._redeliver()
         if not queued:
@@ -575,7 +584,7 @@ class CoopWebhookDelivery(models.Model):
     def _redeliver(self):
         """Queue these (locked) deliveries again, but those still queued;
         returns those expired instead (see action_redeliver)."""
-        to_send = self.filtered(lambda delivery: delivery.state != "pending")
+        to_send = self - self._queued()
         to_send._cancel_jobs(self.env._("Replaced by a redelivery."))
         finished = to_send.filtered(lambda delivery: delivery.state not in IN_FLIGHT)
         finished.write({"state": "pending", "attempt_count": 0})
@@ -583,6 +592,47 @@ class CoopWebhookDelivery(models.Model):
         expired = to_send._expire_stale()
         (to_send - expired)._schedule()
         return expired
+
+    def _stranded(self, all_deliveries=False):
+        """Those of these deliveries (or of all, with all_deliveries) on
+        their way whose job will never run: failed (crashed more than
+        max_retries times), cancelled, done without them, or gone."""
+        if not (self or all_deliveries):
+            return self
+        self.env["coop.webhook.delivery"].flush_model(["state", "job_uuid"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT d.id FROM coop_webhook_delivery d
+                     LEFT JOIN queue_job j ON j.uuid = d.job_uuid
+                    WHERE d.state IN %s AND (j.id IS NULL OR j.state IN %s) %s""",
+                IN_FLIGHT,
+                (FAILED, CANCELLED, DONE),
+                SQL() if all_deliveries else SQL("AND d.id IN %s", tuple(self.ids)),
+            )
+        )
+        return self.browse(row[0] for row in self.env.cr.fetchall())
+
+    def _queued(self):
+        """Those of these deliveries waiting for a job that will run."""
+        return self.filtered(lambda delivery: delivery.state == "pending") - (
+            self._stranded()
+        )
+
+    @api.model
+    def _cron_requeue_stranded(self):
+        """Queue again the deliveries whose job will never run, each in a job
+        of its own: one of them may be what made their batch crash. Returns
+        their number."""
+        stranded = self.sudo()._stranded(all_deliveries=True)
+        stranded = stranded._lock(skip_locked=True)
+        for delivery in stranded:
+            delivery._schedule()
+        if stranded:
+            _logger.warning(
+                "webhook deliveries %s: their job will never run, queued again",
+                stranded.ids,
+            )
+        return len(stranded)
 
     @api.model
     def _cron_purge(self):

@@ -6,11 +6,14 @@ its own attempts, schedule and job."""
 import time
 from unittest.mock import patch
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import config
 
+from odoo.addons.queue_job.jobrunner.runner import Database
+
 from ..models import coop_webhook_delivery
-from .common import WebhookCase
+from .common import WebhookCase, new_developer
 from .receiver import RawReceiver, Receiver
 
 
@@ -226,3 +229,73 @@ class TestDeliveryBatches(WebhookCase):
         # 33 s - 30 s of recording: 1 s to start attempts, 2 s each.
         self.assertIn("within 2s", self.deliveries(endpoint).last_error)
         self.assertLess(elapsed, 10)
+
+    def fail_job_as_queue_job_does(self, record):
+        """The worker died once more than the job's tries: queue_job's dead
+        jobs requeuer fails it."""
+        self.env.cr.execute(
+            "UPDATE queue_job SET state = 'started', retry = max_retries + 1, "
+            "date_enqueued = '2000-01-01' WHERE uuid = %s",
+            [record.uuid],
+        )
+        self.env.cr.execute(Database._query_requeue_dead_jobs(None))
+        record.invalidate_recordset()
+        self.assertEqual(record.state, "failed")
+
+    def test_deliveries_whose_job_failed_are_queued_again(self):
+        with Receiver() as receiver:
+            endpoints = self.endpoints(receiver, 3)
+            self.create_cycle(state="open")
+            [record] = self.pending_jobs()
+            self.fail_job_as_queue_job_does(record)
+            deliveries = self.all_deliveries(endpoints)
+            self.assertEqual(set(deliveries.mapped("state")), {"pending"})
+            cron = self.env.ref(
+                "coop_developer_settings.ir_cron_requeue_stranded_webhook_deliveries"
+            )
+            cron.method_direct_trigger()
+            jobs = self.pending_jobs()
+            self.assertEqual(len(jobs), 3, "each in a job of its own")
+            self.assertEqual(
+                set(deliveries.mapped("job_uuid")), set(jobs.mapped("uuid"))
+            )
+            self.run_jobs()
+            cron.method_direct_trigger()
+        self.assertEqual(set(deliveries.mapped("state")), {"done"})
+        self.assertEqual(len(receiver.requests), 3)
+        self.assertEqual(self.pending_jobs(), self.env["queue.job"], "once only")
+
+    def test_redeliver_sends_a_delivery_whose_job_failed(self):
+        self.env["ir.config_parameter"].set_param(
+            "coop_developer_settings.webhook_manual_send_interval", "0"
+        )
+        with Receiver() as receiver:
+            endpoint = self.endpoint(receiver.url)
+            self.create_cycle(state="open")
+            [record] = self.pending_jobs()
+            self.fail_job_as_queue_job_does(record)
+            delivery = self.deliveries(endpoint)
+            self.assertTrue(delivery.with_user(self.developer).action_redeliver())
+            self.assertNotEqual(delivery.job_uuid, record.uuid)
+            self.run_jobs()
+        self.assertEqual(delivery.state, "done")
+
+    def test_the_previous_owner_cannot_redeliver(self):
+        """After Change owner, the previous owner keeps their past
+        deliveries but sends nothing more, nor uses up the new owner's
+        manual sends."""
+        self.env["ir.config_parameter"].set_param(
+            "coop_developer_settings.webhook_manual_send_interval", "10"
+        )
+        colleague = new_developer(self.env, "coop-new-owner", self.company)
+        with Receiver() as receiver:
+            endpoint = self.endpoint(receiver.url)
+            self.create_cycle(state="open")
+            self.run_jobs()
+            past = self.deliveries(endpoint)
+            endpoint.sudo()._change_owner(colleague)
+            with self.assertRaisesRegex(UserError, "another owner"):
+                past.with_user(self.developer).action_redeliver()
+            endpoint.with_user(colleague).action_send_test_event()
+            self.run_jobs()
+        self.assertEqual(len(receiver.requests), 2)
