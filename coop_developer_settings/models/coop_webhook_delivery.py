@@ -84,7 +84,9 @@ class CoopWebhookDelivery(models.Model):
         readonly=True,
         ondelete="cascade",
     )
-    url = fields.Char(related="endpoint_id.url")
+    # Its endpoint's URL, for the recipient while they own the endpoint and
+    # for administrators (see coop.webhook.endpoint's display name).
+    url = fields.Char(string="URL", compute="_compute_url")
     event_id = fields.Many2one(
         "coop.webhook.event",
         string="Event",
@@ -168,6 +170,18 @@ class CoopWebhookDelivery(models.Model):
                 }
             )
         return events._deliver()
+
+    @api.depends("endpoint_id.url", "endpoint_id.user_id", "user_id")
+    @api.depends_context("uid")
+    def _compute_url(self):
+        everyone = self.env.user._is_system()
+        for delivery in self:
+            endpoint = delivery.endpoint_id.sudo()
+            shown = everyone or (
+                delivery.user_id == endpoint.user_id
+                and endpoint.user_id.id == self.env.uid
+            )
+            delivery.url = endpoint.url if shown else False
 
     def _schedule(self, delay=0):
         """Queue these deliveries in queue_job jobs of up to BATCH_SIZE each

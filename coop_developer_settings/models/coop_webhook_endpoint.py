@@ -255,6 +255,21 @@ class CoopWebhookEndpoint(models.Model):
             counts[endpoint.id] = (done, failed)
         return counts
 
+    @api.depends("url", "user_id")
+    @api.depends_context("uid")
+    def _compute_display_name(self):
+        """The URL for its owner and administrators only: it may carry the
+        receiver's token, and past deliveries still show their endpoint to
+        its previous owner (many2one names are read as superuser)."""
+        everyone = self.env.user._is_system()
+        for endpoint in self:
+            if everyone or endpoint.user_id.id == self.env.uid:
+                endpoint.display_name = endpoint.url
+            else:
+                endpoint.display_name = self.env._(
+                    "Endpoint %(id)s of another user", id=endpoint.id
+                )
+
     def _compute_web_url(self):
         for endpoint in self:
             endpoint.web_url = endpoint._notify_get_action_link("view")

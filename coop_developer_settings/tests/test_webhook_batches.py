@@ -299,3 +299,23 @@ class TestDeliveryBatches(WebhookCase):
             endpoint.with_user(colleague).action_send_test_event()
             self.run_jobs()
         self.assertEqual(len(receiver.requests), 2)
+
+    def test_the_previous_owner_does_not_read_the_new_owners_url(self):
+        colleague = new_developer(self.env, "coop-new-owner", self.company)
+        with Receiver() as receiver:
+            endpoint = self.endpoint(receiver.url)
+            self.create_cycle(state="open")
+            self.run_jobs()
+        past = self.deliveries(endpoint)
+        endpoint.sudo()._change_owner(colleague)
+        new_url = "https://hooks.example.org/catch/4242/new-owner-token"
+        endpoint.with_user(colleague).write({"url": new_url})
+        [seen] = past.with_user(self.developer).read(["url", "endpoint_id"])
+        self.assertFalse(seen["url"])
+        self.assertEqual(
+            seen["endpoint_id"],
+            (endpoint.id, f"Endpoint {endpoint.id} of another user"),
+        )
+        admin = self.env.ref("base.user_admin")
+        [seen] = past.with_user(admin).read(["url", "endpoint_id"])
+        self.assertEqual((seen["url"], seen["endpoint_id"][1]), (new_url, new_url))
