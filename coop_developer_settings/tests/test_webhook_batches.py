@@ -280,6 +280,17 @@ class TestDeliveryBatches(WebhookCase):
             self.run_jobs()
         self.assertEqual(delivery.state, "done")
 
+    def hand_over(self, receiver):
+        """An endpoint with one past delivery, handed by an administrator to
+        a colleague: (endpoint, past delivery, colleague)."""
+        colleague = new_developer(self.env, "coop-new-owner", self.company)
+        endpoint = self.endpoint(receiver.url)
+        self.create_cycle(state="open")
+        self.run_jobs()
+        past = self.deliveries(endpoint)
+        endpoint.sudo()._change_owner(colleague)
+        return endpoint, past, colleague
+
     def test_the_previous_owner_cannot_redeliver(self):
         """After Change owner, the previous owner keeps their past
         deliveries but sends nothing more, nor uses up the new owner's
@@ -287,13 +298,8 @@ class TestDeliveryBatches(WebhookCase):
         self.env["ir.config_parameter"].set_param(
             "coop_developer_settings.webhook_manual_send_interval", "10"
         )
-        colleague = new_developer(self.env, "coop-new-owner", self.company)
         with Receiver() as receiver:
-            endpoint = self.endpoint(receiver.url)
-            self.create_cycle(state="open")
-            self.run_jobs()
-            past = self.deliveries(endpoint)
-            endpoint.sudo()._change_owner(colleague)
+            endpoint, past, colleague = self.hand_over(receiver)
             with self.assertRaisesRegex(UserError, "another owner"):
                 past.with_user(self.developer).action_redeliver()
             endpoint.with_user(colleague).action_send_test_event()
@@ -301,13 +307,8 @@ class TestDeliveryBatches(WebhookCase):
         self.assertEqual(len(receiver.requests), 2)
 
     def test_the_previous_owner_does_not_read_the_new_owners_url(self):
-        colleague = new_developer(self.env, "coop-new-owner", self.company)
         with Receiver() as receiver:
-            endpoint = self.endpoint(receiver.url)
-            self.create_cycle(state="open")
-            self.run_jobs()
-        past = self.deliveries(endpoint)
-        endpoint.sudo()._change_owner(colleague)
+            endpoint, past, colleague = self.hand_over(receiver)
         new_url = "https://hooks.example.org/catch/4242/new-owner-token"
         endpoint.with_user(colleague).write({"url": new_url})
         [seen] = past.with_user(self.developer).read(["url", "endpoint_id"])
