@@ -174,14 +174,14 @@ class CoopWebhookDelivery(models.Model):
     @api.depends("endpoint_id.url", "endpoint_id.user_id", "user_id")
     @api.depends_context("uid")
     def _compute_url(self):
+        shown = self.endpoint_id.sudo()._url_shown()
         everyone = self.env.user._is_system()
         for delivery in self:
             endpoint = delivery.endpoint_id.sudo()
-            shown = everyone or (
-                delivery.user_id == endpoint.user_id
-                and endpoint.user_id.id == self.env.uid
+            visible = endpoint in shown and (
+                everyone or delivery.user_id == endpoint.user_id
             )
-            delivery.url = endpoint.url if shown else False
+            delivery.url = endpoint.url if visible else False
 
     def _schedule(self, delay=0):
         """Queue these deliveries in queue_job jobs of up to BATCH_SIZE each

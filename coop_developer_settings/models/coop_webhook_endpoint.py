@@ -261,14 +261,21 @@ class CoopWebhookEndpoint(models.Model):
         """The URL for its owner and administrators only: it may carry the
         receiver's token, and past deliveries still show their endpoint to
         its previous owner (many2one names are read as superuser)."""
-        everyone = self.env.user._is_system()
+        shown = self._url_shown()
         for endpoint in self:
-            if everyone or endpoint.user_id.id == self.env.uid:
+            if endpoint in shown:
                 endpoint.display_name = endpoint.url
             else:
                 endpoint.display_name = self.env._(
                     "Endpoint %(id)s of another user", id=endpoint.id
                 )
+
+    def _url_shown(self):
+        """Those of these endpoints whose URL the current user may see: their
+        own, or all for administrators."""
+        if self.env.user._is_system():
+            return self
+        return self.filtered(lambda endpoint: endpoint.user_id.id == self.env.uid)
 
     def _compute_web_url(self):
         for endpoint in self:
