@@ -240,6 +240,15 @@ def test_brevo_unknown_list_is_a_readable_error(fake_brevo):
     )
 
 
+def test_brevo_import_that_fails_is_a_readable_error(fake_brevo):
+    fake_brevo.import_outcome = "failed"
+    list_id = fake_brevo.add_list("Buyers")
+    with pytest.raises(ProviderError) as failed:
+        brevo_client(fake_brevo).upsert_contacts(list_id, contacts(1))
+    assert failed.value.message.endswith(" failed")
+    assert not fake_brevo.members(list_id)
+
+
 def test_brevo_import_that_never_ends_is_given_up_at_its_deadline(fake_brevo):
     fake_brevo.import_delay = 30
     list_id = fake_brevo.add_list("Buyers")

@@ -5,8 +5,8 @@
 addon for the pages they come from): the ``api-key`` header, ``{code,
 message}`` errors, imports that finish later (``GET /processes/{id}``),
 ``emailBlacklist`` applying to a whole import, list removals of at most 150
-addresses, the ``x-sib-ratelimit-*`` headers on 429, and a contact whose
-EMAIL is updated losing its blacklist (as Brevo documents).
+addresses, the ``x-sib-ratelimit-*`` headers on 429. ``import_outcome``:
+how the next imports end (completed, or failed).
 
 State for the tests' assertions: ``lists`` {id: name}, ``contacts``
 {email: {"attributes", "blacklisted", "lists"}}, ``webhooks`` {id: body}.
@@ -29,15 +29,6 @@ IMPORT_KEYS = {
     "updateExistingContacts",
     "emptyContactsAttributes",
     "disableNotification",
-}
-UPDATE_KEYS = {
-    "attributes",
-    "extId",
-    "emailBlacklisted",
-    "smsBlacklisted",
-    "listIds",
-    "unlinkListIds",
-    "smtpBlacklistSender",
 }
 WEBHOOK_KEYS = {
     "url",
@@ -71,6 +62,7 @@ class FakeBrevo(FakeProvider):
 
     def __init__(self, key="xkeysib-fake0123456789", *, import_delay=0.3, **options):
         self.import_delay = import_delay  # seconds before an import is done
+        self.import_outcome = "completed"
         self.account_name = "La Coop du Coin"
         self.lists = {}
         self.contacts = {}
@@ -123,7 +115,6 @@ class FakeBrevo(FakeProvider):
             ("POST", r"/contacts/import", self.post_import),
             ("GET", r"/processes/(\d+)", self.get_process),
             ("POST", r"/contacts/lists/(\d+)/contacts/remove", self.post_remove),
-            ("PUT", r"/contacts/([^/]+)", self.put_contact),
             ("POST", r"/webhooks", self.post_webhook),
             ("DELETE", r"/webhooks/(\d+)", self.delete_webhook),
         ]
@@ -198,9 +189,12 @@ class FakeBrevo(FakeProvider):
         process = self.processes.get(int(match.group(1)))
         if process is None:
             return Reply(404, self.error(404, "Process does not exist"))
-        if process["status"] != "completed" and time.monotonic() >= process["done_at"]:
-            self._apply_import(process["body"])
-            process["status"] = "completed"
+        if process["status"] in ("queued", "in_process") and (
+            time.monotonic() >= process["done_at"]
+        ):
+            process["status"] = self.import_outcome
+            if process["status"] == "completed":
+                self._apply_import(process["body"])
         elif process["status"] == "queued":
             process["status"] = "in_process"
         return Reply(
@@ -257,27 +251,6 @@ class FakeBrevo(FakeProvider):
     def contact_lists(self, email):
         contact = self.contacts.get(email.lower())
         return contact["lists"] if contact else set()
-
-    def put_contact(self, request, match):
-        refused = self.check_shape(request, UPDATE_KEYS)
-        if refused:
-            return refused
-        contact = self.contacts.get(match.group(1).lower())
-        if contact is None:
-            return Reply(404, self.error(404, "Contact does not exist"))
-        body = request["body"]
-        attributes = dict(body.get("attributes") or {})
-        new_email = attributes.pop("EMAIL", None)
-        contact["attributes"].update(attributes)
-        if "emailBlacklisted" in body:
-            contact["blacklisted"] = bool(body["emailBlacklisted"])
-        contact["lists"].update(body.get("listIds") or [])
-        contact["lists"].difference_update(body.get("unlinkListIds") or [])
-        if new_email:
-            # Brevo: updating a blacklisted contact's address clears its blacklist.
-            contact["blacklisted"] = False
-            self.contacts[new_email.lower()] = self.contacts.pop(match.group(1).lower())
-        return Reply(204)
 
     def post_webhook(self, request, match):
         refused = self.check_shape(request, WEBHOOK_KEYS, required={"url"})

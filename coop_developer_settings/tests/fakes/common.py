@@ -36,6 +36,7 @@ class Reply:
 
 class FakeProvider:
     prefix = ""  # the API's path prefix (/v3, /3.0)
+    error_type = "application/json"  # the Content-Type of its error bodies
     max_in_flight = None  # concurrent requests the provider accepts
 
     def __init__(self, key, *, latency=0.0):
@@ -228,7 +229,8 @@ class FakeProvider:
         for name, value in reply.headers.items():
             http.send_header(name, str(value))
         if body:
-            http.send_header("Content-Type", "application/json")
+            kind = self.error_type if reply.status >= 400 else "application/json"
+            http.send_header("Content-Type", kind)
         http.send_header("Content-Length", str(len(body)))
         http.end_headers()
         http.wfile.write(body)

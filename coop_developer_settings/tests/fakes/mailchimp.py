@@ -57,6 +57,7 @@ COMPLIANCE = "Member In Compliance State"
 
 class FakeMailchimp(FakeProvider):
     prefix = "/3.0"
+    error_type = "application/problem+json"
     max_in_flight = 10
 
     def __init__(
