@@ -2,19 +2,23 @@
 over, the errors they raise, and the guarded HTTP transport they speak
 through.
 
-A client is used by one thread at a time (one requests session). Its
-provider key is never put in an error's text, a repr or a log line: errors
-carry the provider's own message, with the key scrubbed from it if the
-provider echoed it.
+A client is called by one thread at a time; it may spread the requests of
+one call over a few connections at once (``connections``), each with its
+own requests session. Its provider key is never put in an error's text, a
+repr or a log line: errors carry the provider's own message, with the key
+scrubbed from it if the provider echoed it.
 """
 
 import email.utils
 import json
 import logging
+import queue
 import re
 import socket
+import threading
 import time
 import types
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import urlsplit
@@ -302,10 +306,14 @@ class ProviderClient:
     ``base_url``: an override of the provider's fixed API address, from the
     server configuration only (the tests' fakes, a self-hosted proxy); only
     then are loopback and ``allowed_networks`` reachable.
+
+    ``connections``: how many requests one call may have under way at once
+    (the calls made one address at a time).
     """
 
     provider = ""
     default_base_url = ""
+    max_connections = 1
     # Waits on 429 when the provider says nothing of its reset (seconds).
     fallback_waits = (1, 2, 4, 8, 16, 30)
 
@@ -318,9 +326,14 @@ class ProviderClient:
         connect_timeout=5,
         total_timeout=30,
         max_rate_limit_wait=120,
+        connections=1,
         getaddrinfo=socket.getaddrinfo,
         sleep=time.sleep,
     ):
+        if not 1 <= connections <= self.max_connections:
+            raise ValueError(
+                f"{self.provider} takes 1 to {self.max_connections} connections"
+            )
         key = (key or "").strip()
         if not KEY.match(key):
             raise WrongKey(self.provider, "this is not an API key of this provider")
@@ -334,19 +347,26 @@ class ProviderClient:
             base_url = self._fixed_base_url()
             allowed = ()  # the provider's public hosts, nothing else
         self.max_rate_limit_wait = max_rate_limit_wait
+        self.connections = connections
         self.sleep = sleep
         self.calls = 0  # requests sent, 429s included (for the benchmarks)
-        self._transport = Transport(
-            self.provider,
-            base_url,
-            allowed_networks=allowed,
-            connect_timeout=connect_timeout,
-            total_timeout=total_timeout,
-            getaddrinfo=getaddrinfo,
-        )
+        self._lock = threading.Lock()
+        self._local = threading.local()  # the transport of a worker thread
+
+        def transport():
+            return Transport(
+                self.provider,
+                base_url,
+                allowed_networks=allowed,
+                connect_timeout=connect_timeout,
+                total_timeout=total_timeout,
+                getaddrinfo=getaddrinfo,
+            )
+
+        self._transports = [transport() for _ in range(connections)]
 
     def __repr__(self):
-        return f"<{type(self).__name__} {self._transport.base_url}>"
+        return f"<{type(self).__name__} {self._transports[0].base_url}>"
 
     def __enter__(self):
         return self
@@ -355,7 +375,41 @@ class ProviderClient:
         self.close()
 
     def close(self):
-        self._transport.close()
+        for transport in self._transports:
+            transport.close()
+
+    def _each(self, function, items):
+        """function(item) for each item, on up to ``connections``
+        connections at once; the first error is raised once the requests
+        under way ended (those not started are not sent)."""
+        if self.connections == 1 or len(items) < 2:
+            for item in items:
+                function(item)
+            return
+        spare = queue.SimpleQueue()
+        for transport in self._transports:
+            spare.put(transport)
+        failed = threading.Event()
+
+        def run(item):
+            if failed.is_set():
+                return
+            self._local.transport = spare.get()
+            try:
+                function(item)
+            except Exception:
+                failed.set()
+                raise
+            finally:
+                spare.put(self._local.transport)
+                self._local.transport = None
+
+        pool = ThreadPoolExecutor(self.connections, f"{self.provider}-sync")
+        try:
+            for _done in pool.map(run, items):
+                pass
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # Provider specifics.
     def _fixed_base_url(self):
@@ -383,9 +437,11 @@ class ProviderClient:
         headers, auth = self._auth()
         waited = 0.0
         throttled = 0
+        transport = getattr(self._local, "transport", None) or self._transports[0]
         while True:
-            self.calls += 1
-            answer = self._transport.request(
+            with self._lock:
+                self.calls += 1
+            answer = transport.request(
                 method, path, params=params, body=body, headers=headers, auth=auth
             )
             if answer.status != 429:

@@ -335,6 +335,41 @@ def test_mailchimp_rejected_members_are_reported_not_lost(fake_mailchimp):
     }
 
 
+def test_mailchimp_one_address_requests_share_a_few_connections():
+    with FakeMailchimp(latency=0.05) as fake:
+        list_id = fake.add_list("Buyers")
+        client = mailchimp_client(fake)  # 4 connections by default
+        client.upsert_contacts(list_id, contacts(40))
+        fake.peak_in_flight = 0
+        started = time.monotonic()
+        client.upsert_contacts(list_id, contacts(40, first_name="Léa"))
+        elapsed = time.monotonic() - started
+        assert len(fake.calls("PUT")) == 40
+        assert 2 <= fake.peak_in_flight <= 4
+        assert elapsed < 40 * 0.05 * 0.75  # one at a time: 2 s at least
+        assert {m["merge_fields"]["FNAME"] for m in fake.members[list_id].values()} == {
+            "Léa"
+        }
+    with pytest.raises(ValueError):
+        mailchimp.MailchimpClient("0123456789abcdef-us21", connections=11)
+    with pytest.raises(ValueError):
+        brevo.BrevoClient("xkeysib-0123456789", connections=2)
+
+
+def test_a_provider_going_down_mid_sync_stops_the_other_requests(fake_mailchimp):
+    list_id = fake_mailchimp.add_list("Buyers")
+    client = mailchimp_client(fake_mailchimp)
+    client.upsert_contacts(list_id, contacts(40))
+    fake_mailchimp.down_after = 6  # the batch and 5 updates
+    with pytest.raises(ProviderError) as down:
+        client.upsert_contacts(list_id, contacts(40, first_name="Léa"))
+    assert (down.value.status, down.value.message) == (503, "Service Unavailable")
+    # The updates not started when the first failed were not sent.
+    assert len(fake_mailchimp.calls("PUT")) < 5 + 2 * client.connections
+    fake_mailchimp.down_after = None
+    client.upsert_contacts(list_id, contacts(40, first_name="Léa"))  # resumed
+
+
 # Rate limits.
 
 

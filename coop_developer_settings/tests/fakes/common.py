@@ -10,6 +10,8 @@ Leaving the ``with`` block fails the test when there was any.
 Hostile modes answer every request badly while set (``fake.hostile``):
 ``html`` (a 502 error page), ``malformed`` (cut JSON), ``huge`` (3 MB),
 ``drip`` (a body one byte every 0.2 s), ``gzip`` (an encoding not asked for).
+``throttle(count, reset)`` answers the next requests 429; after
+``down_after`` more requests, every one is answered 503.
 """
 
 import gzip
@@ -48,6 +50,7 @@ class FakeProvider:
         self.lock = threading.RLock()
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.down_after = None  # requests answered before the provider goes down (503)
         self._throttled = 0
         self._throttle_reset = 0.0
         self._limited_until = 0.0
@@ -178,22 +181,9 @@ class FakeProvider:
                 f"{where}: more than {self.max_in_flight} connections at once"
             )
             return Reply(429, self.error(429, "Too many concurrent connections"))
-        now = time.monotonic()
-        with self.lock:
-            if now < self._limited_until:
-                self.violation(f"{where}: sent before the announced rate-limit reset")
-                left = self._limited_until - now
-                return Reply(
-                    429, self.error(429, "Too many requests"), self.limit_headers(left)
-                )
-            if self._throttled:
-                self._throttled -= 1
-                reset = self._throttle_reset
-                if self.limit_headers(reset):  # a reset announced is a reset to honour
-                    self._limited_until = now + reset * 0.9
-                return Reply(
-                    429, self.error(429, "Too many requests"), self.limit_headers(reset)
-                )
+        refused = self._limited(where)
+        if refused:
+            return refused
         if self.hostile:
             return self._hostile(http)
         if self.latency:
@@ -205,6 +195,30 @@ class FakeProvider:
                     return handler(request, match)
         self.violation(f"{where}: no such endpoint")
         return Reply(404, self.error(404, "Not found"))
+
+    def _limited(self, where):
+        """The answer of a provider down or rate limiting, or None."""
+        now = time.monotonic()
+        with self.lock:
+            if now < self._limited_until:
+                self.violation(f"{where}: sent before the announced rate-limit reset")
+                left = self._limited_until - now
+                return Reply(
+                    429, self.error(429, "Too many requests"), self.limit_headers(left)
+                )
+            if self.down_after is not None:
+                if self.down_after == 0:
+                    return Reply(503, self.error(503, "Service Unavailable"))
+                self.down_after -= 1
+            if self._throttled:
+                self._throttled -= 1
+                reset = self._throttle_reset
+                if self.limit_headers(reset):  # a reset announced is a reset to honour
+                    self._limited_until = now + reset * 0.9
+                return Reply(
+                    429, self.error(429, "Too many requests"), self.limit_headers(reset)
+                )
+        return None
 
     def check_shape(self, request, allowed, required=()):
         """A violation (and an error reply) when the JSON body is not an
