@@ -181,7 +181,7 @@ class SyncResult:
 @dataclass
 class Answer:
     status: int
-    headers: dict
+    headers: requests.structures.CaseInsensitiveDict
     body: bytes
 
     def json(self):
@@ -273,7 +273,8 @@ class Transport:
                         response.status_code,
                     )
                 whole = True
-                return Answer(response.status_code, dict(response.headers), raw)
+                # Header names in any case (a CaseInsensitiveDict).
+                return Answer(response.status_code, response.headers.copy(), raw)
         except ProviderError:
             raise
         except url_guard.UnsafeUrl as exc:

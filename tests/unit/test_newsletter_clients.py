@@ -385,6 +385,16 @@ def test_brevo_429_waits_for_the_announced_reset_then_resumes(fake_brevo, caplog
     # The fake records any request sent before the reset: none here.
 
 
+def test_rate_limit_headers_are_read_whatever_their_case(fake_brevo):
+    fake_brevo.limit_headers = lambda reset: {"X-Sib-RateLimit-Reset": f"{reset:g}"}
+    fake_brevo.throttle(1, reset=0.2)
+    client = brevo_client(fake_brevo)
+    client.fallback_waits = (5,)  # what a reset not read would wait
+    started = time.monotonic()
+    assert client.check_key() == "La Coop du Coin"
+    assert time.monotonic() - started < 2
+
+
 def test_a_rate_limit_longer_than_allowed_is_reported_with_its_reset(fake_brevo):
     fake_brevo.throttle(1, reset=90)
     with pytest.raises(RateLimited) as limited:
