@@ -9,6 +9,7 @@ clears the blacklist of a contact whose address is updated); a changed
 address is the old one taken off the list and the new one imported.
 """
 
+import math
 import time
 
 from .provider import (
@@ -73,11 +74,12 @@ class BrevoClient(ProviderClient):
         return message if isinstance(message, str) else None
 
     def _reset_delay(self, headers):
-        reset = headers.get("x-sib-ratelimit-reset")
         try:
-            return float(reset) if reset is not None else super()._reset_delay(headers)
+            reset = float(headers.get("x-sib-ratelimit-reset", ""))
         except ValueError:
             return super()._reset_delay(headers)
+        # nan and infinities are no delay to wait.
+        return reset if math.isfinite(reset) else super()._reset_delay(headers)
 
     def check_key(self):
         """The account's name (its company, else its address)."""

@@ -395,6 +395,16 @@ def test_rate_limit_headers_are_read_whatever_their_case(fake_brevo):
     assert time.monotonic() - started < 2
 
 
+@pytest.mark.parametrize("reset", ["nan", "-inf", "soon"])
+def test_an_unreadable_reset_falls_back_to_waits_of_our_own(fake_brevo, reset):
+    fake_brevo.limit_headers = lambda _seconds: {"x-sib-ratelimit-reset": reset}
+    fake_brevo.throttle(1, reset=0)  # no window of its own to honour
+    client = brevo_client(fake_brevo)
+    client.fallback_waits = (0.05,)
+    assert client.check_key() == "La Coop du Coin"
+    assert client.calls == 2
+
+
 def test_a_rate_limit_longer_than_allowed_is_reported_with_its_reset(fake_brevo):
     fake_brevo.throttle(1, reset=90)
     with pytest.raises(RateLimited) as limited:
