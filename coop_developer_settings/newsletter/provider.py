@@ -47,6 +47,8 @@ MAX_ANSWER = 1 << 20  # bytes read of an answer; lists and statuses are far smal
 MESSAGE_LENGTH = 300  # characters of a provider's message kept in an error
 # Loopback, allowed only with a base-URL override (the tests' fakes).
 LOOPBACK = url_guard.parse_networks("127.0.0.0/8, ::1/128")
+# A path segment that is an address's MD5 (Mailchimp's member id): not logged.
+MEMBER_HASH = re.compile(r"/[0-9a-f]{32}(?=/|$)")
 
 
 class ProviderError(Exception):
@@ -463,7 +465,7 @@ class ProviderClient:
                 "%s rate limit reached (%s %s): waiting %g s",
                 self.provider,
                 method,
-                path.split("?")[0][:80],
+                MEMBER_HASH.sub("/…", path)[:80],
                 delay,
             )
             self.sleep(delay)

@@ -413,6 +413,21 @@ def test_a_rate_limit_longer_than_allowed_is_reported_with_its_reset(fake_brevo)
     fake_brevo.violations.clear()  # the fake's window is left unused
 
 
+def test_a_wait_is_logged_without_the_address_behind_a_member_hash(
+    fake_mailchimp, caplog
+):
+    list_id = fake_mailchimp.add_list("Buyers")
+    client = mailchimp_client(fake_mailchimp)
+    client.fallback_waits = (0.05,)
+    client.upsert_contacts(list_id, contacts(1))
+    fake_mailchimp.throttle(1)
+    caplog.set_level(logging.INFO)
+    client.upsert_contacts(list_id, contacts(1, state=REMOVED))
+    assert fake_mailchimp.status(list_id, "buyer0@example.org") == "archived"
+    assert f"DELETE /lists/{list_id}/members/…" in caplog.text
+    assert mailchimp.subscriber_hash("buyer0@example.org") not in caplog.text
+
+
 def test_mailchimp_429_without_headers_backs_off_then_resumes(fake_mailchimp):
     fake_mailchimp.throttle(3)
     client = mailchimp_client(fake_mailchimp)
