@@ -526,6 +526,16 @@ def test_an_answer_sent_a_byte_at_a_time_ends_at_the_deadline(fake_brevo):
     assert time.monotonic() - started < 2
 
 
+def test_a_slow_provider_ends_at_the_deadline_then_answers_again(fake_mailchimp):
+    client = mailchimp_client(fake_mailchimp, total_timeout=0.5)
+    fake_mailchimp.latency = 2
+    with pytest.raises(TimedOut) as slow:
+        client.check_key()
+    assert slow.value.message == "no whole answer within 0.5 s"
+    fake_mailchimp.latency = 0
+    assert client.check_key() == "La Coop du Coin"
+
+
 def test_a_key_echoed_by_the_provider_is_scrubbed(fake_brevo):
     fake_brevo.error = lambda status, message: {
         "code": "x",
