@@ -27,8 +27,7 @@ BASE_URL = "https://api.brevo.com/v3"
 REMOVE_BATCH = 150  # addresses per list removal, Brevo's documented maximum
 # Contacts per import: jsonBody stays far under the 10 MB a body may weigh.
 IMPORT_BATCH = 5000
-LIST_PAGE = 50  # GET /contacts/lists answers at most 50 lists a page
-MAX_LIST_PAGES = 40
+LIST_PAGE = 50  # lists a page of GET /contacts/lists
 PROCESS_DONE = "completed"
 PROCESS_FAILED = ("failed", "cancelled")
 # How Brevo refuses a removal none of whose addresses is in the list.
@@ -90,34 +89,18 @@ class BrevoClient(ProviderClient):
         return name
 
     def lists(self):
-        found = []
-        for page in range(MAX_LIST_PAGES):
-            answer = self._call(
-                "GET",
-                "/contacts/lists",
-                params={"limit": LIST_PAGE, "offset": page * LIST_PAGE},
+        found = self._lists("/contacts/lists", "limit", LIST_PAGE, "count")
+        self._expect(
+            all(isinstance(item["id"], int) for item in found), "a list id not a number"
+        )
+        return [
+            ProviderList(
+                str(item["id"]),
+                str(item.get("name") or item["id"]),
+                item.get("uniqueSubscribers", item.get("totalSubscribers")),
             )
-            self._expect(isinstance(answer, dict), "lists is not an object")
-            batch = answer.get("lists") or []
-            self._expect(isinstance(batch, list), "lists is not a list")
-            for item in batch:
-                self._expect(
-                    isinstance(item, dict) and isinstance(item.get("id"), int),
-                    "a list without an id",
-                )
-                found.append(
-                    ProviderList(
-                        str(item["id"]),
-                        str(item.get("name") or item["id"]),
-                        item.get("uniqueSubscribers", item.get("totalSubscribers")),
-                    )
-                )
-            count = answer.get("count")
-            if len(batch) < LIST_PAGE or (
-                isinstance(count, int) and len(found) >= count
-            ):
-                break
-        return found
+            for item in found
+        ]
 
     def upsert_contacts(self, list_id, contacts):
         """Bring the list in line with contacts; returns a SyncResult once
@@ -210,11 +193,7 @@ class BrevoClient(ProviderClient):
         return str(answer["id"])
 
     def unregister_webhook(self, list_id, webhook_id):
-        try:
-            self._call("DELETE", f"/webhooks/{_list_id(webhook_id)}", ok=(200, 204))
-        except ProviderError as exc:
-            if exc.status != 404:  # already gone
-                raise
+        self._delete(f"/webhooks/{_list_id(webhook_id)}")
 
 
 def _list_id(value):

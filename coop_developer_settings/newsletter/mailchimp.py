@@ -20,7 +20,6 @@ from .provider import (
     REMOVED,
     SUBSCRIBED,
     ProviderClient,
-    ProviderError,
     ProviderList,
     SyncResult,
     WrongKey,
@@ -32,7 +31,6 @@ BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
 MEMBER_BATCH = 500  # members per POST /lists/{id}, Mailchimp's documented maximum
 LIST_PAGE = 1000  # Mailchimp's largest page
 LIST_FIELDS = "lists.id,lists.name,lists.stats.member_count,total_items"
-MAX_LIST_PAGES = 10
 # Mailchimp's ids (lists, webhooks): letters and digits only.
 MAILCHIMP_ID = re.compile(r"^[0-9A-Za-z]{1,32}$")
 CONTACT_EXISTS = "ERROR_CONTACT_EXISTS"
@@ -120,39 +118,20 @@ class MailchimpClient(ProviderClient):
         return name
 
     def lists(self):
-        found = []
-        for page in range(MAX_LIST_PAGES):
-            answer = self._call(
-                "GET",
-                "/lists",
-                params={
-                    "count": LIST_PAGE,
-                    "offset": page * LIST_PAGE,
-                    "fields": LIST_FIELDS,
-                },
+        found = self._lists(
+            "/lists", "count", LIST_PAGE, "total_items", {"fields": LIST_FIELDS}
+        )
+        self._expect(
+            all(isinstance(item["id"], str) for item in found), "a list id not a text"
+        )
+        return [
+            ProviderList(
+                item["id"],
+                str(item.get("name") or item["id"]),
+                (item.get("stats") or {}).get("member_count"),
             )
-            self._expect(isinstance(answer, dict), "lists is not an object")
-            batch = answer.get("lists") or []
-            self._expect(isinstance(batch, list), "lists is not a list")
-            for item in batch:
-                self._expect(
-                    isinstance(item, dict) and isinstance(item.get("id"), str),
-                    "a list without an id",
-                )
-                stats = item.get("stats") if isinstance(item.get("stats"), dict) else {}
-                found.append(
-                    ProviderList(
-                        item["id"],
-                        str(item.get("name") or item["id"]),
-                        stats.get("member_count"),
-                    )
-                )
-            total = answer.get("total_items")
-            if len(batch) < LIST_PAGE or (
-                isinstance(total, int) and len(found) >= total
-            ):
-                break
-        return found
+            for item in found
+        ]
 
     def upsert_contacts(self, list_id, contacts):
         """Bring the audience in line with contacts; returns a SyncResult
@@ -225,15 +204,8 @@ class MailchimpClient(ProviderClient):
         )
 
     def _archive(self, list_id, address):
-        try:
-            self._call(
-                "DELETE",
-                f"/lists/{list_id}/members/{subscriber_hash(address)}",
-                ok=(200, 204),
-            )
-        except ProviderError as exc:
-            if exc.status != 404:  # not in the audience (or archived already)
-                raise
+        # Not in the audience, or archived already (404): nothing to do.
+        self._delete(f"/lists/{list_id}/members/{subscriber_hash(address)}")
 
     def register_webhook(self, list_id, url):
         """A list webhook for unsubscribes and cleaned addresses, from
@@ -253,15 +225,7 @@ class MailchimpClient(ProviderClient):
         return str(answer["id"])
 
     def unregister_webhook(self, list_id, webhook_id):
-        try:
-            self._call(
-                "DELETE",
-                f"/lists/{_id(list_id)}/webhooks/{_id(webhook_id)}",
-                ok=(200, 204),
-            )
-        except ProviderError as exc:
-            if exc.status != 404:  # already gone
-                raise
+        self._delete(f"/lists/{_id(list_id)}/webhooks/{_id(webhook_id)}")
 
 
 def _rejected(answer, skip=None):

@@ -45,6 +45,7 @@ E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 KEY = re.compile(r"^[A-Za-z0-9_-]{8,200}$")
 MAX_ANSWER = 1 << 20  # bytes read of an answer; lists and statuses are far smaller
 MESSAGE_LENGTH = 300  # characters of a provider's message kept in an error
+MAX_PAGES = 40  # pages of lists read (Brevo: 50 lists a page, Mailchimp 1000)
 # Loopback, allowed only with a base-URL override (the tests' fakes).
 LOOPBACK = url_guard.parse_networks("127.0.0.0/8, ::1/128")
 # A path segment that is an address's MD5 (Mailchimp's member id): not logged.
@@ -494,6 +495,43 @@ class ProviderClient:
     def _expect(self, condition, what):
         if not condition:
             raise MalformedAnswer(self.provider, f"unexpected answer: {what}")
+
+    def _lists(self, path, size_param, page_size, total_key, params=None):
+        """The "lists" of a collection read page by page (offset, and
+        size_param items a page), each an object with an id."""
+        found = []
+        for page in range(MAX_PAGES):
+            answer = self._call(
+                "GET",
+                path,
+                params={
+                    **(params or {}),
+                    size_param: page_size,
+                    "offset": page * page_size,
+                },
+            )
+            self._expect(isinstance(answer, dict), "lists is not an object")
+            batch = answer.get("lists") or []
+            self._expect(
+                isinstance(batch, list)
+                and all(isinstance(item, dict) and "id" in item for item in batch),
+                "lists is not a list of lists with an id",
+            )
+            found += batch
+            total = answer.get(total_key)
+            if len(batch) < page_size or (
+                isinstance(total, int) and len(found) >= total
+            ):
+                break
+        return found
+
+    def _delete(self, path):
+        """DELETE path; what is gone already (404) is no error."""
+        try:
+            self._call("DELETE", path, ok=(200, 204))
+        except ProviderError as exc:
+            if exc.status != 404:
+                raise
 
 
 _UNREADABLE = object()
