@@ -9,6 +9,7 @@ clears the blacklist of a contact whose address is updated); a changed
 address is the old one taken off the list and the new one imported.
 """
 
+import json
 import math
 import time
 
@@ -25,8 +26,8 @@ from .provider import (
 
 BASE_URL = "https://api.brevo.com/v3"
 REMOVE_BATCH = 150  # addresses per list removal, Brevo's documented maximum
-# Contacts per import: jsonBody stays far under the 10 MB a body may weigh.
-IMPORT_BATCH = 5000
+IMPORT_BATCH = 10000  # contacts per import at most,
+IMPORT_BYTES = 4 << 20  # and their jsonBody under 4 MB (Brevo: 10 MB, 8 advised)
 LIST_PAGE = 50  # lists a page of GET /contacts/lists
 PROCESS_DONE = "completed"
 PROCESS_FAILED = ("failed", "cancelled")
@@ -44,6 +45,21 @@ ATTRIBUTES = {
     "order_count": "COOP_ORDER_COUNT",
     "last_cycle": "COOP_LAST_CYCLE",
 }
+
+
+def import_parts(contacts):
+    """The jsonBody rows of contacts, in parts an import takes."""
+    part, size = [], 0
+    for contact in contacts:
+        row = {"email": contact.email, "attributes": attributes(contact)}
+        row_size = len(json.dumps(row)) + 2  # and its separator
+        if part and (len(part) == IMPORT_BATCH or size + row_size > IMPORT_BYTES):
+            yield part
+            part, size = [], 0
+        part.append(row)
+        size += row_size
+    if part:
+        yield part
 
 
 def attributes(contact):
@@ -112,14 +128,16 @@ class BrevoClient(ProviderClient):
         removed = [c.email for c in contacts if c.state == REMOVED]
         self._remove(list_id, moved + removed)
         result.moved, result.removed = len(moved), len(removed)
+        processes = []
         for state, blacklist in ((OPTED_OUT, True), (SUBSCRIBED, False)):
             batch = [contact for contact in contacts if contact.state == state]
-            for part in chunks(batch, IMPORT_BATCH):
-                self._import(list_id, part, blacklist)
+            for rows in import_parts(batch):
+                processes.append(self._import(list_id, rows, blacklist))
             if state == OPTED_OUT:
                 result.opted_out = len(batch)
             else:
                 result.subscribed = len(batch)
+        self._follow(processes)
         return result
 
     def _remove(self, list_id, emails):
@@ -136,16 +154,14 @@ class BrevoClient(ProviderClient):
                 if exc.status != 400 or ALREADY_REMOVED not in exc.message.lower():
                     raise
 
-    def _import(self, list_id, contacts, blacklist):
+    def _import(self, list_id, rows, blacklist):
+        """Starts an import; returns its process id."""
         body = {
             "listIds": [list_id],
             "updateExistingContacts": True,
             "emptyContactsAttributes": False,
             "disableNotification": True,
-            "jsonBody": [
-                {"email": contact.email, "attributes": attributes(contact)}
-                for contact in contacts
-            ],
+            "jsonBody": rows,
         }
         if blacklist:
             body["emailBlacklist"] = True  # all of this request's contacts
@@ -154,26 +170,32 @@ class BrevoClient(ProviderClient):
             isinstance(answer, dict) and isinstance(answer.get("processId"), int),
             "import without a processId",
         )
-        self._follow(answer["processId"])
+        return answer["processId"]
 
-    def _follow(self, process_id):
+    def _follow(self, process_ids):
+        """Returns once Brevo finished every import (they run side by side)."""
         deadline = time.monotonic() + self.import_deadline
-        while True:
-            process = self._call("GET", f"/processes/{process_id}")
-            self._expect(isinstance(process, dict), "process is not an object")
-            status = process.get("status")
-            if status == PROCESS_DONE:
-                return
-            if status in PROCESS_FAILED:
-                raise ProviderError(self.provider, f"the import {process_id} {status}")
-            self._expect(isinstance(status, str), "process without a status")
-            if time.monotonic() + self.poll_interval > deadline:
+        pending = list(process_ids)
+        while pending:
+            for process_id in list(pending):
+                process = self._call("GET", f"/processes/{process_id}")
+                self._expect(isinstance(process, dict), "process is not an object")
+                status = process.get("status")
+                self._expect(isinstance(status, str), "process without a status")
+                if status == PROCESS_DONE:
+                    pending.remove(process_id)
+                elif status in PROCESS_FAILED:
+                    raise ProviderError(
+                        self.provider, f"the import {process_id} {status}"
+                    )
+            if pending and time.monotonic() + self.poll_interval > deadline:
                 raise ProviderError(
                     self.provider,
-                    f"the import {process_id} did not finish within "
-                    f"{self.import_deadline:g} s",
+                    f"the import {', '.join(map(str, pending))} did not finish "
+                    f"within {self.import_deadline:g} s",
                 )
-            self.sleep(self.poll_interval)
+            if pending:
+                self.sleep(self.poll_interval)
 
     def register_webhook(self, list_id, url):
         """A marketing webhook for unsubscribes (account-wide: Brevo's

@@ -167,24 +167,38 @@ def test_lists_are_read_page_by_page(fake_brevo, fake_mailchimp):
 # Brevo's contacts.
 
 
-def test_brevo_import_is_followed_to_its_end_in_batches(fake_brevo):
+def test_brevo_imports_run_side_by_side_and_are_followed_to_their_end(fake_brevo):
     list_id = fake_brevo.add_list("Buyers")
     buyers = contacts(
-        5001, first_name="Ana", order_count=3, last_order=date(2026, 11, 30)
+        10001, first_name="Ana", order_count=3, last_order=date(2026, 11, 30)
     )
     result = brevo_client(fake_brevo).upsert_contacts(list_id, buyers)
-    assert result.subscribed == 5001
+    assert result.subscribed == 10001
     # Done when the call returns: every contact is in the list already.
-    assert len(fake_brevo.members(list_id)) == 5001
+    assert len(fake_brevo.members(list_id)) == 10001
     assert fake_brevo.contacts["buyer7@example.org"]["attributes"] == {
         "FIRSTNAME": "Ana",
         "COOP_ORDER_COUNT": 3,
         "COOP_LAST_ORDER": "2026-11-30",
     }
     imports = fake_brevo.calls("POST", "/v3/contacts/import")
-    assert [len(i["body"]["jsonBody"]) for i in imports] == [5000, 1]
+    assert [len(i["body"]["jsonBody"]) for i in imports] == [10000, 1]
     assert all("emailBlacklist" not in i["body"] for i in imports)
-    assert len(fake_brevo.calls("GET", r"/v3/processes/\d+")) >= 2
+    # Both imports started before the first was followed.
+    paths = [request["path"] for request in fake_brevo.requests]
+    first_follow = next(n for n, path in enumerate(paths) if "/processes/" in path)
+    assert paths[:first_follow].count("/v3/contacts/import") == 2
+    assert len(fake_brevo.calls("GET", r"/v3/processes/\d+")) >= 4
+
+
+def test_brevo_imports_stay_under_their_size_limit(fake_brevo):
+    list_id = fake_brevo.add_list("Buyers")
+    shop = "Épicerie " + "x" * 2000  # 2 kB a contact
+    brevo_client(fake_brevo).upsert_contacts(list_id, contacts(3000, shop=shop))
+    imports = fake_brevo.calls("POST", "/v3/contacts/import")
+    assert len(imports) == 2
+    assert all(len(i["raw"]) < brevo.IMPORT_BYTES + 1000 for i in imports)
+    assert len(fake_brevo.members(list_id)) == 3000
 
 
 def test_brevo_opt_outs_go_in_an_import_of_their_own(fake_brevo):
