@@ -201,6 +201,21 @@ def guarded_adapter(allowed_networks, connect_timeout, attempt, getaddrinfo):
     return GuardedAdapter(max_retries=0, pool_connections=10, pool_maxsize=1)
 
 
+def guarded_session(allowed_networks, connect_timeout, attempt, getaddrinfo):
+    """A requests session whose every connection goes through
+    guarded_adapter, for one thread (a session is not thread-safe)."""
+    session = requests.Session()
+    session.trust_env = False  # no proxy from the environment
+    session.headers["Accept-Encoding"] = "identity"  # see _send
+    # No cookie kept: the session serves every endpoint on a host,
+    # whatever their owner.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    adapter = guarded_adapter(allowed_networks, connect_timeout, attempt, getaddrinfo)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 def _send(session, url, body, headers, connect_timeout, total_timeout):
     """The POST and the first bytes of its answer, as an Outcome.
 
@@ -273,20 +288,12 @@ class Sender:
     def _session(self):
         session = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
-            session.trust_env = False  # no proxy from the environment
-            session.headers["Accept-Encoding"] = "identity"  # see _send
-            # No cookie kept: the session serves every endpoint on a host,
-            # whatever their owner.
-            session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-            adapter = guarded_adapter(
+            session = guarded_session(
                 self.allowed_networks,
                 self.connect_timeout,
                 self._local,
                 self.getaddrinfo,
             )
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
             self._local.session = session
             with self._lock:
                 self._sessions.add(session)

@@ -1,0 +1,226 @@
+"""Brevo (ex-Sendinblue) API v3, the calls the buyer sync needs.
+
+Contacts go in through the asynchronous import (``POST /contacts/import``,
+followed to its end on ``GET /processes/{id}``), opted-out ones in an
+import of their own because ``emailBlacklist`` applies to the whole
+request. A blacklist is never cleared: no request of this module sends
+``emailBlacklisted: false`` or changes a contact's EMAIL attribute (Brevo
+clears the blacklist of a contact whose address is updated); a changed
+address is the old one taken off the list and the new one imported.
+"""
+
+import json
+import math
+import time
+
+from .provider import (
+    OPTED_OUT,
+    REMOVED,
+    SUBSCRIBED,
+    ProviderClient,
+    ProviderError,
+    ProviderList,
+    SyncResult,
+    chunks,
+)
+
+BASE_URL = "https://api.brevo.com/v3"
+REMOVE_BATCH = 150  # addresses per list removal, Brevo's documented maximum
+IMPORT_BATCH = 10000  # contacts per import at most,
+IMPORT_BYTES = 4 << 20  # and their jsonBody under 4 MB (Brevo: 10 MB, 8 advised)
+LIST_PAGE = 50  # lists a page of GET /contacts/lists
+PROCESS_DONE = "completed"
+PROCESS_FAILED = ("failed", "cancelled")
+# How Brevo refuses a removal none of whose addresses is in the list.
+ALREADY_REMOVED = "already removed"
+# The contact attributes sent; the co-op's own ones must exist in the
+# account (Brevo ignores unknown attributes at import).
+ATTRIBUTES = {
+    "first_name": "FIRSTNAME",
+    "last_name": "LASTNAME",
+    "phone": "SMS",
+    "shop": "COOP_SHOP",
+    "first_order": "COOP_FIRST_ORDER",
+    "last_order": "COOP_LAST_ORDER",
+    "order_count": "COOP_ORDER_COUNT",
+    "last_cycle": "COOP_LAST_CYCLE",
+}
+
+
+def import_parts(contacts):
+    """The jsonBody rows of contacts, in parts an import takes."""
+    part, size = [], 0
+    for contact in contacts:
+        row = {"email": contact.email, "attributes": attributes(contact)}
+        row_size = len(json.dumps(row)) + 2  # and its separator
+        if part and (len(part) == IMPORT_BATCH or size + row_size > IMPORT_BYTES):
+            yield part
+            part, size = [], 0
+        part.append(row)
+        size += row_size
+    if part:
+        yield part
+
+
+def attributes(contact):
+    values = {}
+    for name, attribute in ATTRIBUTES.items():
+        value = getattr(contact, name)
+        if value in (None, ""):
+            continue  # an empty value would not erase Brevo's (see import)
+        values[attribute] = value.isoformat() if hasattr(value, "isoformat") else value
+    return values
+
+
+class BrevoClient(ProviderClient):
+    provider = "Brevo"
+    default_base_url = BASE_URL
+
+    def __init__(self, key, *, import_deadline=600, poll_interval=2.0, **options):
+        super().__init__(key, **options)
+        self.import_deadline = import_deadline
+        self.poll_interval = poll_interval
+
+    def _auth(self):
+        return {"api-key": self._key}, None
+
+    def _error_message(self, data):
+        message = data.get("message")
+        return message if isinstance(message, str) else None
+
+    def _reset_delay(self, headers):
+        try:
+            reset = float(headers.get("x-sib-ratelimit-reset", ""))
+        except ValueError:
+            return super()._reset_delay(headers)
+        # nan and infinities are no delay to wait.
+        return reset if math.isfinite(reset) else super()._reset_delay(headers)
+
+    def check_key(self):
+        """The account's name (its company, else its address)."""
+        account = self._call("GET", "/account")
+        self._expect(isinstance(account, dict), "account is not an object")
+        name = account.get("companyName") or account.get("email")
+        self._expect(isinstance(name, str) and name, "account without a name")
+        return name
+
+    def lists(self):
+        found = self._lists("/contacts/lists", "limit", LIST_PAGE, "count")
+        self._expect(
+            all(isinstance(item["id"], int) for item in found), "a list id not a number"
+        )
+        return [
+            ProviderList(
+                str(item["id"]),
+                str(item.get("name") or item["id"]),
+                item.get("uniqueSubscribers", item.get("totalSubscribers")),
+            )
+            for item in found
+        ]
+
+    def upsert_contacts(self, list_id, contacts):
+        """Bring the list in line with contacts; returns a SyncResult once
+        Brevo finished every import. Raises ProviderError (nothing to
+        undo: repeating the call sends the same state again)."""
+        list_id = _list_id(list_id)
+        result = SyncResult()
+        moved = [contact.previous_email for contact in contacts if contact.moved]
+        removed = [c.email for c in contacts if c.state == REMOVED]
+        self._remove(list_id, moved + removed)
+        result.moved, result.removed = len(moved), len(removed)
+        processes = []
+        for state, blacklist in ((OPTED_OUT, True), (SUBSCRIBED, False)):
+            batch = [contact for contact in contacts if contact.state == state]
+            for rows in import_parts(batch):
+                processes.append(self._import(list_id, rows, blacklist))
+            if state == OPTED_OUT:
+                result.opted_out = len(batch)
+            else:
+                result.subscribed = len(batch)
+        self._follow(processes)
+        return result
+
+    def _remove(self, list_id, emails):
+        for part in chunks(emails, REMOVE_BATCH):
+            try:
+                self._call(
+                    "POST",
+                    f"/contacts/lists/{list_id}/contacts/remove",
+                    body={"emails": part},
+                    ok=(200, 201),
+                )
+            except ProviderError as exc:
+                # None of them was in the list: nothing left to remove.
+                if exc.status != 400 or ALREADY_REMOVED not in exc.message.lower():
+                    raise
+
+    def _import(self, list_id, rows, blacklist):
+        """Starts an import; returns its process id."""
+        body = {
+            "listIds": [list_id],
+            "updateExistingContacts": True,
+            "emptyContactsAttributes": False,
+            "disableNotification": True,
+            "jsonBody": rows,
+        }
+        if blacklist:
+            body["emailBlacklist"] = True  # all of this request's contacts
+        answer = self._call("POST", "/contacts/import", body=body, ok=(200, 202))
+        self._expect(
+            isinstance(answer, dict) and isinstance(answer.get("processId"), int),
+            "import without a processId",
+        )
+        return answer["processId"]
+
+    def _follow(self, process_ids):
+        """Returns once Brevo finished every import (they run side by side)."""
+        deadline = time.monotonic() + self.import_deadline
+        pending = list(process_ids)
+        while pending:
+            for process_id in list(pending):
+                process = self._call("GET", f"/processes/{process_id}")
+                self._expect(isinstance(process, dict), "process is not an object")
+                status = process.get("status")
+                self._expect(isinstance(status, str), "process without a status")
+                if status == PROCESS_DONE:
+                    pending.remove(process_id)
+                elif status in PROCESS_FAILED:
+                    raise ProviderError(
+                        self.provider, f"the import {process_id} {status}"
+                    )
+            if pending and time.monotonic() + self.poll_interval > deadline:
+                raise ProviderError(
+                    self.provider,
+                    f"the import {', '.join(map(str, pending))} did not finish "
+                    f"within {self.import_deadline:g} s",
+                )
+            if pending:
+                self.sleep(self.poll_interval)
+
+    def register_webhook(self, list_id, url):
+        """A marketing webhook for unsubscribes (account-wide: Brevo's
+        marketing webhooks are not per list); returns its id."""
+        answer = self._call(
+            "POST",
+            "/webhooks",
+            body={
+                "url": url,
+                "description": "Coop: opt-outs back to Odoo",
+                "events": ["unsubscribed"],
+                "type": "marketing",
+            },
+            ok=(200, 201),
+        )
+        self._expect(isinstance(answer, dict) and "id" in answer, "webhook without id")
+        return str(answer["id"])
+
+    def unregister_webhook(self, list_id, webhook_id):
+        self._delete(f"/webhooks/{_list_id(webhook_id)}")
+
+
+def _list_id(value):
+    """Brevo's ids are positive integers: anything else never reaches a path."""
+    text = str(value)
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"not a Brevo id: {text[:40]!r}")
+    return int(text)

@@ -1,0 +1,236 @@
+"""Mailchimp Marketing API 3.0, the calls the buyer sync needs.
+
+The key's suffix names the data centre (``…-us21`` is
+``us21.api.mailchimp.com``), checked against a strict pattern before it
+becomes a host name. Nobody who unsubscribed in Mailchimp is subscribed
+again: new addresses are added by a batch that never touches existing
+members (``update_existing: false``), and the existing ones are updated one
+by one with ``status_if_new`` only, which leaves their status as it is.
+Opt-outs are sent as ``unsubscribed`` (a batch that does update existing
+members), removals archive the member. The one-address requests (updates,
+archives) go on up to ``connections`` connections at once (4 by default),
+under Mailchimp's 10 per account.
+"""
+
+import hashlib
+import re
+
+from .provider import (
+    OPTED_OUT,
+    REMOVED,
+    SUBSCRIBED,
+    ProviderClient,
+    ProviderList,
+    SyncResult,
+    WrongKey,
+    chunks,
+)
+
+DATA_CENTRE = re.compile(r"^us[0-9]{1,3}$")
+BASE_URL = "https://{dc}.api.mailchimp.com/3.0"
+MEMBER_BATCH = 500  # members per POST /lists/{id}, Mailchimp's documented maximum
+LIST_PAGE = 1000  # Mailchimp's largest page
+LIST_FIELDS = "lists.id,lists.name,lists.stats.member_count,total_items"
+# Mailchimp's ids (lists, webhooks): letters and digits only.
+MAILCHIMP_ID = re.compile(r"^[0-9A-Za-z]{1,32}$")
+CONTACT_EXISTS = "ERROR_CONTACT_EXISTS"
+# Merge fields sent; the co-op's own ones must exist in the audience.
+MERGE_FIELDS = {
+    "first_name": "FNAME",
+    "last_name": "LNAME",
+    "phone": "PHONE",
+    "shop": "SHOP",
+    "first_order": "FIRSTORDER",
+    "last_order": "LASTORDER",
+    "order_count": "ORDERS",
+    "last_cycle": "LASTCYCLE",
+}
+ERRORS_SHOWN = 3  # field errors quoted in a message
+
+
+def subscriber_hash(address):
+    """Mailchimp's member id: the MD5 of the lower-case address."""
+    return hashlib.md5(address.lower().encode("utf-8")).hexdigest()  # noqa: S324
+
+
+def merge_fields(contact):
+    values = {}
+    for name, tag in MERGE_FIELDS.items():
+        value = getattr(contact, name)
+        if value in (None, ""):
+            continue
+        values[tag] = value.isoformat() if hasattr(value, "isoformat") else value
+    return values
+
+
+def _id(value):
+    text = str(value)
+    if not MAILCHIMP_ID.match(text):
+        raise ValueError(f"not a Mailchimp id: {text[:40]!r}")
+    return text
+
+
+class MailchimpClient(ProviderClient):
+    provider = "Mailchimp"
+    max_connections = 10  # Mailchimp's concurrent connections per account
+
+    def __init__(self, key, *, connections=4, **options):
+        key = (key or "").strip()
+        data_centre = key.rsplit("-", 1)[-1] if "-" in key else ""
+        if not DATA_CENTRE.match(data_centre):
+            raise WrongKey(
+                self.provider,
+                "the key does not end with its data centre (like -us21)",
+            )
+        self.data_centre = data_centre
+        super().__init__(key, connections=connections, **options)
+
+    def _fixed_base_url(self):
+        return BASE_URL.format(dc=self.data_centre)
+
+    def _auth(self):
+        return {}, ("coop", self._key)  # HTTP Basic, any user name
+
+    def _error_message(self, data):
+        message = data.get("detail") or data.get("title")
+        if not isinstance(message, str):
+            return None
+        field_errors = data.get("errors")
+        if isinstance(field_errors, list) and field_errors:
+            details = [
+                f"{item.get('field')}: {item.get('message')}"
+                for item in field_errors[:ERRORS_SHOWN]
+                if isinstance(item, dict)
+            ]
+            message = f"{message} ({'; '.join(details)})"
+        return message
+
+    def check_key(self):
+        """The account's name (ping first: Mailchimp's own key check)."""
+        ping = self._call("GET", "/ping")
+        self._expect(
+            isinstance(ping, dict) and "health_status" in ping, "ping without status"
+        )
+        root = self._call("GET", "/", params={"fields": "account_name"})
+        self._expect(isinstance(root, dict), "account is not an object")
+        name = root.get("account_name")
+        self._expect(isinstance(name, str) and name, "account without a name")
+        return name
+
+    def lists(self):
+        found = self._lists(
+            "/lists", "count", LIST_PAGE, "total_items", {"fields": LIST_FIELDS}
+        )
+        self._expect(
+            all(isinstance(item["id"], str) for item in found), "a list id not a text"
+        )
+        return [
+            ProviderList(
+                item["id"],
+                str(item.get("name") or item["id"]),
+                (item.get("stats") or {}).get("member_count"),
+            )
+            for item in found
+        ]
+
+    def upsert_contacts(self, list_id, contacts):
+        """Bring the audience in line with contacts; returns a SyncResult
+        (``rejected``: the members Mailchimp refused in a batch answered
+        200). Raises ProviderError; repeating the call is harmless."""
+        list_id = _id(list_id)
+        result = SyncResult()
+        moved = [contact.previous_email for contact in contacts if contact.moved]
+        removed = [c.email for c in contacts if c.state == REMOVED]
+        self._each(lambda address: self._archive(list_id, address), moved + removed)
+        result.moved, result.removed = len(moved), len(removed)
+        opted_out = [c for c in contacts if c.state == OPTED_OUT]
+        for part in chunks(opted_out, MEMBER_BATCH):
+            answer = self._batch(list_id, part, "unsubscribed", update_existing=True)
+            result.rejected.extend(_rejected(answer))
+        result.opted_out = len(opted_out)
+        subscribed = [c for c in contacts if c.state == SUBSCRIBED]
+        for part in chunks(subscribed, MEMBER_BATCH):
+            answer = self._batch(list_id, part, "subscribed", update_existing=False)
+            existing = {
+                error["email_address"].lower()
+                for error in answer["errors"]
+                if error.get("error_code") == CONTACT_EXISTS
+            }
+            result.rejected.extend(_rejected(answer, skip=CONTACT_EXISTS))
+            self._each(
+                lambda contact: self._update(list_id, contact),
+                [contact for contact in part if contact.email in existing],
+            )
+        result.subscribed = len(subscribed)
+        return result
+
+    def _batch(self, list_id, contacts, status, *, update_existing):
+        answer = self._call(
+            "POST",
+            f"/lists/{list_id}",
+            body={
+                "members": [
+                    {
+                        "email_address": contact.email,
+                        "status": status,
+                        "merge_fields": merge_fields(contact),
+                    }
+                    for contact in contacts
+                ],
+                "update_existing": update_existing,
+            },
+        )
+        self._expect(
+            isinstance(answer, dict)
+            and isinstance(answer.get("errors"), list)
+            and all(
+                isinstance(error, dict) and isinstance(error.get("email_address"), str)
+                for error in answer["errors"]
+            ),
+            "batch answer without its errors",
+        )
+        return answer
+
+    def _update(self, list_id, contact):
+        """An existing member's fields; its status is left as it is."""
+        self._call(
+            "PUT",
+            f"/lists/{list_id}/members/{subscriber_hash(contact.email)}",
+            body={
+                "email_address": contact.email,
+                "status_if_new": "subscribed",
+                "merge_fields": merge_fields(contact),
+            },
+        )
+
+    def _archive(self, list_id, address):
+        # Not in the audience, or archived already (404): nothing to do.
+        self._delete(f"/lists/{list_id}/members/{subscriber_hash(address)}")
+
+    def register_webhook(self, list_id, url):
+        """A list webhook for unsubscribes and cleaned addresses, from
+        subscribers and the audience's admins (not from the API: our own
+        opt-outs do not echo back); Mailchimp checks the URL with a GET
+        first. Returns its id."""
+        answer = self._call(
+            "POST",
+            f"/lists/{_id(list_id)}/webhooks",
+            body={
+                "url": url,
+                "events": {"unsubscribe": True, "cleaned": True},
+                "sources": {"user": True, "admin": True, "api": False},
+            },
+        )
+        self._expect(isinstance(answer, dict) and "id" in answer, "webhook without id")
+        return str(answer["id"])
+
+    def unregister_webhook(self, list_id, webhook_id):
+        self._delete(f"/lists/{_id(list_id)}/webhooks/{_id(webhook_id)}")
+
+
+def _rejected(answer, skip=None):
+    return [
+        (error["email_address"].lower(), str(error.get("error") or "rejected")[:200])
+        for error in answer["errors"]
+        if skip is None or error.get("error_code") != skip
+    ]

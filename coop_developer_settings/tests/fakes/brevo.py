@@ -1,0 +1,274 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""A fake of Brevo's API v3 (the endpoints the buyer sync uses), on
+127.0.0.1, with Brevo's documented rules (see newsletter/README.md of the
+addon for the pages they come from): the ``api-key`` header, ``{code,
+message}`` errors, imports that finish later (``GET /processes/{id}``),
+``emailBlacklist`` applying to a whole import, list removals of at most 150
+addresses, the ``x-sib-ratelimit-*`` headers on 429. ``import_outcome``:
+how the next imports end (completed, or failed).
+
+State for the tests' assertions: ``lists`` {id: name}, ``contacts``
+{email: {"attributes", "blacklisted", "lists"}}, ``webhooks`` {id: body}.
+"""
+
+import itertools
+import time
+
+from .common import FakeProvider, Reply
+
+IMPORT_KEYS = {
+    "jsonBody",
+    "fileBody",
+    "fileUrl",
+    "listIds",
+    "newList",
+    "notifyUrl",
+    "emailBlacklist",
+    "smsBlacklist",
+    "updateExistingContacts",
+    "emptyContactsAttributes",
+    "disableNotification",
+}
+WEBHOOK_KEYS = {
+    "url",
+    "description",
+    "events",
+    "type",
+    "domain",
+    "batched",
+    "auth",
+    "headers",
+    "channel",
+}
+MARKETING_EVENTS = {
+    "spam",
+    "opened",
+    "click",
+    "hardBounce",
+    "softBounce",
+    "unsubscribed",
+    "listAddition",
+    "contactUpdated",
+    "contactDeleted",
+    "delivered",
+}
+MAX_REMOVE = 150
+MAX_LIST_PAGE = 50
+
+
+class FakeBrevo(FakeProvider):
+    prefix = "/v3"
+
+    def __init__(self, key="xkeysib-fake0123456789", *, import_delay=0.3, **options):
+        self.import_delay = import_delay  # seconds before an import is done
+        self.import_outcome = "completed"
+        self.account_name = "La Coop du Coin"
+        self.lists = {}
+        self.contacts = {}
+        self.processes = {}
+        self.webhooks = {}
+        self._ids = itertools.count(1)
+        super().__init__(key, **options)
+
+    def add_list(self, name):
+        list_id = next(self._ids)
+        self.lists[list_id] = name
+        return list_id
+
+    def contact(self, email):
+        return self.contacts.setdefault(
+            email, {"attributes": {}, "blacklisted": False, "lists": set()}
+        )
+
+    def members(self, list_id):
+        return {email for email, c in self.contacts.items() if list_id in c["lists"]}
+
+    # The contract.
+    def authenticate(self, headers):
+        if "Authorization" in headers:
+            return "authenticated with Authorization, not the api-key header"
+        key = headers.get("api-key")
+        if key is None:
+            return "no api-key header"
+        return None if key == self.key else "wrong"
+
+    def error(self, status, message):
+        codes = {
+            400: "invalid_parameter",
+            401: "unauthorized",
+            404: "document_not_found",
+        }
+        return {"code": codes.get(status, "bad_request"), "message": message}
+
+    def limit_headers(self, reset):
+        return {
+            "x-sib-ratelimit-limit": "10",
+            "x-sib-ratelimit-remaining": "0",
+            "x-sib-ratelimit-reset": f"{reset:g}",
+        }
+
+    def route_table(self):
+        return [
+            ("GET", r"/account", self.get_account),
+            ("GET", r"/contacts/lists", self.get_lists),
+            ("POST", r"/contacts/import", self.post_import),
+            ("GET", r"/processes/(\d+)", self.get_process),
+            ("POST", r"/contacts/lists/(\d+)/contacts/remove", self.post_remove),
+            ("POST", r"/webhooks", self.post_webhook),
+            ("DELETE", r"/webhooks/(\d+)", self.delete_webhook),
+        ]
+
+    def get_account(self, request, match):
+        return Reply(
+            200, {"email": "shop@example.org", "companyName": self.account_name}
+        )
+
+    def get_lists(self, request, match):
+        limit = int(request["query"].get("limit", 10))
+        offset = int(request["query"].get("offset", 0))
+        if limit > MAX_LIST_PAGE:
+            self.violation(f"GET lists with limit {limit} > {MAX_LIST_PAGE}")
+            return Reply(400, self.error(400, "limit must be at most 50"))
+        page = sorted(self.lists.items())[offset : offset + limit]
+        return Reply(
+            200,
+            {
+                "lists": [
+                    {"id": i, "name": n, "uniqueSubscribers": len(self.members(i))}
+                    for i, n in page
+                ],
+                "count": len(self.lists),
+            },
+        )
+
+    def post_import(self, request, match):
+        refused = self.check_shape(request, IMPORT_KEYS)
+        if refused:
+            return refused
+        body = request["body"]
+        rows = body.get("jsonBody")
+        if (
+            not isinstance(rows, list)
+            or not rows
+            or not all(
+                isinstance(row, dict)
+                and set(row) <= {"email", "attributes"}
+                and isinstance(row.get("email"), str)
+                and isinstance(row.get("attributes", {}), dict)
+                for row in rows
+            )
+        ):
+            self.violation("import: jsonBody is not a list of {email, attributes}")
+            return Reply(400, self.error(400, "Invalid jsonBody"))
+        list_ids = body.get("listIds")
+        if not isinstance(list_ids, list) or not all(
+            isinstance(i, int) for i in list_ids
+        ):
+            self.violation("import: listIds is not a list of integers")
+            return Reply(400, self.error(400, "Invalid listIds"))
+        for flag in (
+            "emailBlacklist",
+            "updateExistingContacts",
+            "emptyContactsAttributes",
+        ):
+            if not isinstance(body.get(flag, False), bool):
+                self.violation(f"import: {flag} is not a boolean")
+        unknown = [i for i in list_ids if i not in self.lists]
+        if unknown:
+            return Reply(404, self.error(404, f"List ID does not exist: {unknown[0]}"))
+        process_id = next(self._ids)
+        self.processes[process_id] = {
+            "done_at": time.monotonic() + self.import_delay,
+            "status": "queued",
+            "body": body,
+        }
+        return Reply(202, {"processId": process_id})
+
+    def get_process(self, request, match):
+        process = self.processes.get(int(match.group(1)))
+        if process is None:
+            return Reply(404, self.error(404, "Process does not exist"))
+        if process["status"] in ("queued", "in_process") and (
+            time.monotonic() >= process["done_at"]
+        ):
+            process["status"] = self.import_outcome
+            if process["status"] == "completed":
+                self._apply_import(process["body"])
+        elif process["status"] == "queued":
+            process["status"] = "in_process"
+        return Reply(
+            200,
+            {
+                "id": int(match.group(1)),
+                "name": "IMPORTUSER",
+                "status": process["status"],
+            },
+        )
+
+    def _apply_import(self, body):
+        for row in body["jsonBody"]:
+            email = row["email"].lower()
+            known = email in self.contacts
+            if known and body.get("updateExistingContacts") is False:
+                continue
+            contact = self.contact(email)
+            for name, value in row.get("attributes", {}).items():
+                if value in ("", None) and not body.get("emptyContactsAttributes"):
+                    continue
+                contact["attributes"][name] = value
+            contact["lists"].update(body["listIds"])
+            if body.get("emailBlacklist"):
+                contact["blacklisted"] = True
+
+    def post_remove(self, request, match):
+        refused = self.check_shape(request, {"emails", "ids", "all"})
+        if refused:
+            return refused
+        list_id = int(match.group(1))
+        emails = request["body"].get("emails")
+        if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+            self.violation("list removal: emails is not a list of addresses")
+            return Reply(400, self.error(400, "Invalid emails"))
+        if len(emails) > MAX_REMOVE:
+            self.violation(f"list removal of {len(emails)} addresses > {MAX_REMOVE}")
+            return Reply(400, self.error(400, "You can pass a maximum of 150 emails"))
+        if list_id not in self.lists:
+            return Reply(404, self.error(404, "List ID does not exist"))
+        success = [e for e in emails if list_id in self.contact_lists(e)]
+        if not success:
+            return Reply(
+                400,
+                self.error(
+                    400, "Contact already removed from list and/or does not exist"
+                ),
+            )
+        for email in success:
+            self.contacts[email.lower()]["lists"].discard(list_id)
+        failure = [e for e in emails if e not in success]
+        return Reply(201, {"contacts": {"success": success, "failure": failure}})
+
+    def contact_lists(self, email):
+        contact = self.contacts.get(email.lower())
+        return contact["lists"] if contact else set()
+
+    def post_webhook(self, request, match):
+        refused = self.check_shape(request, WEBHOOK_KEYS, required={"url"})
+        if refused:
+            return refused
+        body = request["body"]
+        events = body.get("events", [])
+        if (
+            body.get("type", "transactional") != "marketing"
+            or not set(events) <= MARKETING_EVENTS
+        ):
+            self.violation(f"webhook: events {events} of type {body.get('type')}")
+            return Reply(400, self.error(400, "Invalid events"))
+        webhook_id = next(self._ids)
+        self.webhooks[webhook_id] = body
+        return Reply(201, {"id": webhook_id})
+
+    def delete_webhook(self, request, match):
+        if self.webhooks.pop(int(match.group(1)), None) is None:
+            return Reply(404, self.error(404, "Webhook not found"))
+        return Reply(204)

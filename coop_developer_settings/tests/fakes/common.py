@@ -1,0 +1,283 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""What the provider fakes share: an HTTP server on 127.0.0.1 that routes
+requests to the fake's handlers, records each one, and records a contract
+violation for any request outside the provider's documented contract
+(unknown path or method, wrong authentication form, a batch too big, a body
+of the wrong shape, a request sent before the announced rate-limit reset).
+Leaving the ``with`` block fails the test when there was any.
+
+Hostile modes answer every request badly while set (``fake.hostile``):
+``html`` (a 502 error page), ``malformed`` (cut JSON), ``huge`` (3 MB),
+``drip`` (a body one byte every 0.2 s), ``gzip`` (an encoding not asked for).
+``throttle(count, reset)`` answers the next requests 429; after
+``down_after`` more requests, every one is answered 503.
+"""
+
+import gzip
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+MAX_BODY = 20 << 20  # bytes a fake reads of a request body
+HUGE = 3 << 20
+HOSTILE_MODES = ("html", "malformed", "huge", "drip", "gzip")
+
+
+class Reply:
+    """A handler's answer: status, JSON body (None: empty), headers."""
+
+    def __init__(self, status, body=None, headers=None):
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+class FakeProvider:
+    prefix = ""  # the API's path prefix (/v3, /3.0)
+    error_type = "application/json"  # the Content-Type of its error bodies
+    max_in_flight = None  # concurrent requests the provider accepts
+
+    def __init__(self, key, *, latency=0.0):
+        self.key = key
+        self.latency = latency  # seconds before each answer
+        self.requests = []  # {"method", "path", "query", "body"}
+        self.violations = []
+        self.hostile = None
+        self.lock = threading.RLock()
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.down_after = None  # requests answered before the provider goes down (503)
+        self._throttled = 0
+        self._throttle_reset = 0.0
+        self._limited_until = 0.0
+        self.routes = [
+            (method, re.compile(f"^{pattern}$"), handler)
+            for method, pattern, handler in self.route_table()
+        ]
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_GET(self):
+                fake._serve(self)
+
+            do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}{self.prefix}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # To be provided by each fake.
+    def route_table(self):
+        """(method, path pattern after the prefix, handler(request, match))."""
+        return []
+
+    def authenticate(self, headers):
+        """None (the right key), "wrong" (a key, not this one), or the
+        violation that the authentication form is."""
+        raise NotImplementedError
+
+    def error(self, status, message):
+        """The provider's error body."""
+        raise NotImplementedError
+
+    def limit_headers(self, reset):
+        return {}
+
+    # Test controls.
+    def throttle(self, count, reset=1.0):
+        """The next count requests are answered 429, announcing reset."""
+        with self.lock:
+            self._throttled = count
+            self._throttle_reset = reset
+
+    def violation(self, text):
+        with self.lock:
+            self.violations.append(text)
+
+    def calls(self, method=None, path=None):
+        return [
+            request
+            for request in self.requests
+            if (method is None or request["method"] == method)
+            and (path is None or re.fullmatch(path, request["path"]))
+        ]
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        if exc_type is None and self.violations:
+            raise AssertionError(
+                f"{type(self).__name__}: requests outside the provider's contract: "
+                + "; ".join(self.violations)
+            )
+
+    # Serving.
+    def _serve(self, http):
+        with self.lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            too_many = self.max_in_flight and self.in_flight > self.max_in_flight
+        try:
+            reply = self._reply(http, too_many)
+            if reply is not None:
+                self._send(http, reply)
+        except OSError:
+            return  # the client gave up (deadline tests)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _reply(self, http, too_many):
+        parts = urlsplit(http.path)
+        length = int(http.headers.get("Content-Length") or 0)
+        raw = http.rfile.read(min(length, MAX_BODY + 1))
+        request = {
+            "method": http.command,
+            "path": parts.path,
+            "query": {
+                name: values[-1] for name, values in parse_qs(parts.query).items()
+            },
+            "headers": dict(http.headers),
+            "raw": raw,
+            "body": None,
+        }
+        with self.lock:
+            self.requests.append(request)
+        where = f"{http.command} {parts.path}"
+        if length > MAX_BODY:
+            self.violation(f"{where}: a body of {length} bytes")
+            return Reply(413, self.error(413, "Request entity too large"))
+        if raw:
+            try:
+                request["body"] = json.loads(raw)
+            except ValueError:
+                self.violation(f"{where}: a body that is not JSON")
+                return Reply(400, self.error(400, "Invalid JSON"))
+            if "application/json" not in http.headers.get("Content-Type", ""):
+                self.violation(f"{where}: JSON sent without its Content-Type")
+        auth = self.authenticate(http.headers)
+        if auth not in (None, "wrong"):
+            self.violation(f"{where}: {auth}")
+        if auth is not None:
+            return Reply(401, self.error(401, "Key not found"))
+        if too_many:
+            self.violation(
+                f"{where}: more than {self.max_in_flight} connections at once"
+            )
+            return Reply(429, self.error(429, "Too many concurrent connections"))
+        refused = self._limited(where)
+        if refused:
+            return refused
+        if self.hostile:
+            return self._hostile(http)
+        if self.latency:
+            time.sleep(self.latency)
+        for method, pattern, handler in self.routes:
+            match = pattern.match(parts.path[len(self.prefix) :])
+            if match and parts.path.startswith(self.prefix) and method == http.command:
+                with self.lock:
+                    return handler(request, match)
+        self.violation(f"{where}: no such endpoint")
+        return Reply(404, self.error(404, "Not found"))
+
+    def _limited(self, where):
+        """The answer of a provider down or rate limiting, or None."""
+        now = time.monotonic()
+        with self.lock:
+            if now < self._limited_until:
+                self.violation(f"{where}: sent before the announced rate-limit reset")
+                left = self._limited_until - now
+                return Reply(
+                    429, self.error(429, "Too many requests"), self.limit_headers(left)
+                )
+            if self.down_after is not None:
+                if self.down_after == 0:
+                    return Reply(503, self.error(503, "Service Unavailable"))
+                self.down_after -= 1
+            if self._throttled:
+                self._throttled -= 1
+                reset = self._throttle_reset
+                if self.limit_headers(reset):  # a reset announced is a reset to honour
+                    self._limited_until = now + reset * 0.9
+                return Reply(
+                    429, self.error(429, "Too many requests"), self.limit_headers(reset)
+                )
+        return None
+
+    def check_shape(self, request, allowed, required=()):
+        """A violation (and an error reply) when the JSON body is not an
+        object with these keys."""
+        body = request["body"]
+        where = f"{request['method']} {request['path']}"
+        if not isinstance(body, dict):
+            self.violation(f"{where}: the body is not an object")
+            return Reply(400, self.error(400, "Invalid body"))
+        unknown = set(body) - set(allowed)
+        missing = set(required) - set(body)
+        if unknown or missing:
+            self.violation(
+                f"{where}: unknown keys {sorted(unknown)}, missing {sorted(missing)}"
+            )
+            return Reply(400, self.error(400, "Invalid body"))
+        return None
+
+    def _send(self, http, reply):
+        body = b"" if reply.body is None else json.dumps(reply.body).encode()
+        http.send_response(reply.status)
+        for name, value in reply.headers.items():
+            http.send_header(name, str(value))
+        if body:
+            kind = self.error_type if reply.status >= 400 else "application/json"
+            http.send_header("Content-Type", kind)
+        http.send_header("Content-Length", str(len(body)))
+        http.end_headers()
+        http.wfile.write(body)
+
+    def _hostile(self, http):
+        mode = self.hostile
+        if mode == "html":
+            page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            headers, status = {"Content-Type": "text/html"}, 502
+        elif mode == "malformed":
+            page, headers, status = b'{"lists": [1, 2,', {}, 200
+        elif mode == "huge":
+            page = b'{"padding": "' + b"a" * HUGE + b'"}'
+            headers, status = {}, 200
+        elif mode == "gzip":
+            page = gzip.compress(b'{"lists": []}')
+            headers, status = {"Content-Encoding": "gzip"}, 200
+        elif mode == "drip":
+            http.send_response(200)
+            http.send_header("Content-Type", "application/json")
+            http.send_header("Content-Length", "1000")
+            http.end_headers()
+            for _ in range(1000):
+                http.wfile.write(b" ")
+                http.wfile.flush()
+                time.sleep(0.2)
+            return None
+        else:
+            raise ValueError(f"unknown hostile mode {mode!r}")
+        http.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            http.send_header(name, value)
+        http.send_header("Content-Length", str(len(page)))
+        http.end_headers()
+        http.wfile.write(page)
+        return None

@@ -1,0 +1,348 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""A fake of Mailchimp's Marketing API 3.0 (the endpoints the buyer sync
+uses), on 127.0.0.1, with Mailchimp's documented rules: HTTP Basic with the
+key as password, problem-document errors ``{type, title, status, detail,
+instance}``, batches of at most 500 members answered 200 with an ``errors``
+array, ``status_if_new`` on the member upsert only, unsubscribed members
+never subscribed again ("Member In Compliance State"), archive by DELETE,
+list webhooks checked with a GET to their URL, at most 10 connections at
+once, and 429 without any rate-limit header.
+
+State for the tests' assertions: ``lists`` {id: name}, ``members``
+{list_id: {email: {"status", "merge_fields", "archived"}}}, ``webhooks``
+{id: body}.
+"""
+
+import base64
+import hashlib
+import itertools
+import re
+import urllib.request
+
+from .common import FakeProvider, Reply
+
+MAX_BATCH = 500
+MAX_PAGE = 1000
+STATUSES = {"subscribed", "unsubscribed", "cleaned", "pending", "transactional"}
+BATCH_MEMBER_KEYS = {
+    "email_address",
+    "email_type",
+    "status",
+    "merge_fields",
+    "interests",
+    "language",
+    "vip",
+    "location",
+    "marketing_permissions",
+    "ip_signup",
+    "timestamp_signup",
+    "ip_opt",
+    "timestamp_opt",
+    "tags",
+}
+MEMBER_KEYS = BATCH_MEMBER_KEYS | {"status_if_new", "skip_merge_validation"}
+WEBHOOK_EVENTS = {
+    "subscribe",
+    "unsubscribe",
+    "profile",
+    "cleaned",
+    "upemail",
+    "campaign",
+}
+WEBHOOK_SOURCES = {"user", "admin", "api"}
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+COMPLIANCE = "Member In Compliance State"
+
+
+class FakeMailchimp(FakeProvider):
+    prefix = "/3.0"
+    error_type = "application/problem+json"
+    max_in_flight = 10
+
+    def __init__(
+        self,
+        key="0123456789abcdef0123456789abcdef-us21",
+        *,
+        check_webhook_urls=True,
+        **options,
+    ):
+        self.check_webhook_urls = check_webhook_urls
+        self.account_name = "La Coop du Coin"
+        self.lists = {}
+        self.members = {}
+        self.webhooks = {}
+        self.reject = set()  # addresses a batch refuses (partial errors)
+        self._ids = itertools.count(1)
+        super().__init__(key, **options)
+
+    def add_list(self, name):
+        list_id = f"list{next(self._ids):06d}"
+        self.lists[list_id] = name
+        self.members[list_id] = {}
+        return list_id
+
+    def status(self, list_id, email):
+        member = self.members[list_id].get(email)
+        if member is None:
+            return None
+        return "archived" if member["archived"] else member["status"]
+
+    # The contract.
+    def authenticate(self, headers):
+        value = headers.get("Authorization", "")
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "basic":
+            return f"authenticated with {scheme or 'nothing'}, not HTTP Basic"
+        try:
+            _user, _, key = base64.b64decode(token).decode().partition(":")
+        except ValueError:
+            return "unreadable HTTP Basic credentials"
+        return None if key == self.key else "wrong"
+
+    def error(self, status, message):
+        titles = {
+            400: "Invalid Resource",
+            401: "API Key Invalid",
+            404: "Resource Not Found",
+            429: "Too Many Requests",
+        }
+        return {
+            "type": "https://mailchimp.com/developer/marketing/docs/errors/",
+            "title": titles.get(status, "Error"),
+            "status": status,
+            "detail": message,
+            "instance": "00000000-fake-0000-0000-000000000000",
+        }
+
+    def route_table(self):
+        member = r"/lists/(\w+)/members/([0-9a-f]{32})"
+        return [
+            ("GET", r"/ping", self.get_ping),
+            ("GET", r"/", self.get_root),
+            ("GET", r"/lists", self.get_lists),
+            ("POST", r"/lists/(\w+)", self.post_batch),
+            ("PUT", member, self.put_member),
+            ("DELETE", member, self.delete_member),
+            ("POST", r"/lists/(\w+)/webhooks", self.post_webhook),
+            ("DELETE", r"/lists/(\w+)/webhooks/(\w+)", self.delete_webhook),
+        ]
+
+    def get_ping(self, request, match):
+        return Reply(200, {"health_status": "Everything's Chimpy!"})
+
+    def get_root(self, request, match):
+        return Reply(200, {"account_name": self.account_name})
+
+    def get_lists(self, request, match):
+        count = int(request["query"].get("count", 10))
+        offset = int(request["query"].get("offset", 0))
+        if count > MAX_PAGE:
+            self.violation(f"GET lists with count {count} > {MAX_PAGE}")
+        page = sorted(self.lists.items())[offset : offset + count]
+        return Reply(
+            200,
+            {
+                "lists": [
+                    {"id": i, "name": n, "stats": {"member_count": self._count(i)}}
+                    for i, n in page
+                ],
+                "total_items": len(self.lists),
+            },
+        )
+
+    def _count(self, list_id):
+        return sum(
+            1
+            for member in self.members[list_id].values()
+            if member["status"] == "subscribed" and not member["archived"]
+        )
+
+    def _missing_list(self, list_id):
+        if list_id not in self.lists:
+            return Reply(
+                404, self.error(404, "The requested resource could not be found.")
+            )
+        return None
+
+    def post_batch(self, request, match):
+        list_id = match.group(1)
+        refused = self.check_shape(
+            request, {"members", "update_existing", "sync_tags"}, required={"members"}
+        ) or self._missing_list(list_id)
+        if refused:
+            return refused
+        members = request["body"]["members"]
+        if not isinstance(members, list) or len(members) > MAX_BATCH:
+            self.violation(f"batch of {len(members)} members > {MAX_BATCH}")
+            return Reply(400, self.error(400, "Too many members"))
+        update = request["body"].get("update_existing", False)
+        answer = {"new_members": [], "updated_members": [], "errors": []}
+        for item in members:
+            if not isinstance(item, dict) or not set(item) <= BATCH_MEMBER_KEYS:
+                self.violation(f"batch member with keys {sorted(item)}")
+                return Reply(400, self.error(400, "Invalid member"))
+            if item.get("status") not in STATUSES:
+                self.violation(f"batch member status {item.get('status')!r}")
+                return Reply(400, self.error(400, "Invalid status"))
+            address = str(item.get("email_address", ""))
+            email = address.lower()
+            known = self.members[list_id].get(email)
+            if email in self.reject or not EMAIL.match(email):
+                answer["errors"].append(
+                    self._member_error(
+                        address, "ERROR_GENERIC", f"{address} looks fake or invalid"
+                    )
+                )
+            elif known and not known["archived"] and not update:
+                answer["errors"].append(
+                    self._member_error(
+                        address,
+                        "ERROR_CONTACT_EXISTS",
+                        f"{address} is already a list member.",
+                    )
+                )
+            elif (
+                known
+                and known["status"] in ("unsubscribed", "cleaned")
+                and item["status"] in ("subscribed", "pending")
+            ):
+                answer["errors"].append(
+                    self._member_error(address, "ERROR_GENERIC", COMPLIANCE)
+                )
+            else:
+                self.members[list_id][email] = {
+                    "status": item["status"],
+                    "merge_fields": {
+                        **(known or {}).get("merge_fields", {}),
+                        **item.get("merge_fields", {}),
+                    },
+                    "archived": False,
+                }
+                kind = "updated_members" if known else "new_members"
+                answer[kind].append(
+                    {"email_address": address, "status": item["status"]}
+                )
+        answer.update(
+            total_created=len(answer["new_members"]),
+            total_updated=len(answer["updated_members"]),
+            error_count=len(answer["errors"]),
+        )
+        return Reply(200, answer)
+
+    def _member_error(self, address, code, message):
+        return {
+            "email_address": address,
+            "error": message,
+            "error_code": code,
+            "field": "",
+            "field_message": "",
+        }
+
+    def put_member(self, request, match):
+        list_id, member_hash = match.groups()
+        refused = self.check_shape(
+            request, MEMBER_KEYS, required={"email_address"}
+        ) or self._missing_list(list_id)
+        if refused:
+            return refused
+        body = request["body"]
+        email = str(body["email_address"]).lower()
+        if hashlib.md5(email.encode()).hexdigest() != member_hash:  # noqa: S324
+            self.violation(f"PUT member {member_hash}: not the hash of {email}")
+            return Reply(400, self.error(400, "The subscriber hash does not match"))
+        known = self.members[list_id].get(email)
+        if known is None or known["archived"]:
+            status = body.get("status", body.get("status_if_new"))
+            if status not in STATUSES:
+                return Reply(
+                    400, self.error(400, "status_if_new is required for a new member")
+                )
+            if (
+                known
+                and known["status"] in ("unsubscribed", "cleaned")
+                and status == "subscribed"
+            ):
+                return Reply(400, self.error(400, f"{email} is in a compliance state"))
+            known = self.members[list_id][email] = {
+                "status": status,
+                "merge_fields": {},
+                "archived": False,
+            }
+        elif "status" in body:
+            if (
+                known["status"] in ("unsubscribed", "cleaned")
+                and body["status"] == "subscribed"
+            ):
+                return Reply(
+                    400,
+                    {
+                        **self.error(400, f"{email} is in a compliance state"),
+                        "title": COMPLIANCE,
+                    },
+                )
+            known["status"] = body["status"]
+        known["merge_fields"].update(body.get("merge_fields") or {})
+        return Reply(200, {"email_address": email, "status": known["status"]})
+
+    def delete_member(self, request, match):
+        list_id, member_hash = match.groups()
+        refused = self._missing_list(list_id)
+        if refused:
+            return refused
+        for email, member in self.members[list_id].items():
+            if (
+                hashlib.md5(email.encode()).hexdigest() == member_hash
+                and not member["archived"]
+            ):  # noqa: S324
+                member["archived"] = True
+                return Reply(204)
+        return Reply(404, self.error(404, "The requested resource could not be found."))
+
+    def post_webhook(self, request, match):
+        list_id = match.group(1)
+        refused = self.check_shape(
+            request, {"url", "events", "sources"}, required={"url"}
+        ) or self._missing_list(list_id)
+        if refused:
+            return refused
+        body = request["body"]
+        if (
+            not set(body.get("events", {})) <= WEBHOOK_EVENTS
+            or not set(body.get("sources", {})) <= WEBHOOK_SOURCES
+        ):
+            self.violation(
+                f"webhook events {body.get('events')} sources {body.get('sources')}"
+            )
+            return Reply(400, self.error(400, "Invalid events or sources"))
+        if self.check_webhook_urls and not self._url_answers(body["url"]):
+            return Reply(
+                400,
+                self.error(
+                    400,
+                    "The resource submitted could not be validated: "
+                    "the URL did not answer a GET with 200.",
+                ),
+            )
+        webhook_id = f"wh{next(self._ids):06d}"
+        self.webhooks[webhook_id] = {**body, "list_id": list_id}
+        return Reply(200, {"id": webhook_id, "url": body["url"], "list_id": list_id})
+
+    @staticmethod
+    def _url_answers(url):
+        """Mailchimp's check of a new webhook: a GET that must answer 200."""
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310
+                return answer.status == 200
+        except OSError:
+            return False
+
+    def delete_webhook(self, request, match):
+        list_id, webhook_id = match.groups()
+        webhook = self.webhooks.get(webhook_id)
+        if webhook is None or webhook["list_id"] != list_id:
+            return Reply(
+                404, self.error(404, "The requested resource could not be found.")
+            )
+        del self.webhooks[webhook_id]
+        return Reply(204)
