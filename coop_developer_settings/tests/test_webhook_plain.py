@@ -72,6 +72,13 @@ REFUSED_URLS = [
     ("https://[3fff::1]/hook", "private_address"),
     ("https://[5f00::1]/hook", "private_address"),
     ("https://[100::1]/hook", "private_address"),
+    # IETF-reserved or unassigned: outside the global unicast space 2000::/3
+    ("https://[::ffff:0:0:7f00:1]/hook", "private_address"),
+    ("https://[::1:0:0:1]/hook", "private_address"),
+    ("https://[1::1]/hook", "private_address"),
+    ("https://[4000::1]/hook", "private_address"),
+    ("https://[fe00::1]/hook", "private_address"),
+    ("https://[e000::1]/hook", "private_address"),
     # Host names are IDNA (UTS-46) normalised, then checked
     ("https://localhoſt/hook", "private_address"),  # U+017F: localhost
     ("https://LOCALHOST/hook", "private_address"),
@@ -147,7 +154,14 @@ class TestUrlGuard(BaseCase):
 
             return getaddrinfo
 
-        for address in ("64:ff9b::7f00:1", "::ffff:0:a9fe:a9fe", "fec0::1"):
+        for address in (
+            "64:ff9b::7f00:1",
+            "::ffff:0:a9fe:a9fe",
+            "fec0::1",
+            "::ffff:0:0:7f00:1",
+            "4000::1",
+            "fe00::1",
+        ):
             with self.subTest(address=address), self.assertRaises(url_guard.UnsafeUrl):
                 url_guard.resolve(
                     "hooks.example.org", 443, getaddrinfo=answers(address)

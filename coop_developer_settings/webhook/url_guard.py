@@ -57,6 +57,9 @@ NON_PUBLIC_NETWORKS = tuple(
     )
 )
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# IANA's global unicast space (RFC 4291 2.4, RFC 3587): the rest of IPv6 is
+# reserved by the IETF or not assigned yet, never a public server.
+IPV6_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
 # IPv6 forms that are one IPv4 address spelled in IPv6 (the connection
 # reaches that IPv4): only as public as it.
 TRANSLATED_PREFIXES = tuple(
@@ -145,6 +148,10 @@ def is_public(address, allowed_networks=()):
     if any(address in prefix for prefix in TRANSLATED_PREFIXES):
         return is_public(embedded[0], allowed_networks)
     if any(address in network for network in NON_PUBLIC_NETWORKS):
+        return False
+    if address.is_reserved or (
+        address.version == 6 and address not in IPV6_GLOBAL_UNICAST
+    ):
         return False
     if not address.is_global or address.is_multicast:
         return False
