@@ -22,7 +22,14 @@ from odoo.tools.translate import LazyTranslate
 
 from ..models.res_users_apikeys import SCOPE_WEBHOOKS
 from ..webhook import schemas
-from .api_auth import ROUTE, ApiError, dispatch, json_response, translated_error
+from .api_auth import (
+    DATABASE_HEADER,
+    ROUTE,
+    ApiError,
+    dispatch,
+    json_response,
+    translated_error,
+)
 
 _lt = LazyTranslate(__name__)
 
@@ -178,26 +185,34 @@ class WebhookApi(http.Controller):
         )
 
     def _event_types(self, env):
-        return json_response(
+        catalogue = [
             {
-                "data": [
-                    {
-                        "code": event_type.code,
-                        "name": event_type.name,
-                        "description": event_type.description or None,
-                        "subscribable": event_type.subscribable,
-                        "has_lead_time": event_type.has_lead_time,
-                        "data_schema": schemas.data_schema(event_type.code),
-                    }
-                    for event_type in event_types(env)
-                ]
+                "code": event_type.code,
+                "name": event_type.name,
+                "description": event_type.description or None,
+                "subscribable": event_type.subscribable,
+                "has_lead_time": event_type.has_lead_time,
+                "data_schema": schemas.data_schema(event_type.code),
             }
-        )
+            for event_type in event_types(env)
+        ]
+        # In the request's language.
+        return json_response({"data": catalogue}, headers=[("Vary", "Accept-Language")])
 
     def _openapi(self, env):
         env = env(context={**env.context, "lang": "en_US"})  # the contract's language
+        # The configured address, never the request's Host header: a forged
+        # one would send the tools' keys elsewhere.
         document = schemas.openapi_document(
-            request.httprequest.host_url.rstrip("/"),
+            env["ir.config_parameter"].get_param("web.base.url").rstrip("/"),
             [(t.code, t.name, t.description, t.subscribable) for t in event_types(env)],
         )
-        return json_response(document)
+        # Each database's own document (chosen by host, header or session):
+        # never kept by a shared cache.
+        return json_response(
+            document,
+            headers=[
+                ("Cache-Control", "private, no-cache"),
+                ("Vary", f"Host, Cookie, {DATABASE_HEADER}"),
+            ],
+        )

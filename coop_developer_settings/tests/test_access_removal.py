@@ -92,6 +92,69 @@ class TestEveryPathThatRemovesTheAccess(WebhookCase):
         self.assertEqual(self.webhook.state, "enabled")
         self.assertEqual(len(self.developer.api_key_ids), 1)
 
+    def test_settings_taken_away_takes_the_access_it_implied(self):
+        """Odoo keeps the groups a group taken away implied: unticking
+        Settings on the user form (its selection field, or groups_id) takes
+        the access too, unless it was given on its own (its own field on the
+        form, the group's users list, or with the user's groups)."""
+        system = self.env.ref("base.group_system")
+        fields = self.env["res.users"].fields_get()
+
+        def selection_of(group):
+            [name] = [
+                name
+                for name in fields
+                if name.startswith("sel_groups_")
+                and str(group.id) in name[len("sel_groups_") :].split("_")
+            ]
+            return name
+
+        administration, access = selection_of(system), selection_of(self.group)
+
+        def administrator(login, groups="base.group_user,base.group_system"):
+            user = new_test_user(self.env, login=login, groups=groups)
+            self.assertTrue(user.has_group(GROUP_XMLID))
+            self.env["res.users.apikeys"].with_user(user)._generate(
+                None, "Newsletter", datetime.now() + timedelta(days=30)
+            )
+            webhook = self.endpoint(f"https://hooks.example.org/{login}", user=user)
+            return user, webhook.with_env(self.env)
+
+        demoted = {
+            "selection": administrator("coop-admin-sel"),
+            "groups_id": administrator("coop-admin-m2m"),
+        }
+        kept = {
+            "selection": administrator(
+                "coop-admin-sel-own", f"base.group_user,base.group_system,{GROUP_XMLID}"
+            ),
+            "groups_id": administrator("coop-admin-m2m-own"),
+            "users list": administrator("coop-admin-list-own"),
+        }
+        kept["groups_id"][0].write({access: self.group.id})
+        self.group.write({"users": [Command.link(kept["users list"][0].id)]})
+        for users in (demoted, kept):
+            users["selection"][0].write({administration: False})
+            users["groups_id"][0].write({"groups_id": [Command.unlink(system.id)]})
+        kept["users list"][0].write({administration: False})
+
+        for path, (user, webhook) in demoted.items():
+            with self.subTest(demoted=path):
+                self.assertFalse(user.has_group("base.group_system"))
+                self.assertFalse(user.has_group(GROUP_XMLID))
+                self.assertFalse(user.api_key_ids)
+                self.assertEqual(webhook.state, "disabled")
+                self.assertIn(
+                    "1 API key(s) revoked and webhooks disabled",
+                    user.partner_id.message_ids[0].body,
+                )
+        for path, (user, webhook) in kept.items():
+            with self.subTest(kept=path):
+                self.assertFalse(user.has_group("base.group_system"))
+                self.assertTrue(user.has_group(GROUP_XMLID))
+                self.assertEqual(len(user.api_key_ids), 1)
+                self.assertEqual(webhook.state, "enabled")
+
     def test_kept_on_request_on_the_user_form(self):
         self.developer.write(
             {

@@ -135,6 +135,43 @@ class TestWebhookApi(ApiClientMixin, HttpCase):
         )
         self.assertIn("adresse privée", message)
 
+    def test_the_catalogue_in_the_best_installed_language(self):
+        """Browsers send regional variants: the catalogue answers in the
+        closest installed language, else in English, never an error."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["coop_developer_settings"], ["fr_FR"], overwrite=True
+        )
+        installed = {code for code, _name in self.env["res.lang"].get_installed()}
+        self.assertFalse(
+            installed & {"fr_BE", "fr_CH", "fr_CA", "nl_BE", "nl_NL", "de_DE", "es_ES"},
+            "this test needs French installed as fr_FR only, no Dutch, German "
+            "or Spanish",
+        )
+        french, english = "Cycle de vente ouvert", "Sale cycle opened"
+        for accept_language, name in (
+            ("fr-BE", french),
+            ("fr-CH", french),
+            ("fr-CA", french),
+            ("fr-BE,fr;q=0.9,en;q=0.8", french),
+            ("de-DE,fr-BE;q=0.5", french),
+            ("nl-BE", english),
+            ("de-DE", english),
+            ("es", english),
+            ("*", english),
+            ("en-GB,fr;q=0.5", english),
+        ):
+            with self.subTest(accept_language=accept_language):
+                response = self.api(
+                    "GET",
+                    "/coop/api/v1/event-types",
+                    headers={"Accept-Language": accept_language},
+                )
+                self.assertEqual(response.status_code, 200, response.text)
+                names = {item["code"]: item["name"] for item in response.json()["data"]}
+                self.assertEqual(names["sale_cycle.opened"], name)
+                self.assertIn("Accept-Language", response.headers["Vary"])
+
     def test_others_webhooks_are_as_missing(self):
         theirs = self.subscribe(self.key_of(self.other)).json()["id"]
         self.assertEqual(self.api("GET", WEBHOOKS, self.key).json(), {"data": []})
