@@ -28,6 +28,9 @@ _lt = LazyTranslate(__name__)
 
 # The pattern of Odoo's own bearer authentication (ir.http._auth_method_bearer).
 BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE)
+# What a key can be made of (printable ASCII): anything else is no key, and
+# never reaches the database (a NUL fails the query).
+KEY_CHARACTERS = re.compile(r"^[\x21-\x7e]+$")
 # As Odoo 19's JSON-2 API: names the database on a server that has several.
 DATABASE_HEADER = "X-Odoo-Database"
 API_SCOPES = (SCOPE_BUYERS, SCOPE_WEBHOOKS)
@@ -168,6 +171,8 @@ def authenticate(scope):
     """The environment of the key's user, in their language and companies."""
     match = BEARER.match(request.httprequest.headers.get("Authorization", ""))
     token = match and match.group(1).strip()
+    if token and not KEY_CHARACTERS.match(token):
+        token = None
     keys = request.env["res.users.apikeys"]
     uid = token and keys._check_credentials(scope=scope, key=token)
     if not uid:

@@ -15,6 +15,7 @@ validation, caps, URL guard, ownership and messages.
 """
 
 import json
+import re
 
 from odoo import fields, http
 from odoo.http import request
@@ -49,6 +50,22 @@ def webhook_json(endpoint):
         "disabled_reason": endpoint.disabled_reason or None,
         "created_at": fields.Datetime.to_string(endpoint.create_date),
     }
+
+
+# What PostgreSQL cannot store in text: NUL, and a lone half of a UTF-16
+# pair (JSON's "\ud800" decodes to one, which UTF-8 cannot encode).
+NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def is_text(value):
+    """Whether every string in a decoded JSON value (keys too) is text."""
+    if isinstance(value, str):
+        return not NOT_TEXT.search(value)
+    if isinstance(value, dict):
+        return all(is_text(key) and is_text(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(is_text(item) for item in value)
+    return True
 
 
 def event_types(env):
@@ -99,11 +116,21 @@ class WebhookApi(http.Controller):
     def _json_body(self, env):
         try:
             body = json.loads(request.httprequest.get_data() or b"null")
-        except ValueError:
-            body = None
+            text = is_text(body)
+        except (ValueError, RecursionError):  # not JSON, or nested too deep
+            body = text = None
         if not isinstance(body, dict):
             raise ApiError(
                 400, "invalid_json", env._("The request body must be a JSON object.")
+            )
+        if not text:
+            raise ApiError(
+                400,
+                "invalid_json",
+                env._(
+                    "The request body holds characters that are not text: NUL, or "
+                    "half of a UTF-16 pair (\\ud800)."
+                ),
             )
         return body
 

@@ -1,6 +1,8 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import importlib.util
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from odoo import Command
 from odoo.tests import new_test_user, tagged
@@ -154,6 +156,31 @@ class TestEveryPathThatRemovesTheAccess(WebhookCase):
                 self.assertTrue(user.has_group(GROUP_XMLID))
                 self.assertEqual(len(user.api_key_ids), 1)
                 self.assertEqual(webhook.state, "enabled")
+
+    def test_the_upgrade_records_the_access_given_on_its_own(self):
+        """Before 18.0.1.1.0 nothing recorded how the access was given: those
+        who hold it without Settings were given it on their own."""
+        admin = new_test_user(
+            self.env, login="coop-admin-old", groups="base.group_user,base.group_system"
+        )
+        users = self.developer | admin
+        users.coop_developer_access_direct = False
+        path = Path(__file__).parents[1] / "migrations/18.0.1.1.0/post-migration.py"
+        spec = importlib.util.spec_from_file_location("post_migration", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.0.0")
+        users.invalidate_recordset()
+        self.assertTrue(self.developer.coop_developer_access_direct)
+        self.assertFalse(admin.coop_developer_access_direct)
+        self.developer.write(
+            {"groups_id": [Command.link(self.ref("base.group_system"))]}
+        )
+        self.developer.write(
+            {"groups_id": [Command.unlink(self.ref("base.group_system"))]}
+        )
+        self.assertTrue(self.developer.has_group(GROUP_XMLID), "given on its own")
+        self.assertEqual(self.webhook.state, "enabled")
 
     def test_kept_on_request_on_the_user_form(self):
         self.developer.write(

@@ -92,6 +92,8 @@ REFUSED_URLS = [
     ("https://example.org:99999/hook", "malformed"),
     ("https:///hook", "malformed"),
     ("https://exa_mple.org/hook", "bad_host"),
+    ("https://93.184.216.34/\ud800", "malformed"),  # half of a UTF-16 pair
+    ("https://hooks.example.org/\udfff", "malformed"),
     ("", "empty"),
     ("https://example.org/" + "a" * 2048, "too_long"),
 ]
@@ -108,6 +110,15 @@ class TestUrlGuard(BaseCase):
             ):
                 url_guard.check_url(url)
             self.assertEqual(caught.exception.code, code, url[:80])
+
+    def test_values_that_are_not_text(self):
+        for value in (123, 1.5, ["https://example.org/"], b"https://example.org/"):
+            with (
+                self.subTest(value=value),
+                self.assertRaises(url_guard.UnsafeUrl) as caught,
+            ):
+                url_guard.check_url(value)
+            self.assertEqual(caught.exception.code, "malformed")
 
     def test_accepted_urls(self):
         for url in (

@@ -184,6 +184,8 @@ def check_url(url, allow_http=False, allowed_networks=()):
 
     Raises UnsafeUrl.
     """
+    if url is not None and url is not False and not isinstance(url, str):
+        raise UnsafeUrl("malformed", "not text")
     url = (url or "").strip()
     if not url:
         raise UnsafeUrl("empty")
@@ -191,6 +193,10 @@ def check_url(url, allow_http=False, allowed_networks=()):
         raise UnsafeUrl("too_long", str(len(url)))
     if any(ord(char) < 33 or ord(char) == 127 for char in url):
         raise UnsafeUrl("malformed", "spaces or control characters")
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError as exc:  # half of a UTF-16 pair (JSON's "\ud800")
+        raise UnsafeUrl("malformed", "not text") from exc
     try:
         parts = urlsplit(url)
         port = parts.port
