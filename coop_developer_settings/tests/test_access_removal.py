@@ -83,16 +83,24 @@ class TestEveryPathThatRemovesTheAccess(WebhookCase):
 
     def test_an_implication_removed_leaves_whoever_still_has_the_access(self):
         """Odoo keeps the implied group of a group's members when only the
-        implication is removed: they still have the access, so nothing is
-        revoked (the effect follows has_group, whatever the path)."""
+        implication is removed: those also given the access on their own
+        keep it, so nothing of theirs is revoked; those who had it only
+        through the group lose it, as when Settings is taken away."""
         team = self.env["res.groups"].create(
             {"name": "Newsletter team 2", "implied_ids": [Command.link(self.group.id)]}
         )
-        self.developer.write({"groups_id": [Command.link(team.id)]})
+        member = new_test_user(self.env, login="coop-team-2", groups="base.group_user")
+        (self.developer | member).write({"groups_id": [Command.link(team.id)]})
+        self.assertTrue(member.has_group(GROUP_XMLID))
+        self.env["res.users.apikeys"].with_user(member)._generate(
+            None, "Newsletter", datetime.now() + timedelta(days=30)
+        )
         team.write({"implied_ids": [Command.unlink(self.group.id)]})
         self.assertTrue(self.developer.has_group(GROUP_XMLID))
         self.assertEqual(self.webhook.state, "enabled")
         self.assertEqual(len(self.developer.api_key_ids), 1)
+        self.assertFalse(member.has_group(GROUP_XMLID))
+        self.assertFalse(member.api_key_ids, "revoked")
 
     def test_settings_taken_away_takes_the_access_it_implied(self):
         """Odoo keeps the groups a group taken away implied: unticking
