@@ -228,10 +228,7 @@ class WebhookApi(http.Controller):
 
     def _openapi(self, env):
         env = env(context={**env.context, "lang": "en_US"})  # the contract's language
-        # The configured address, never the request's Host header: a forged
-        # one would send the tools' keys elsewhere.
         document = schemas.openapi_document(
-            env["ir.config_parameter"].get_param("web.base.url").rstrip("/"),
             [(t.code, t.name, t.description, t.subscribable) for t in event_types(env)],
         )
         # Each database's own document (chosen by host, header or session):
