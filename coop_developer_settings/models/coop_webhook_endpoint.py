@@ -931,7 +931,7 @@ class CoopWebhookEndpoint(models.Model):
 
     def _hand_chatter_over(self, new_owner):
         """The chatter goes to the new owner: they alone follow it, and the
-        URLs it tracked before URLs were kept out of it are removed."""
+        URL changes earlier versions tracked in it are removed."""
         self.ensure_one()
         self.message_unsubscribe((self.message_partner_ids - new_owner.partner_id).ids)
         self.message_subscribe(new_owner.partner_id.ids)
