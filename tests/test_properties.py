@@ -159,6 +159,41 @@ def test_only_global_addresses_are_public(address):
             assert address.is_global and not address.is_multicast
 
 
+@settings(max_examples=2000, deadline=None)
+@given(
+    address=st.one_of(
+        st.ip_addresses(v=6),
+        st.ip_addresses(network=url_guard.IPV6_GLOBAL_UNICAST),
+        st.ip_addresses(network="::/8"),
+        st.ip_addresses(network="fe00::/9"),
+    )
+)
+@example(address=ipaddress.ip_address("::ffff:0:0:7f00:1"))
+@example(address=ipaddress.ip_address("::1:0:0:1"))
+@example(address=ipaddress.ip_address("4000::1"))
+@example(address=ipaddress.ip_address("fe00::1"))
+@example(address=ipaddress.ip_address("1::1"))
+@example(address=ipaddress.ip_address("2606:4700:4700::1111"))
+def test_ipv6_is_public_in_the_global_unicast_space_only(address):
+    """Outside 2000::/3 (IETF-reserved, unassigned), only the IPv6 spellings
+    of a public IPv4 pass; inside it, every global address passes."""
+    public = url_guard.is_public(address)
+    translated = any(address in prefix for prefix in url_guard.TRANSLATED_PREFIXES)
+    if address not in url_guard.IPV6_GLOBAL_UNICAST and not translated:
+        assert not public
+        with pytest.raises(url_guard.UnsafeUrl):
+            url_guard.check_url(f"https://[{address}]/hook")
+        with pytest.raises(url_guard.UnsafeUrl):
+            url_guard.resolve(str(address), 443)
+    if (
+        address in url_guard.IPV6_GLOBAL_UNICAST
+        and address.is_global
+        and not any(address in n for n in url_guard.NON_PUBLIC_NETWORKS)
+        and all(url_guard.is_public(v4) for v4 in url_guard.embedded_ipv4(address))
+    ):
+        assert public, "a global unicast address stays accepted"
+
+
 @settings(max_examples=1000, deadline=None)
 @given(
     host=st.one_of(

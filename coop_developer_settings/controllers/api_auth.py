@@ -13,6 +13,8 @@ Every error is ``{"error": <stable code>, "message": <translated text>}``.
 import json
 import re
 
+import babel.core
+
 from odoo import SUPERUSER_ID, http
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 from odoo.http import request
@@ -26,6 +28,9 @@ _lt = LazyTranslate(__name__)
 
 # The pattern of Odoo's own bearer authentication (ir.http._auth_method_bearer).
 BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE)
+# What a key can be made of (printable ASCII): anything else is no key, and
+# never reaches the database (a NUL fails the query).
+KEY_CHARACTERS = re.compile(r"^[\x21-\x7e]+$")
 # As Odoo 19's JSON-2 API: names the database on a server that has several.
 DATABASE_HEADER = "X-Odoo-Database"
 API_SCOPES = (SCOPE_BUYERS, SCOPE_WEBHOOKS)
@@ -166,6 +171,8 @@ def authenticate(scope):
     """The environment of the key's user, in their language and companies."""
     match = BEARER.match(request.httprequest.headers.get("Authorization", ""))
     token = match and match.group(1).strip()
+    if token and not KEY_CHARACTERS.match(token):
+        token = None
     keys = request.env["res.users.apikeys"]
     uid = token and keys._check_credentials(scope=scope, key=token)
     if not uid:
@@ -203,4 +210,26 @@ def public_env():
 
 
 def _lang():
-    return request.best_lang or "en_US"
+    """The request's language: the first of its Accept-Language, in order of
+    preference, installed here (exactly, else the same language in another
+    region: fr-BE gets fr_FR when fr_BE is not installed), else English.
+    Before a database is chosen, the browser's best one (the messages then
+    come from the addon's own translation files)."""
+    if not request.db:
+        return request.best_lang or "en_US"
+    # English is always there, even deactivated: the source of the texts.
+    installed = [code for code, _name in request.env["res.lang"].get_installed()]
+    installed.append("en_US")
+    for accepted in request.httprequest.accept_languages.values():
+        try:
+            language, territory = babel.core.parse_locale(accepted, sep="-")[:2]
+        except ValueError:
+            continue  # "*", or not a language tag
+        for candidate in (
+            territory and f"{language}_{territory}",
+            babel.core.LOCALE_ALIASES.get(language),
+            *(code for code in installed if code.split("_")[0] == language),
+        ):
+            if candidate in installed:
+                return candidate
+    return "en_US"

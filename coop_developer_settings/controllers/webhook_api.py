@@ -15,6 +15,7 @@ validation, caps, URL guard, ownership and messages.
 """
 
 import json
+import re
 
 from odoo import fields, http
 from odoo.http import request
@@ -22,7 +23,14 @@ from odoo.tools.translate import LazyTranslate
 
 from ..models.res_users_apikeys import SCOPE_WEBHOOKS
 from ..webhook import schemas
-from .api_auth import ROUTE, ApiError, dispatch, json_response, translated_error
+from .api_auth import (
+    DATABASE_HEADER,
+    ROUTE,
+    ApiError,
+    dispatch,
+    json_response,
+    translated_error,
+)
 
 _lt = LazyTranslate(__name__)
 
@@ -42,6 +50,22 @@ def webhook_json(endpoint):
         "disabled_reason": endpoint.disabled_reason or None,
         "created_at": fields.Datetime.to_string(endpoint.create_date),
     }
+
+
+# What PostgreSQL cannot store in text: NUL, and a lone half of a UTF-16
+# pair (JSON's "\ud800" decodes to one, which UTF-8 cannot encode).
+NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def is_text(value):
+    """Whether every string in a decoded JSON value (keys too) is text."""
+    if isinstance(value, str):
+        return not NOT_TEXT.search(value)
+    if isinstance(value, dict):
+        return all(is_text(key) and is_text(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(is_text(item) for item in value)
+    return True
 
 
 def event_types(env):
@@ -92,11 +116,21 @@ class WebhookApi(http.Controller):
     def _json_body(self, env):
         try:
             body = json.loads(request.httprequest.get_data() or b"null")
-        except ValueError:
-            body = None
+            text = is_text(body)
+        except (ValueError, RecursionError):  # not JSON, or nested too deep
+            body = text = None
         if not isinstance(body, dict):
             raise ApiError(
                 400, "invalid_json", env._("The request body must be a JSON object.")
+            )
+        if not text:
+            raise ApiError(
+                400,
+                "invalid_json",
+                env._(
+                    "The request body holds characters that are not text: NUL, or "
+                    "half of a UTF-16 pair (\\ud800)."
+                ),
             )
         return body
 
@@ -178,26 +212,31 @@ class WebhookApi(http.Controller):
         )
 
     def _event_types(self, env):
-        return json_response(
+        catalogue = [
             {
-                "data": [
-                    {
-                        "code": event_type.code,
-                        "name": event_type.name,
-                        "description": event_type.description or None,
-                        "subscribable": event_type.subscribable,
-                        "has_lead_time": event_type.has_lead_time,
-                        "data_schema": schemas.data_schema(event_type.code),
-                    }
-                    for event_type in event_types(env)
-                ]
+                "code": event_type.code,
+                "name": event_type.name,
+                "description": event_type.description or None,
+                "subscribable": event_type.subscribable,
+                "has_lead_time": event_type.has_lead_time,
+                "data_schema": schemas.data_schema(event_type.code),
             }
-        )
+            for event_type in event_types(env)
+        ]
+        # In the request's language.
+        return json_response({"data": catalogue}, headers=[("Vary", "Accept-Language")])
 
     def _openapi(self, env):
         env = env(context={**env.context, "lang": "en_US"})  # the contract's language
         document = schemas.openapi_document(
-            request.httprequest.host_url.rstrip("/"),
             [(t.code, t.name, t.description, t.subscribable) for t in event_types(env)],
         )
-        return json_response(document)
+        # Each database's own document (chosen by host, header or session):
+        # never kept by a shared cache.
+        return json_response(
+            document,
+            headers=[
+                ("Cache-Control", "private, no-cache"),
+                ("Vary", f"Host, Cookie, {DATABASE_HEADER}"),
+            ],
+        )

@@ -13,7 +13,7 @@ from odoo.tools import SQL, mute_logger
 from odoo.addons.base.models.res_users import check_identity
 
 from ..webhook import signing, url_guard
-from ..webhook.schemas import MAX_LEAD_TIME_HOURS, MIN_LEAD_TIME_HOURS
+from ..webhook.schemas import MAX_ID, MAX_LEAD_TIME_HOURS, MIN_LEAD_TIME_HOURS
 from .coop_webhook_delivery import ALL_STATES, IN_FLIGHT
 from .res_users import GROUP_XMLID
 
@@ -25,6 +25,8 @@ DEFAULT_LEAD_TIME_HOURS = 24
 MAX_RESEND = 1000
 # The health shown in the tab counts the deliveries of the last days.
 HEALTH_DAYS = 7
+# The tab's delivery log: at most that many rows per call.
+MAX_TAB_DELIVERIES = 200
 # Ownership and lifecycle: only the model's own actions change them (in
 # superuser mode, after their own checks), never a plain write, whoever
 # calls it: an owner could otherwise hand an endpoint to a user of another
@@ -74,7 +76,9 @@ class CoopWebhookEndpoint(models.Model):
     )
     event_type = fields.Char(related="event_type_id.code", store=True, index=True)
     event_type_has_lead_time = fields.Boolean(related="event_type_id.has_lead_time")
-    url = fields.Char(string="URL", required=True, tracking=True)
+    # Not tracked, and never in a message: the chatter stays readable by
+    # the next owner, and a URL may carry the receiver's token.
+    url = fields.Char(string="URL", required=True)
     lead_time_hours = fields.Integer(
         string="Lead time (hours)",
         default=DEFAULT_LEAD_TIME_HOURS,
@@ -330,25 +334,38 @@ class CoopWebhookEndpoint(models.Model):
                 messages.get(exc.code, self.env._("This URL is refused."))
             ) from None
 
+    @api.model
+    def _is_record_id(self, value):
+        """Whether value can be a record id: checked before it reaches SQL
+        (a string or an integer beyond PostgreSQL's fails the query)."""
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and (0 < value <= MAX_ID)
+        )
+
     def _check_event_type_value(self, event_type_id):
-        event_type = self.env["coop.webhook.event.type"].browse(event_type_id).exists()
+        event_type = self.env["coop.webhook.event.type"]
+        if self._is_record_id(event_type_id):
+            event_type = event_type.browse(event_type_id).exists()
         if not event_type or not event_type.subscribable:
             raise ValidationError(self.env._("Unknown event type."))
         return event_type
 
-    @api.constrains("lead_time_hours")
-    def _check_lead_time(self):
-        for endpoint in self:
-            if not (
-                MIN_LEAD_TIME_HOURS <= endpoint.lead_time_hours <= MAX_LEAD_TIME_HOURS
-            ):
-                raise ValidationError(
-                    self.env._(
-                        "The lead time is from %(min)s to %(max)s hours (7 days).",
-                        min=MIN_LEAD_TIME_HOURS,
-                        max=MAX_LEAD_TIME_HOURS,
-                    )
+    def _check_lead_time_value(self, lead_time_hours):
+        """Before the value reaches SQL: one beyond PostgreSQL's integers
+        would fail the query itself."""
+        if isinstance(lead_time_hours, bool) or not (
+            isinstance(lead_time_hours, (int, float))
+            and MIN_LEAD_TIME_HOURS <= lead_time_hours <= MAX_LEAD_TIME_HOURS
+        ):
+            raise ValidationError(
+                self.env._(
+                    "The lead time is from %(min)s to %(max)s hours (7 days).",
+                    min=MIN_LEAD_TIME_HOURS,
+                    max=MAX_LEAD_TIME_HOURS,
                 )
+            )
 
     @api.constrains("user_id", "event_type_id")
     def _check_cap(self):
@@ -403,16 +420,43 @@ class CoopWebhookEndpoint(models.Model):
                     raise AccessError(
                         self.env._("You can only create your own webhooks.")
                     )
-                self._check_owner(self.env["res.users"].browse(owner_id).exists())
+                owner = self.env["res.users"]
+                if self._is_record_id(owner_id):
+                    owner = owner.browse(owner_id).exists()
+                self._check_owner(owner)
             vals["url"] = self._check_url_value(vals.get("url"))
             self._check_event_type_value(vals.get("event_type_id"))
-            vals["secret"] = signing.generate_secret()
-        return super().create(vals_list)
+            if "lead_time_hours" in vals:
+                self._check_lead_time_value(vals["lead_time_hours"])
+        endpoints = super().create(vals_list)
+        for endpoint in endpoints:
+            endpoint._store_secrets(secret=signing.generate_secret())
+        return endpoints
+
+    def _store_secrets(self, **secrets):
+        """Write signing secrets (secret, previous_secret) by a query of
+        their own, never logged: Odoo logs a failing query with its values,
+        and an INSERT or UPDATE of other fields can fail."""
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE coop_webhook_endpoint SET %s WHERE id = %s",
+                SQL(", ").join(
+                    SQL("%s = %s", SQL.identifier(name), value)
+                    for name, value in secrets.items()
+                ),
+                self.id,
+            ),
+            log_exceptions=False,
+        )
+        self.invalidate_recordset(list(secrets))
 
     def write(self, vals):
         self._refuse_lifecycle_fields(vals)
         if "url" in vals:
             vals["url"] = self._check_url_value(vals["url"])
+        if "lead_time_hours" in vals:
+            self._check_lead_time_value(vals["lead_time_hours"])
         if vals.get("state") == "disabled":
             # Whatever disables it: Enable and resend failed resends what
             # happened since.
@@ -496,6 +540,17 @@ class CoopWebhookEndpoint(models.Model):
         read (owners: those sent for them), each with its last attempt."""
         self.ensure_one()
         self.check_access("read")
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= MAX_TAB_DELIVERIES
+        ):
+            raise UserError(
+                self.env._(
+                    "The delivery log shows from 1 to %(max)s deliveries.",
+                    max=MAX_TAB_DELIVERIES,
+                )
+            )
         Delivery = self.env["coop.webhook.delivery"]
         states = dict(Delivery._fields["state"]._description_selection(self.env))
         deliveries = Delivery.search([("endpoint_id", "=", self.id)], limit=limit)
@@ -539,12 +594,11 @@ class CoopWebhookEndpoint(models.Model):
     def _rotate_secret(self):
         self.check_access("write")
         for endpoint in self.sudo():
+            endpoint._store_secrets(
+                previous_secret=endpoint.secret, secret=signing.generate_secret()
+            )
             endpoint.write(
-                {
-                    "previous_secret": endpoint.secret,
-                    "previous_secret_until": fields.Datetime.now() + ROTATION_OVERLAP,
-                    "secret": signing.generate_secret(),
-                }
+                {"previous_secret_until": fields.Datetime.now() + ROTATION_OVERLAP}
             )
             endpoint.message_post(
                 body=self.env._(
@@ -840,6 +894,7 @@ class CoopWebhookEndpoint(models.Model):
             if previous == new_owner:
                 continue
             endpoint.write({"user_id": new_owner.id})
+            endpoint._hand_chatter_over(new_owner)
             in_flight = endpoint.delivery_ids.filtered(
                 lambda delivery: delivery.state in ("pending", "retrying")
             )
@@ -862,6 +917,31 @@ class CoopWebhookEndpoint(models.Model):
                 ),
                 subtype_xmlid="mail.mt_note",
             )
+
+    def message_post(self, **kwargs):
+        # Not the record's name, its URL: messages keep it, and the email
+        # subjects (see url).
+        kwargs.setdefault(
+            "record_name",
+            self.env._(
+                "Webhook %(id)s (%(event)s)", id=self.id, event=self.event_type_id.name
+            ),
+        )
+        return super().message_post(**kwargs)
+
+    def _hand_chatter_over(self, new_owner):
+        """The chatter goes to the new owner: they alone follow it, and the
+        URL changes earlier versions tracked in it are removed."""
+        self.ensure_one()
+        self.message_unsubscribe((self.message_partner_ids - new_owner.partner_id).ids)
+        self.message_subscribe(new_owner.partner_id.ids)
+        url_field = self.env["ir.model.fields"]._get(self._name, "url")
+        self.env["mail.tracking.value"].sudo().search(
+            [
+                ("mail_message_id", "in", self.message_ids.ids),
+                ("field_id", "=", url_field.id),
+            ]
+        ).unlink()
 
     def action_edit_url(self):
         self.ensure_one()
@@ -919,7 +999,9 @@ class CoopWebhookEndpoint(models.Model):
         self.sudo().write({"state": "disabled", "disabled_reason": reason})
         body = Markup("<p>%s</p><p>%s</p>") % (
             self.env._(
-                "Webhook %(url)s was disabled: %(reason)s", url=self.url, reason=reason
+                "This webhook (%(event)s) was disabled: %(reason)s",
+                event=self.event_type_id.name,
+                reason=reason,
             ),
             self.env._(
                 "Fix the receiver, then re-enable it in your Developer settings tab; "
@@ -976,10 +1058,20 @@ class CoopWebhookEndpoint(models.Model):
         return claimed
 
     def _warn_failing(self):
-        """The email to the owner, and the same note in the chatter."""
+        """The email to the owner (with the URL), and a note in the chatter
+        (without: see url)."""
         template = self.env.ref(
             "coop_developer_settings.mail_template_webhook_failing"
         ).sudo()
         template.send_mail(self.id)
-        body = template._render_field("body_html", self.ids, compute_lang=True)[self.id]
-        self.sudo().message_post(body=body, subtype_xmlid="mail.mt_note")
+        owner_env = self.with_context(lang=self.user_id.lang).env
+        self.sudo().message_post(
+            body=owner_env._(
+                "%(owner)s warned by email: deliveries failing since %(since)s "
+                "(UTC); disabled on %(date)s (UTC) if they keep failing.",
+                owner=self.user_id.name,
+                since=fields.Datetime.to_string(self.failing_since),
+                date=fields.Datetime.to_string(self.disable_on),
+            ),
+            subtype_xmlid="mail.mt_note",
+        )

@@ -4,8 +4,14 @@ from contextlib import contextmanager
 
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError
+
+from odoo.addons.base.models.res_users import (
+    get_boolean_group,
+    get_selection_groups,
+    parse_m2m,
+)
 
 GROUP_XMLID = "coop_developer_settings.group_developer_settings"
 # The user form writes groups through these generated fields too.
@@ -31,6 +37,16 @@ class ResUsers(models.Model):
         inverse="_inverse_coop_revoke_on_access_removal",
         help="When Developer settings access is removed from this user, their "
         "API keys are revoked and their webhooks disabled. Untick to keep them.",
+    )
+
+    # The access given on its own (its checkbox, the group's users list), not
+    # only as part of a group that implies it (Settings): kept when that
+    # group is taken away.
+    coop_developer_access_direct = fields.Boolean(
+        string="Developer settings access given on its own",
+        readonly=True,
+        copy=False,
+        groups="base.group_system",
     )
 
     @property
@@ -137,11 +153,34 @@ class ResUsers(models.Model):
             .search([("groups_id", "in", group.ids)])
         )
 
+    @api.model
+    def _coop_users_with_implying_group(self):
+        """The active users in a group that implies the access (Settings)."""
+        group = self.env.ref(GROUP_XMLID, raise_if_not_found=False)
+        if not group:
+            return self.browse()
+        implying = (
+            self.env["res.groups"]
+            .sudo()
+            .search([("id", "!=", group.id)])
+            .filtered(lambda other: group in other.trans_implied_ids)
+        )
+        self.env.flush_all()
+        return (
+            self.sudo()
+            .with_context(active_test=True)
+            .search([("groups_id", "in", implying.ids)])
+        )
+
     @contextmanager
     def _coop_watch_access(self, revoke=True):
         """Around a change that may take the access away (groups, group
         members, implied groups, archiving): whoever held it before and not
         after lost it, whatever path the change took.
+
+        Odoo keeps a group implied by one taken away (Settings unticked
+        leaves Developer settings access): those who held the access only
+        through it lose it too.
 
         Yields the recordset to run the change with.
         """
@@ -149,10 +188,55 @@ class ResUsers(models.Model):
             yield self
             return
         before = self._coop_users_with_access()
+        implied = self._coop_users_with_implying_group()
         yield self.with_context(**{WATCHING: True})
+        demoted = (implied - self._coop_users_with_implying_group()).filtered(
+            lambda user: not user.coop_developer_access_direct
+        )
+        if demoted:
+            demoted.with_context(**{WATCHING: True}).write(
+                {"groups_id": [Command.unlink(self.env.ref(GROUP_XMLID).id)]}
+            )
         lost = before - self._coop_users_with_access()
         if lost:
+            lost.coop_developer_access_direct = False
             lost.with_context(**{WATCHING: False})._coop_on_access_removed(revoke)
+
+    @api.model
+    def _coop_access_given(self, vals):
+        """Whether vals (of a user) give the access on its own (True), take
+        it (False), or do not name it (None): its checkbox or selection on
+        the user form, or the groups."""
+        group_id = self.env.ref(GROUP_XMLID).id
+        given = None
+        for key, value in vals.items():
+            if key.startswith("in_group_") and get_boolean_group(key) == group_id:
+                given = bool(value)
+            elif key.startswith("sel_groups_") and group_id in get_selection_groups(
+                key
+            ):
+                given = value == group_id
+            elif key == "groups_id":
+                removed = any(
+                    isinstance(command, (tuple, list))
+                    and command[0] in (Command.UNLINK, Command.DELETE)
+                    and command[1] == group_id
+                    for command in value
+                )
+                if group_id in parse_m2m(value):
+                    given = True
+                elif removed:
+                    given = False
+        return given
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        users = super().create(vals_list)
+        for user, vals in zip(users, vals_list, strict=True):
+            if self._coop_access_given(vals):
+                # As administrator: Access Rights managers give groups too.
+                user.sudo().coop_developer_access_direct = True
+        return users
 
     def write(self, vals):
         revoke = vals.pop("coop_revoke_on_access_removal", True)
@@ -160,8 +244,12 @@ class ResUsers(models.Model):
             key == "groups_id" or key.startswith(GROUP_FIELD_PREFIXES) for key in vals
         ):
             return super().write(vals)
+        given = self._coop_access_given(vals)
         with self._coop_watch_access(revoke) as users:
-            return super(ResUsers, users).write(vals)
+            result = super(ResUsers, users).write(vals)
+            if given is not None:
+                users.sudo().coop_developer_access_direct = given
+            return result
 
     def unlink(self):
         # Deleted users lose the access too: their keys and webhooks go with

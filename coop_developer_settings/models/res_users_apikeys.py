@@ -1,8 +1,11 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import fields, models
+from odoo.exceptions import UserError
 
 from odoo.addons.base.models.res_users import INDEX_SIZE
+
+from .res_users import GROUP_XMLID
 
 # What a key generated in the Developer settings tab can do. A full-account
 # key is Odoo's global key (no scope): XML-RPC/JSON-RPC login and every route
@@ -12,6 +15,9 @@ from odoo.addons.base.models.res_users import INDEX_SIZE
 SCOPE_FULL = "full"
 SCOPE_BUYERS = "coop.buyers.read"
 SCOPE_WEBHOOKS = "coop.webhooks.manage"
+# Keys one user with the access holds at once (expired ones aside), as
+# endpoints are capped per event type: enough for every tool, not a flood.
+MAX_API_KEYS_PER_USER = 20
 
 
 class ResUsersApikeys(models.Model):
@@ -48,6 +54,37 @@ class ResUsersApikeys(models.Model):
         )
         for key in self:
             key.last_used = usages.get(key.id, False)
+
+    def _generate(self, scope, name, expiration_date):
+        """Every path that makes a key (the tab's wizard, Odoo's own) comes
+        here: the cap is checked before the key is made."""
+        if self.env.user.has_group(GROUP_XMLID):
+            self._check_key_cap()
+        return super()._generate(scope, name, expiration_date)
+
+    def _check_key_cap(self):
+        user = self.env.user
+        # Concurrent generations for one user wait here and count each other.
+        self.env.cr.execute(
+            "SELECT id FROM res_users WHERE id = %s FOR NO KEY UPDATE", [user.id]
+        )
+        count = self.sudo().search_count(
+            [
+                ("user_id", "=", user.id),
+                "|",
+                ("expiration_date", "=", False),
+                ("expiration_date", ">", fields.Datetime.now()),
+            ]
+        )
+        if count >= MAX_API_KEYS_PER_USER:
+            raise UserError(
+                self.env._(
+                    "You have %(count)s API keys, the most one user may hold: "
+                    "revoke those no tool uses any more before generating "
+                    "another.",
+                    count=count,
+                )
+            )
 
     def _check_credentials(self, *, scope, key):
         user_id = super()._check_credentials(scope=scope, key=key)

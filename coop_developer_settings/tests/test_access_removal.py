@@ -1,6 +1,8 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import importlib.util
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from odoo import Command
 from odoo.tests import new_test_user, tagged
@@ -81,16 +83,112 @@ class TestEveryPathThatRemovesTheAccess(WebhookCase):
 
     def test_an_implication_removed_leaves_whoever_still_has_the_access(self):
         """Odoo keeps the implied group of a group's members when only the
-        implication is removed: they still have the access, so nothing is
-        revoked (the effect follows has_group, whatever the path)."""
+        implication is removed: those also given the access on their own
+        keep it, so nothing of theirs is revoked; those who had it only
+        through the group lose it, as when Settings is taken away."""
         team = self.env["res.groups"].create(
             {"name": "Newsletter team 2", "implied_ids": [Command.link(self.group.id)]}
         )
-        self.developer.write({"groups_id": [Command.link(team.id)]})
+        member = new_test_user(self.env, login="coop-team-2", groups="base.group_user")
+        (self.developer | member).write({"groups_id": [Command.link(team.id)]})
+        self.assertTrue(member.has_group(GROUP_XMLID))
+        self.env["res.users.apikeys"].with_user(member)._generate(
+            None, "Newsletter", datetime.now() + timedelta(days=30)
+        )
         team.write({"implied_ids": [Command.unlink(self.group.id)]})
         self.assertTrue(self.developer.has_group(GROUP_XMLID))
         self.assertEqual(self.webhook.state, "enabled")
         self.assertEqual(len(self.developer.api_key_ids), 1)
+        self.assertFalse(member.has_group(GROUP_XMLID))
+        self.assertFalse(member.api_key_ids, "revoked")
+
+    def test_settings_taken_away_takes_the_access_it_implied(self):
+        """Odoo keeps the groups a group taken away implied: unticking
+        Settings on the user form (its selection field, or groups_id) takes
+        the access too, unless it was given on its own (its own field on the
+        form, the group's users list, or with the user's groups)."""
+        system = self.env.ref("base.group_system")
+        fields = self.env["res.users"].fields_get()
+
+        def selection_of(group):
+            [name] = [
+                name
+                for name in fields
+                if name.startswith("sel_groups_")
+                and str(group.id) in name[len("sel_groups_") :].split("_")
+            ]
+            return name
+
+        administration, access = selection_of(system), selection_of(self.group)
+
+        def administrator(login, groups="base.group_user,base.group_system"):
+            user = new_test_user(self.env, login=login, groups=groups)
+            self.assertTrue(user.has_group(GROUP_XMLID))
+            self.env["res.users.apikeys"].with_user(user)._generate(
+                None, "Newsletter", datetime.now() + timedelta(days=30)
+            )
+            webhook = self.endpoint(f"https://hooks.example.org/{login}", user=user)
+            return user, webhook.with_env(self.env)
+
+        demoted = {
+            "selection": administrator("coop-admin-sel"),
+            "groups_id": administrator("coop-admin-m2m"),
+        }
+        kept = {
+            "selection": administrator(
+                "coop-admin-sel-own", f"base.group_user,base.group_system,{GROUP_XMLID}"
+            ),
+            "groups_id": administrator("coop-admin-m2m-own"),
+            "users list": administrator("coop-admin-list-own"),
+        }
+        kept["groups_id"][0].write({access: self.group.id})
+        self.group.write({"users": [Command.link(kept["users list"][0].id)]})
+        for users in (demoted, kept):
+            users["selection"][0].write({administration: False})
+            users["groups_id"][0].write({"groups_id": [Command.unlink(system.id)]})
+        kept["users list"][0].write({administration: False})
+
+        for path, (user, webhook) in demoted.items():
+            with self.subTest(demoted=path):
+                self.assertFalse(user.has_group("base.group_system"))
+                self.assertFalse(user.has_group(GROUP_XMLID))
+                self.assertFalse(user.api_key_ids)
+                self.assertEqual(webhook.state, "disabled")
+                self.assertIn(
+                    "1 API key(s) revoked and webhooks disabled",
+                    user.partner_id.message_ids[0].body,
+                )
+        for path, (user, webhook) in kept.items():
+            with self.subTest(kept=path):
+                self.assertFalse(user.has_group("base.group_system"))
+                self.assertTrue(user.has_group(GROUP_XMLID))
+                self.assertEqual(len(user.api_key_ids), 1)
+                self.assertEqual(webhook.state, "enabled")
+
+    def test_the_upgrade_records_the_access_given_on_its_own(self):
+        """Before 18.0.1.1.0 nothing recorded how the access was given: those
+        who hold it without Settings were given it on their own."""
+        admin = new_test_user(
+            self.env, login="coop-admin-old", groups="base.group_user,base.group_system"
+        )
+        users = self.developer | admin
+        users.coop_developer_access_direct = False
+        path = Path(__file__).parents[1] / "migrations/18.0.1.1.0/post-migration.py"
+        spec = importlib.util.spec_from_file_location("post_migration", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.0.0")
+        users.invalidate_recordset()
+        self.assertTrue(self.developer.coop_developer_access_direct)
+        self.assertFalse(admin.coop_developer_access_direct)
+        self.developer.write(
+            {"groups_id": [Command.link(self.ref("base.group_system"))]}
+        )
+        self.developer.write(
+            {"groups_id": [Command.unlink(self.ref("base.group_system"))]}
+        )
+        self.assertTrue(self.developer.has_group(GROUP_XMLID), "given on its own")
+        self.assertEqual(self.webhook.state, "enabled")
 
     def test_kept_on_request_on_the_user_form(self):
         self.developer.write(

@@ -25,7 +25,23 @@ class TestOpenApiDocument(ApiClientMixin, HttpCase):
         document = response.json()
         self.assertEqual(document["openapi"], "3.1.0")
         validate(document)  # raises on any error
-        self.assertEqual(document["servers"], [{"url": self.base_url()}])
+        self.assertEqual(document["servers"], [{"url": "/"}])
+
+    def test_the_server_url_is_relative_whatever_the_host(self):
+        """A forged Host header does not make the document send the tools'
+        keys elsewhere (its server is relative: where it was fetched from),
+        and no shared cache keeps it."""
+        for host in ("evil.example", f"127.0.0.1:{self.http_port()}"):
+            with self.subTest(host=host):
+                response = self.opener.get(
+                    self.base_url() + OPENAPI, headers={"Host": host}, timeout=30
+                )
+                self.assertEqual(response.status_code, 200, response.text)
+                self.assertEqual(response.json()["servers"], [{"url": "/"}])
+                cache_control = response.headers["Cache-Control"]
+                self.assertIn("private", cache_control)
+                self.assertIn("no-cache", cache_control)
+                self.assertIn("Host", response.headers["Vary"])
 
     def test_the_validator_catches_a_broken_document(self):
         document = self.api("GET", OPENAPI).json()

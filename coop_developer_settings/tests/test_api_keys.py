@@ -2,7 +2,10 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from datetime import datetime, timedelta
 
+from odoo.exceptions import UserError
 from odoo.tests import HttpCase, new_test_user, tagged
+
+from ..models.res_users_apikeys import MAX_API_KEYS_PER_USER, SCOPE_WEBHOOKS
 
 GROUP_XMLID = "coop_developer_settings.group_developer_settings"
 
@@ -51,6 +54,43 @@ class TestApiKeys(HttpCase):
         self.assertIsInstance(rows, list)
         stored.with_user(self.developer)._remove()
         self.assertFalse(self.xmlrpc_login(key), "a revoked key is refused")
+
+    def test_keys_per_user_are_capped_on_every_path(self):
+        """Odoo's own key wizard and the tab's both end in _generate: the cap
+        holds whichever made the keys; an expired or revoked key frees a
+        place."""
+        self.generate(expiration=datetime.now() - timedelta(minutes=1))
+        for index in range(MAX_API_KEYS_PER_USER - 1):
+            self.generate(name=f"Tool {index}")
+        wizard = (
+            self.env["coop.api.key.wizard"]
+            .with_user(self.developer)
+            .create({"name": "Last", "duration": "7", "coop_scope": SCOPE_WEBHOOKS})
+        )
+        type(wizard).make_key.__wrapped__(wizard)  # past the password check
+        keys = self.developer.api_key_ids
+        self.assertEqual(len(keys), MAX_API_KEYS_PER_USER + 1)  # with the expired
+        odoo_wizard = (
+            self.env["res.users.apikeys.description"]
+            .with_user(self.developer)
+            .create({"name": "One more", "duration": "7"})
+        )
+        for attempt in (
+            lambda: self.generate(name="One more"),
+            lambda: type(odoo_wizard).make_key.__wrapped__(odoo_wizard),
+            lambda: type(wizard).make_key.__wrapped__(
+                self.env["coop.api.key.wizard"]
+                .with_user(self.developer)
+                .create({"name": "One more", "duration": "7"})
+            ),
+        ):
+            with self.assertRaisesRegex(UserError, "revoke those no tool uses"):
+                attempt()
+        self.assertEqual(self.developer.api_key_ids, keys, "nothing made")
+        keys.filtered(lambda key: key.name == "Tool 0").with_user(
+            self.developer
+        )._remove()
+        self.assertTrue(self.generate(name="In its place"))
 
     def test_expired_key_is_refused(self):
         key = self.generate(expiration=datetime.now() - timedelta(minutes=1))

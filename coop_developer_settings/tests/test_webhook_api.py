@@ -1,8 +1,12 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import json
+import logging
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from odoo.tests import HttpCase, tagged
+from odoo.tests.common import JsonRpcException
 
 from ..models.coop_webhook_endpoint import MAX_ENDPOINTS_PER_TYPE
 from ..models.res_users_apikeys import SCOPE_WEBHOOKS
@@ -135,6 +139,43 @@ class TestWebhookApi(ApiClientMixin, HttpCase):
         )
         self.assertIn("adresse privée", message)
 
+    def test_the_catalogue_in_the_best_installed_language(self):
+        """Browsers send regional variants: the catalogue answers in the
+        closest installed language, else in English, never an error."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["coop_developer_settings"], ["fr_FR"], overwrite=True
+        )
+        installed = {code for code, _name in self.env["res.lang"].get_installed()}
+        self.assertFalse(
+            installed & {"fr_BE", "fr_CH", "fr_CA", "nl_BE", "nl_NL", "de_DE", "es_ES"},
+            "this test needs French installed as fr_FR only, no Dutch, German "
+            "or Spanish",
+        )
+        french, english = "Cycle de vente ouvert", "Sale cycle opened"
+        for accept_language, name in (
+            ("fr-BE", french),
+            ("fr-CH", french),
+            ("fr-CA", french),
+            ("fr-BE,fr;q=0.9,en;q=0.8", french),
+            ("de-DE,fr-BE;q=0.5", french),
+            ("nl-BE", english),
+            ("de-DE", english),
+            ("es", english),
+            ("*", english),
+            ("en-GB,fr;q=0.5", english),
+        ):
+            with self.subTest(accept_language=accept_language):
+                response = self.api(
+                    "GET",
+                    "/coop/api/v1/event-types",
+                    headers={"Accept-Language": accept_language},
+                )
+                self.assertEqual(response.status_code, 200, response.text)
+                names = {item["code"]: item["name"] for item in response.json()["data"]}
+                self.assertEqual(names["sale_cycle.opened"], name)
+                self.assertIn("Accept-Language", response.headers["Vary"])
+
     def test_others_webhooks_are_as_missing(self):
         theirs = self.subscribe(self.key_of(self.other)).json()["id"]
         self.assertEqual(self.api("GET", WEBHOOKS, self.key).json(), {"data": []})
@@ -189,3 +230,164 @@ class TestWebhookApi(ApiClientMixin, HttpCase):
             self.assertEqual(item["data_schema"], schemas.data_schema(code))
         self.assertTrue(types["sale_cycle.closing_soon"]["has_lead_time"])
         self.assertFalse(types["webhook.test"]["subscribable"])
+
+
+@tagged("post_install", "-at_install")
+class TestHostileInput(ApiClientMixin, HttpCase):
+    """Input that once ended in a 500 (an unhandled exception, a failed
+    query logged with the new endpoint's secret): a JSON 4xx over the API,
+    a translated error over the tab's RPC, nothing logged as an error."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        allow_local_receivers(cls.env)
+        cls.developer = new_developer(cls.env, "coop-hostile", cls.env.company)
+        cls.key = (
+            cls.env["res.users.apikeys"]
+            .with_user(cls.developer)
+            ._generate(SCOPE_WEBHOOKS, "Fuzzer", datetime.now() + timedelta(days=1))
+        )
+        cls.reminder = cls.env.ref(
+            "coop_developer_settings.webhook_event_sale_cycle_closing_soon"
+        )
+
+    @contextmanager
+    def server_log(self):
+        """Every line the server logs meanwhile, with its tracebacks (but
+        the test's own reports)."""
+        lines = []
+        handler = logging.Handler(logging.DEBUG)
+        handler.addFilter(lambda record: not record.name.startswith(__name__))
+        handler.emit = lambda record: lines.append(handler.format(record))
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+        logging.getLogger().addHandler(handler)
+        try:
+            yield lines
+        finally:
+            logging.getLogger().removeHandler(handler)
+        log = "\n".join(lines)
+        self.assertNotIn("whsec_", log, "no secret in the log")
+        self.assertNotIn("Traceback", log)
+        self.assertNotIn("bad query", log)
+
+    def endpoints(self):
+        return self.env["coop.webhook.endpoint"].search(
+            [("user_id", "=", self.developer.id)]
+        )
+
+    def post_raw(self, data, headers=None):
+        return self.opener.post(
+            self.base_url() + WEBHOOKS,
+            data=data,
+            headers={
+                "Authorization": f"Bearer {self.key}",
+                "Content-Type": "application/json",
+                **(headers or {}),
+            },
+            timeout=60,
+        )
+
+    def test_a_key_that_is_not_text(self):
+        with self.server_log():
+            for token in ("a\x00b", "a\x01b", "é" * 40):
+                with self.subTest(token=token):
+                    response = self.opener.get(
+                        self.base_url() + WEBHOOKS,
+                        headers={"Authorization": f"Bearer {token}".encode()},
+                        timeout=30,
+                    )
+                    self.assertApiError(response, 401, "invalid_api_key")
+
+    def test_json_nested_too_deep(self):
+        with self.server_log():
+            for depth in (100_000, 5_000):
+                with self.subTest(depth=depth):
+                    body = ('{"a":' * depth + "1" + "}" * depth).encode()
+                    self.assertApiError(self.post_raw(body), 400, "invalid_json")
+
+    def test_lead_times_beyond_postgresqls_integers(self):
+        with self.server_log():
+            for hours in (2**31, 2**63, 2**70, -(2**31) - 1, -(2**63), -(2**70)):
+                with self.subTest(hours=hours):
+                    response = self.api(
+                        "POST",
+                        WEBHOOKS,
+                        self.key,
+                        {
+                            "event_type": self.reminder.code,
+                            "url": HOOK_URL,
+                            "lead_time_hours": hours,
+                        },
+                    )
+                    message = self.assertApiError(response, 422, "validation_error")
+                    self.assertIn(str(schemas.MAX_LEAD_TIME_HOURS), message)
+        self.assertFalse(self.endpoints())
+
+    def test_text_that_postgresql_cannot_store(self):
+        with self.server_log():
+            for field, value in (
+                ("event_type", "\ud800"),
+                ("event_type", "sale_cycle.opened\x00"),
+                ("url", "https://hooks.example.org/\ud800"),
+                ("url", "https://hooks.example.org/\x00"),
+            ):
+                with self.subTest(field=field, value=value):
+                    body = {"event_type": "sale_cycle.opened", "url": HOOK_URL}
+                    body[field] = value
+                    self.assertApiError(
+                        self.post_raw(json.dumps(body).encode()), 400, "invalid_json"
+                    )
+        self.assertFalse(self.endpoints())
+
+    def test_the_tabs_calls_with_values_of_the_wrong_kind(self):
+        self.authenticate(self.developer.login, self.developer.login)
+        endpoint = (
+            self.env["coop.webhook.endpoint"]
+            .with_user(self.developer)
+            .create({"event_type_id": self.reminder.id, "url": HOOK_URL})
+        )
+
+        def call(method, args, kwargs=None):
+            return self.make_jsonrpc_request(
+                f"/web/dataset/call_kw/coop.webhook.endpoint/{method}",
+                {
+                    "model": "coop.webhook.endpoint",
+                    "method": method,
+                    "args": args,
+                    "kwargs": kwargs or {},
+                },
+            )
+
+        opened = self.env.ref(
+            "coop_developer_settings.webhook_event_sale_cycle_opened"
+        ).id
+        with self.server_log():
+            for args, error in (
+                ([opened, 123], "ValidationError"),
+                ([opened, ["https://hooks.example.org/x"]], "ValidationError"),
+                ([opened, "https://hooks.example.org/\ud800"], "ValidationError"),
+                (["abc", HOOK_URL], "ValidationError"),
+                ([2**70, HOOK_URL], "ValidationError"),
+                ([None, HOOK_URL], "ValidationError"),
+                ([opened, HOOK_URL, "abc"], "AccessError"),  # not an administrator
+            ):
+                with (
+                    self.subTest(method="coop_tab_create", args=args),
+                    self.assertRaisesRegex(JsonRpcException, error),
+                ):
+                    call("coop_tab_create", args)
+            for limit in (-1, 0, 2**70, "abc", 1.5):
+                with (
+                    self.subTest(method="coop_tab_deliveries", limit=limit),
+                    self.assertRaisesRegex(JsonRpcException, "UserError"),
+                ):
+                    call("coop_tab_deliveries", [endpoint.ids], {"limit": limit})
+            for hours in (2**31, -(2**63), "abc"):
+                with (
+                    self.subTest(method="write", hours=hours),
+                    self.assertRaisesRegex(JsonRpcException, "ValidationError"),
+                ):
+                    call("write", [endpoint.ids, {"lead_time_hours": hours}])
+        self.assertEqual(self.endpoints(), endpoint, "nothing half-written")
+        self.assertEqual(call("coop_tab_deliveries", [endpoint.ids]), [])

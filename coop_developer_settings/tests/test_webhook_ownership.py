@@ -1,5 +1,7 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import json
+
 from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
@@ -227,3 +229,82 @@ class TestRecipientsCheckedWhenSending(WebhookCase):
             self.run_jobs()
         self.assertEqual(receiver.requests, [])
         self.assertEqual(delivery.state, "cancelled")
+
+
+@tagged("post_install", "-at_install")
+class TestChatterAfterHandOver(DeliveryJobsMixin, HttpCase):
+    """After Change owner, only the current owner and administrators see the
+    endpoint's URL: not the previous owner through the notices they are
+    sent or follow, not the new owner through what the chatter tracked."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        allow_local_receivers(cls.env)
+        cls.env["ir.config_parameter"].set_param(
+            "coop_developer_settings.webhook_manual_send_interval", "0"
+        )
+        cls.previous = new_developer(cls.env, "coop-chatter-old", cls.env.company)
+        cls.new = new_developer(cls.env, "coop-chatter-new", cls.env.company)
+        cls.opened = cls.env.ref(
+            "coop_developer_settings.webhook_event_sale_cycle_opened"
+        )
+
+    def thread_messages(self, user, endpoint):
+        """The chatter as the web client reads it, over HTTP."""
+        self.authenticate(user.login, user.login)
+        return json.dumps(
+            self.make_jsonrpc_request(
+                "/mail/thread/messages",
+                {"thread_model": endpoint._name, "thread_id": endpoint.id},
+            )
+        )
+
+    def test_the_urls_stay_with_their_owner(self):
+        with Receiver((410, {}, 0)) as receiver:
+            old_url = f"{receiver.url}/old-owner-token"
+            new_url = f"{receiver.url}/new-owner-token"
+            endpoint = (
+                self.env["coop.webhook.endpoint"]
+                .with_user(self.previous)
+                .create({"event_type_id": self.opened.id, "url": f"{old_url}/1"})
+                .with_env(self.env)
+            )
+            endpoint.with_user(self.previous).write({"url": old_url})
+            endpoint.with_user(self.env.ref("base.user_admin"))._change_owner(self.new)
+            endpoint.with_user(self.new).write({"url": new_url})
+            endpoint.with_user(self.new).action_send_test_event()
+            self.run_jobs()
+        self.assertEqual(endpoint.state, "disabled", "410: disabled, with a notice")
+        self.assertEqual(endpoint.message_partner_ids, self.new.partner_id)
+        notice = endpoint.message_ids.filtered(lambda m: "410" in (m.body or ""))
+        self.assertEqual(len(notice), 1)
+        self.assertEqual(notice.notification_ids.res_partner_id, self.new.partner_id)
+
+        # The previous owner: neither the new URL nor any message of it.
+        seen = (
+            self.env["mail.message"]
+            .with_user(self.previous)
+            .search_read([("model", "=", endpoint._name), ("res_id", "=", endpoint.id)])
+        )
+        self.assertNotIn("new-owner-token", str(seen))
+        self.assertNotIn(
+            "new-owner-token", self.thread_messages(self.previous, endpoint)
+        )
+        # The new owner: not the previous owner's URLs, in the tracking nor
+        # in the names the messages keep of the endpoint.
+        seen = (
+            self.env["mail.message"]
+            .with_user(self.new)
+            .search_read([("model", "=", endpoint._name), ("res_id", "=", endpoint.id)])
+        )
+        self.assertTrue(seen)
+        self.assertNotIn("old-owner-token", str(seen))
+        chatter = self.thread_messages(self.new, endpoint)
+        self.assertIn("410", chatter, "the new owner reads the notice")
+        self.assertNotIn("old-owner-token", chatter)
+        self.assertFalse(
+            endpoint.sudo().message_ids.tracking_value_ids.filtered(
+                lambda value: value.field_id.name == "url"
+            )
+        )

@@ -72,6 +72,13 @@ REFUSED_URLS = [
     ("https://[3fff::1]/hook", "private_address"),
     ("https://[5f00::1]/hook", "private_address"),
     ("https://[100::1]/hook", "private_address"),
+    # IETF-reserved or unassigned: outside the global unicast space 2000::/3
+    ("https://[::ffff:0:0:7f00:1]/hook", "private_address"),
+    ("https://[::1:0:0:1]/hook", "private_address"),
+    ("https://[1::1]/hook", "private_address"),
+    ("https://[4000::1]/hook", "private_address"),
+    ("https://[fe00::1]/hook", "private_address"),
+    ("https://[e000::1]/hook", "private_address"),
     # Host names are IDNA (UTS-46) normalised, then checked
     ("https://localhoſt/hook", "private_address"),  # U+017F: localhost
     ("https://LOCALHOST/hook", "private_address"),
@@ -85,6 +92,8 @@ REFUSED_URLS = [
     ("https://example.org:99999/hook", "malformed"),
     ("https:///hook", "malformed"),
     ("https://exa_mple.org/hook", "bad_host"),
+    ("https://93.184.216.34/\ud800", "malformed"),  # half of a UTF-16 pair
+    ("https://hooks.example.org/\udfff", "malformed"),
     ("", "empty"),
     ("https://example.org/" + "a" * 2048, "too_long"),
 ]
@@ -101,6 +110,15 @@ class TestUrlGuard(BaseCase):
             ):
                 url_guard.check_url(url)
             self.assertEqual(caught.exception.code, code, url[:80])
+
+    def test_values_that_are_not_text(self):
+        for value in (123, 1.5, ["https://example.org/"], b"https://example.org/"):
+            with (
+                self.subTest(value=value),
+                self.assertRaises(url_guard.UnsafeUrl) as caught,
+            ):
+                url_guard.check_url(value)
+            self.assertEqual(caught.exception.code, "malformed")
 
     def test_accepted_urls(self):
         for url in (
@@ -147,7 +165,14 @@ class TestUrlGuard(BaseCase):
 
             return getaddrinfo
 
-        for address in ("64:ff9b::7f00:1", "::ffff:0:a9fe:a9fe", "fec0::1"):
+        for address in (
+            "64:ff9b::7f00:1",
+            "::ffff:0:a9fe:a9fe",
+            "fec0::1",
+            "::ffff:0:0:7f00:1",
+            "4000::1",
+            "fe00::1",
+        ):
             with self.subTest(address=address), self.assertRaises(url_guard.UnsafeUrl):
                 url_guard.resolve(
                     "hooks.example.org", 443, getaddrinfo=answers(address)

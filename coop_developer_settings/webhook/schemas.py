@@ -429,7 +429,7 @@ def _endpoint_id():
     }
 
 
-def openapi_document(server_url, event_types):
+def openapi_document(event_types):
     """The OpenAPI 3.1 document of the API and of its webhooks.
 
     event_types: (code, name, description, subscribable) of every event
@@ -583,7 +583,9 @@ def openapi_document(server_url, event_types):
             "Developer settings tab: Authorization: Bearer <key>. On a server "
             "with several databases, name one in the X-Odoo-Database header.",
         },
-        "servers": [{"url": server_url}],
+        # Relative (OpenAPI 3.1, Server Object): the server the document was
+        # fetched from; never a Host header's, nor a stale configured one.
+        "servers": [{"url": "/"}],
         "paths": paths,
         "webhooks": webhooks,
         "components": {

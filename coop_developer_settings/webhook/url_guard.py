@@ -57,6 +57,9 @@ NON_PUBLIC_NETWORKS = tuple(
     )
 )
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# IANA's global unicast space (RFC 4291 2.4, RFC 3587): the rest of IPv6 is
+# reserved by the IETF or not assigned yet, never a public server.
+IPV6_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
 # IPv6 forms that are one IPv4 address spelled in IPv6 (the connection
 # reaches that IPv4): only as public as it.
 TRANSLATED_PREFIXES = tuple(
@@ -146,6 +149,10 @@ def is_public(address, allowed_networks=()):
         return is_public(embedded[0], allowed_networks)
     if any(address in network for network in NON_PUBLIC_NETWORKS):
         return False
+    if address.is_reserved or (
+        address.version == 6 and address not in IPV6_GLOBAL_UNICAST
+    ):
+        return False
     if not address.is_global or address.is_multicast:
         return False
     return all(is_public(ipv4, allowed_networks) for ipv4 in embedded)
@@ -177,6 +184,8 @@ def check_url(url, allow_http=False, allowed_networks=()):
 
     Raises UnsafeUrl.
     """
+    if url is not None and url is not False and not isinstance(url, str):
+        raise UnsafeUrl("malformed", "not text")
     url = (url or "").strip()
     if not url:
         raise UnsafeUrl("empty")
@@ -184,6 +193,10 @@ def check_url(url, allow_http=False, allowed_networks=()):
         raise UnsafeUrl("too_long", str(len(url)))
     if any(ord(char) < 33 or ord(char) == 127 for char in url):
         raise UnsafeUrl("malformed", "spaces or control characters")
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError as exc:  # half of a UTF-16 pair (JSON's "\ud800")
+        raise UnsafeUrl("malformed", "not text") from exc
     try:
         parts = urlsplit(url)
         port = parts.port
