@@ -155,6 +155,13 @@ class CoopBuyer(models.Model):
             ["sale_cycle_id", "partner_id"],
             where="state = 'sale'",
         )
+        sql_tools.create_index(
+            cr,
+            buyer_sql.PAIR_INDEX,
+            "sale_order",
+            list(buyer_sql.PAIR_INDEX_COLUMNS),
+            where=buyer_sql.PAIR_INDEX_WHERE,
+        )
         for function in buyer_sql.FUNCTIONS:
             cr.execute(SQL(function))  # pylint: disable=sql-injection
         cr.execute(SQL(buyer_sql.create_triggers()))  # pylint: disable=sql-injection

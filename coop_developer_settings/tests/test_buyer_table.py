@@ -10,6 +10,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import SQL
 
+from ..models import coop_buyer_sql as buyer_sql
 from .buyer_reference import COMPARED_COLUMNS, REFERENCE_QUERY
 
 BUYER_FIELDS = [
@@ -477,3 +478,83 @@ class TestBuyerTable(BuyerTableCase):
             100,
         )
         self.assertTableIsCurrent()
+
+    def test_the_refresh_looks_up_each_pair_by_index_whatever_the_statistics(self):
+        """A co-op loading its order history into a fresh install: the
+        refresh's plan (generic, made without statistics on sale_order, as
+        after an install) must probe each pair's orders by an index on the
+        pair, not scan an index (or the table) per pair: at 1 000 000 orders
+        the load never ended."""
+        # Orders enough for the planner to prefer an index to a scan, loaded
+        # in SQL as an import does (no ANALYZE).
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO sale_order (name, company_id, partner_id,
+                       partner_invoice_id, partner_shipping_id, date_order,
+                       state, sale_cycle_id)
+                   SELECT 'LOAD/' || n, pair.company_id, pair.partner_id,
+                          pair.partner_id, pair.partner_id, %(t0)s, 'sale', %(cycle)s
+                     FROM generate_series(1, 20000) AS n
+                     JOIN unnest(%(shops)s::integer[], %(partners)s::integer[])
+                          WITH ORDINALITY AS pair(company_id, partner_id, k)
+                       ON pair.k = 1 + mod(n, 2)""",
+                shops=self.shops.ids,
+                partners=(self.ann | self.bea).ids,
+                t0=T0,
+                cycle=self.cycles[0].id,
+            )
+        )
+        pairs = [self.shops.ids, (self.ann | self.bea).ids]
+        for name, statement in (
+            ("upsert", buyer_sql.REFRESH_UPSERT),
+            ("tombstone", buyer_sql.REFRESH_TOMBSTONE),
+        ):
+            with self.subTest(statement=name):
+                plan = self.generic_plan(
+                    statement.replace("company_ids", "$1::integer[]").replace(
+                        "partner_ids", "$2::integer[]"
+                    ),
+                    pairs,
+                )
+                scans = [
+                    node
+                    for node in plan_nodes(plan)
+                    if node.get("Relation Name") == "sale_order"
+                ]
+                self.assertTrue(scans)
+                for scan in scans:
+                    condition = scan.get("Index Cond", "")
+                    self.assertTrue(
+                        scan["Node Type"] in ("Index Scan", "Index Only Scan")
+                        and "partner_id =" in condition
+                        and "company_id =" in condition,
+                        f"{scan['Node Type']} of {scan.get('Index Name')}"
+                        f" on {condition or scan.get('Recheck Cond')}",
+                    )
+
+    def generic_plan(self, statement, arguments):
+        """The plan the refresh's function keeps for this statement."""
+        cr = self.env.cr
+        cr.execute(SQL("SET LOCAL plan_cache_mode = force_generic_plan"))
+        cr.execute(
+            SQL(
+                "PREPARE coop_test_refresh(integer[], integer[]) AS %s",
+                SQL(statement),  # pylint: disable=sql-injection
+            )
+        )
+        try:
+            cr.execute(
+                SQL(
+                    "EXPLAIN (FORMAT JSON) EXECUTE coop_test_refresh(%s, %s)",
+                    *arguments,
+                )
+            )
+            return cr.fetchone()[0][0]["Plan"]
+        finally:
+            cr.execute(SQL("DEALLOCATE coop_test_refresh"))
+
+
+def plan_nodes(node):
+    yield node
+    for child in node.get("Plans", ()):
+        yield from plan_nodes(child)
