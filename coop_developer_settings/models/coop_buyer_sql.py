@@ -20,11 +20,12 @@ TABLE = "coop_buyer"
 # On sale_order, for the API's cycle filter.
 CYCLE_INDEX = "coop_buyer_sale_order_cycle_index"
 # On sale_order, the refresh's look-up of a (shop, customer) pair's confirmed
-# orders: every column of its condition is in the index, so that the planner
-# probes the pair whatever the statistics say. Without it, on a table never
-# analysed (a fresh install loading its order history), the planner saw no
-# difference between the indexes and picked the cycle index, whose leading
-# column the look-up does not give: a scan of the whole index per pair.
+# orders: it holds every column of the look-up's condition, so that the
+# planner has an index starting with the customer that beats the others
+# even without statistics. On a table never analysed (a fresh install
+# loading its order history) it could not tell the other indexes apart and
+# the refresh's generic plan scanned, per pair, the whole cycle index (whose
+# leading column the look-up does not give) or the state index.
 PAIR_INDEX = "coop_buyer_sale_order_pair_index"
 PAIR_INDEX_COLUMNS = ("partner_id", "company_id")
 PAIR_INDEX_WHERE = "state = 'sale'"
