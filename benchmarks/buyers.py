@@ -868,6 +868,9 @@ def main():
     finally:
         if not REUSE_DB:
             cli.drop()
+            Database(env["db"], "postgres").run(
+                f"DROP DATABASE IF EXISTS {cli.db_name}_fresh"
+            )
 
 
 if __name__ == "__main__":
