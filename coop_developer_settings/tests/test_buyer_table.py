@@ -526,13 +526,10 @@ class TestBuyerTable(BuyerTableCase):
                     ),
                     pairs,
                 )
-                scans = [
-                    node
-                    for node in plan_nodes(plan)
-                    if node.get("Relation Name") == "sale_order"
-                ]
-                self.assertTrue(scans)
-                for scan in scans:
+                # What runs once per pair (the inner side of a nested loop,
+                # a correlated sub-plan) must be a probe by customer; what
+                # runs once per statement may scan.
+                for scan in per_pair_scans(plan, "sale_order"):
                     # A bitmap scan probes with each of its indexes.
                     probes = [
                         node.get("Index Name")
@@ -588,3 +585,20 @@ def plan_nodes(node):
     yield node
     for child in node.get("Plans", ()):
         yield from plan_nodes(child)
+
+
+def per_pair_scans(node, table, repeated=False):
+    """The scans of ``table`` the plan runs once per row of another input."""
+    if repeated and node.get("Relation Name") == table:
+        yield node
+    for child in node.get("Plans", ()):
+        yield from per_pair_scans(
+            child,
+            table,
+            repeated
+            or child.get("Parent Relationship") == "SubPlan"
+            or (
+                node["Node Type"] == "Nested Loop"
+                and child.get("Parent Relationship") == "Inner"
+            ),
+        )
