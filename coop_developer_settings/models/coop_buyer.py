@@ -290,7 +290,8 @@ class CoopBuyer(models.Model):
     def _page(self, domain, since, limit, removed):
         """The rows of the buyers of the domain (record rules applied),
         written by transaction ``since`` or later, in the order of the
-        cursor; removed ones too if asked."""
+        cursor; removed ones too if asked. Each with ``company_name`` and
+        ``cycle_name`` (of its last cycle, None without one)."""
         model = self.with_context(active_test=not removed)
         query = model._search(domain, limit=limit, order="id")
         if since:
