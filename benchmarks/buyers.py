@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -46,9 +47,18 @@ SIZES = [
 ORDERS_PER_CUSTOMER = 10
 SHOPS = 3
 CYCLES = 50
-SAMPLES = {"table": int(os.environ.get("BENCH_TABLE_SAMPLES", "100")), "view": 5}
+SAMPLES = {"table": int(os.environ.get("BENCH_TABLE_SAMPLES", "200")), "view": 5}
+WARM_UP_PAGES = 20
 VIEW_PAGES = 3  # pages of a view listing actually fetched; the rest estimated
 URL = "/coop/api/v1/buyers"
+REUSE_DB = os.environ.get("BENCH_BUYERS_DB")
+PARTS = os.environ.get("BENCH_BUYERS_PARTS", "pages,view,cursor,confirm,bulk").split(
+    ","
+)
+BULK_SIZES = [
+    int(n)
+    for n in os.environ.get("BENCH_BULK_SIZES", "1,100,10000,100000,1000000").split(",")
+]
 
 
 def load_plain(name, path):
@@ -156,14 +166,39 @@ def prepare_generation(db, setup):
     )
 
 
-def grow(db, orders):
-    """Add customers and confirmed orders up to ``orders`` orders."""
-    customers = orders // ORDERS_PER_CUSTOMER
-    have_customers = db.value("SELECT count(*) FROM bench_customer")
-    have_orders = db.value("SELECT count(*) FROM sale_order WHERE name LIKE 'BENCH/%'")
-    for table, trigger in MAINTENANCE_TRIGGERS:
-        db.run(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
-    started = time.perf_counter()
+# Confirmed orders numbered first..last (named prefix + number), over the
+# customers: each buys in their shop (3 % of orders elsewhere); 80 % of the
+# orders in one of the shop's cycles, during it; the others any day of the
+# last year.
+ORDERS = """WITH drawn AS MATERIALIZED (
+       SELECT n, 1 + floor(random() * %(customers)s)::int AS customer,
+              random() AS r_shop, random() AS r_cycle, random() AS r_date
+         FROM generate_series(%(first)s, %(last)s) AS n
+   )
+   INSERT INTO sale_order (name, company_id, partner_id, partner_invoice_id,
+                           partner_shipping_id, date_order, state,
+                           sale_cycle_id, create_date, write_date,
+                           amount_total, invoice_status, locked)
+   SELECT %(prefix)s || d.n, s.company_id, c.partner_id, c.partner_id,
+          c.partner_id, o.date_order, 'sale', cy.id, o.date_order,
+          o.date_order + interval '5 minutes', 25.0, 'to invoice', FALSE
+     FROM drawn d
+     JOIN bench_customer c ON c.n = d.customer
+     JOIN bench_shop s ON s.idx = CASE WHEN d.r_shop < 0.03
+                                       THEN floor(d.r_shop / 0.03 * %(shops)s)
+                                       ELSE c.shop END
+     LEFT JOIN bench_cycle cy
+            ON cy.company_id = s.company_id AND d.r_cycle < 0.8
+           AND cy.k = floor(d.r_cycle / 0.8 * s.cycle_count)
+     CROSS JOIN LATERAL (
+         SELECT COALESCE(cy.date_open + d.r_date * interval '7 days',
+                         now() AT TIME ZONE 'UTC'
+                         - d.r_date * interval '365 days') AS date_order
+     ) AS o"""
+
+
+def add_customers(db, have_customers, customers):
+    """Customers have_customers + 1 .. customers, 2 % of them blacklisted."""
     last_partner = db.value("SELECT max(id) FROM res_partner")
     db.run(
         """INSERT INTO res_partner (name, complete_name, email, email_normalized,
@@ -189,43 +224,35 @@ def grow(db, orders):
              FROM bench_customer c
             WHERE c.partner_id = p.id AND p.commercial_partner_id IS NULL"""
     )
-    # 2 % of the addresses on the blacklist.
     db.run(
         """INSERT INTO mail_blacklist (email, active, create_date, write_date)
            SELECT 'customer' || n || '@example.org', TRUE, now(), now()
              FROM generate_series(%s, %s) AS n WHERE n %% 50 = 0""",
         [have_customers + 1, customers],
     )
-    # Each customer buys in their shop (3 % of orders elsewhere); 80 % of the
-    # orders in one of the shop's cycles, during it; the others any day of
-    # the last year.
+
+
+def grow(db, orders):
+    """Add customers and confirmed orders up to ``orders`` orders."""
+    customers = orders // ORDERS_PER_CUSTOMER
+    have_customers = db.value("SELECT count(*) FROM bench_customer")
+    have_orders = db.value("SELECT count(*) FROM sale_order WHERE name LIKE 'BENCH/%'")
+    if have_orders >= orders:  # a kept database (BENCH_BUYERS_DB)
+        return {
+            "orders": db.value("SELECT count(*) FROM sale_order WHERE state = 'sale'"),
+            "customers": customers,
+            "buyers": db.value("SELECT count(*) FROM coop_buyer WHERE active"),
+            "generation": None,
+            "fill": None,
+        }
+    for table, trigger in MAINTENANCE_TRIGGERS:
+        db.run(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+    started = time.perf_counter()
+    add_customers(db, have_customers, customers)
     db.run(
-        """WITH drawn AS MATERIALIZED (
-               SELECT n, 1 + floor(random() * %(customers)s)::int AS customer,
-                      random() AS r_shop, random() AS r_cycle, random() AS r_date
-                 FROM generate_series(%(first)s, %(last)s) AS n
-           )
-           INSERT INTO sale_order (name, company_id, partner_id, partner_invoice_id,
-                                   partner_shipping_id, date_order, state,
-                                   sale_cycle_id, create_date, write_date,
-                                   amount_total, invoice_status, locked)
-           SELECT 'BENCH/' || d.n, s.company_id, c.partner_id, c.partner_id,
-                  c.partner_id, o.date_order, 'sale', cy.id, o.date_order,
-                  o.date_order + interval '5 minutes', 25.0, 'to invoice', FALSE
-             FROM drawn d
-             JOIN bench_customer c ON c.n = d.customer
-             JOIN bench_shop s ON s.idx = CASE WHEN d.r_shop < 0.03
-                                               THEN floor(d.r_shop / 0.03 * %(shops)s)
-                                               ELSE c.shop END
-             LEFT JOIN bench_cycle cy
-                    ON cy.company_id = s.company_id AND d.r_cycle < 0.8
-                   AND cy.k = floor(d.r_cycle / 0.8 * s.cycle_count)
-             CROSS JOIN LATERAL (
-                 SELECT COALESCE(cy.date_open + d.r_date * interval '7 days',
-                                 now() AT TIME ZONE 'UTC'
-                                 - d.r_date * interval '365 days') AS date_order
-             ) AS o""",
+        ORDERS,
         {
+            "prefix": "BENCH/",
             "customers": customers,
             "first": have_orders + 1,
             "last": orders,
@@ -408,16 +435,23 @@ def measure(db, server, setup, source, full_rows=None):
     api = Api(server, setup["key"])
     result = {"pages": {}}
     samples = SAMPLES[source]
-    # Odoo's own cost of a request, with no work in it: the floor of a page.
-    floor = [api.health() for _n in range(SAMPLES["table"])]
-    result["floor"] = percentiles(floor)
-    for _n in range(10):  # warm the workers up
-        api.page(limit=1)
-    result["sql"] = {}
+    # Every worker's first pages are slower (a worker fills its caches):
+    # enough pages for each of them to serve some.
+    for _n in range(WARM_UP_PAGES):
+        api.page(limit=200)
+    # Odoo's own cost of a request, with no work in it, the floor of a page:
+    # one before each page, so that both see the same moments of the machine.
+    result["sql"], result["floors"], floor = {}, {}, []
     for name, params in page_filters(db, setup, source).items():
-        times = [api.page(limit=200, **params)[1] for _n in range(samples)]
+        times, floors = [], []
+        for _n in range(samples):
+            floors.append(api.health())
+            times.append(api.page(limit=200, **params)[1])
+        floor += floors
         result["pages"][name] = percentiles(times)
+        result["floors"][name] = percentiles(floors)
         result["sql"][name] = sql_time(db, page_queries(db, setup, params), samples)
+    result["floor"] = percentiles(floor)
     for limit in (200, 1000):
         max_pages = None if source == "table" else VIEW_PAGES
         rows, pages, seconds, complete, _body = api.follow(
@@ -484,6 +518,145 @@ def incremental_by_cursor(db, server, setup):
 
 
 # ----------------------------------------------------------------------
+# Bulk load: one INSERT of N orders, with and without the triggers
+# ----------------------------------------------------------------------
+
+ORDER_INSERT_TRIGGER = "coop_buyer_sale_order_insert"
+
+
+def bulk_runs(size):
+    """Timed runs of each kind per block at this size."""
+    return {1: 10, 100: 5, 10_000: 2}.get(size, 1)
+
+
+def bulk_insert(db, size, triggers, customers):
+    """Seconds of one INSERT of ``size`` confirmed orders, in a transaction
+    rolled back afterwards; the buyer triggers on or disabled (in the same
+    transaction, before the clock starts)."""
+    db.run("BEGIN")
+    try:
+        if not triggers:
+            db.run(f"ALTER TABLE sale_order DISABLE TRIGGER {ORDER_INSERT_TRIGGER}")
+        return db.timed(
+            ORDERS,
+            {
+                "prefix": "LOAD/",
+                "customers": customers,
+                "first": 1,
+                "last": size,
+                "shops": SHOPS,
+            },
+        )
+    finally:
+        db.run("ROLLBACK")
+
+
+def bulk_size(db, size, customers):
+    """Median seconds of the INSERT at this size: (bare, with the triggers).
+
+    Below 100 000 orders, four blocks, with and without the triggers in
+    turn, each block's first run left out: disabling the trigger is DDL,
+    which makes the session plan the refresh's statements again at its next
+    call (a few milliseconds, which a session importing in a loop pays
+    once). From 100 000 orders, one run of each kind, the bare one first,
+    then VACUUM: a rolled-back load leaves its dead rows and index entries,
+    which would slow the next run.
+    """
+    times = {False: [], True: []}
+    if size >= 100_000:
+        for triggers in (False, True):
+            times[triggers].append(bulk_insert(db, size, triggers, customers))
+            db.run("VACUUM sale_order")
+            db.run("VACUUM coop_buyer")
+    else:
+        for block in range(4):
+            triggers = block % 2 == 0
+            for run in range(bulk_runs(size) + 1):
+                elapsed = bulk_insert(db, size, triggers, customers)
+                if run:
+                    times[triggers].append(elapsed)
+    return statistics.median(times[False]), statistics.median(times[True])
+
+
+def order_statistics(db):
+    """What the planner knows of sale_order: its estimated rows and the
+    number of its columns with statistics."""
+    return db.run(
+        """SELECT reltuples::bigint,
+                  (SELECT count(*) FROM pg_stats
+                    WHERE schemaname = 'public' AND tablename = 'sale_order')
+             FROM pg_class WHERE oid = 'sale_order'::regclass"""
+    )[0]
+
+
+@contextmanager
+def fresh_copy(db_settings, template):
+    """A copy of the freshly installed ``template``: an empty buyer table,
+    the statistics of empty tables, kept so between the runs (autovacuum
+    off for the two tables)."""
+    admin = Database(db_settings, "postgres")
+    copy = f"{template}_copy"
+    admin.run(f"DROP DATABASE IF EXISTS {copy}")
+    admin.run(f"CREATE DATABASE {copy} TEMPLATE {template}")
+    db = Database(db_settings, copy)
+    try:
+        for table in ("sale_order", "coop_buyer"):
+            db.run(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        yield db
+    finally:
+        db.connection.close()
+        admin.run(f"DROP DATABASE IF EXISTS {copy}")
+        admin.connection.close()
+
+
+def bulk_load(db_settings, fresh_template, big_db):
+    """The bulk load at each size: into a freshly installed database (copies
+    of ``fresh_template``: one per size, one per kind of run from 100 000
+    orders), then into the database of 1 000 000 orders."""
+    template = Database(db_settings, fresh_template)
+    customers = template.value("SELECT count(*) FROM bench_customer")
+    template.connection.close()
+    results = {"fresh": {}, "large": {}}
+    for size in BULK_SIZES:
+        print(f"  fresh install, {size:,} orders", flush=True)
+        if size < 100_000:
+            with fresh_copy(db_settings, fresh_template) as db:
+                stats = order_statistics(db)
+                bare, triggers = bulk_size(db, size, customers)
+        else:
+            times = {}
+            for kind in (False, True):
+                with fresh_copy(db_settings, fresh_template) as db:
+                    stats = order_statistics(db)
+                    times[kind] = bulk_insert(db, size, kind, customers)
+            bare, triggers = times[False], times[True]
+        results["fresh"][size] = (bare, triggers, stats)
+        print(f"    {results['fresh'][size]}", flush=True)
+    for size in BULK_SIZES:
+        stats = order_statistics(big_db)
+        print(f"  1 000 000 orders, {size:,} more", flush=True)
+        results["large"][size] = (*bulk_size(big_db, size, customers), stats)
+        print(f"    {results['large'][size]}", flush=True)
+    return results
+
+
+def fresh_template(cli, db_settings, customers):
+    """A freshly installed database with ``customers`` customers and no
+    order: the template of the bulk load's fresh installs (kept with
+    BENCH_BUYERS_DB)."""
+    name = f"{cli.db_name}_fresh"
+    if REUSE_DB and database_exists(db_settings, name):
+        return name
+    fresh = OdooCli(odoo_env_from_environ(), name, workers="2", max_cron_threads="0")
+    install(fresh, db_settings)
+    db = Database(db_settings, name)
+    add_customers(db, 0, customers)
+    db.connection.close()
+    Path(fresh.config).unlink(missing_ok=True)
+    return name
+
+
+# ----------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------
 
@@ -504,61 +677,96 @@ def sync_cell(run, estimated=False):
     return f"{ms(run['seconds'])}{mark}, {rate:,.0f} buyers/s ({run['pages']} pages)"
 
 
-def report(sizes, confirm):
+def report(sizes, bulk):
     for size in sizes:
-        data, table, view = size["data"], size["table"], size["view"]
+        data = size["data"]
         print(
             f"\n### {data['orders']:,} confirmed orders, {data['customers']:,} "
             f"customers, {data['buyers']:,} buyers\n"
         )
-        print(
-            f"generation {data['generation']:.1f} s; install fill of the table "
-            f"(two set-based statements) {data['fill']:.1f} s; machine load "
-            f"average when measuring began {data['load']:.1f}\n"
-        )
-        print("| work | view (before) | table |")
-        print("|---|---:|---:|")
-        print(
-            "| Odoo's floor: GET /web/health, p50 / p95 "
-            f"| {pair(view['floor'])} | {pair(table['floor'])} |"
-        )
-        for name in table["pages"]:
+        if data["generation"] is not None:
             print(
-                f"| API page, limit 200, {name}, p50 / p95 "
-                f"| {pair(view['pages'][name])} | {pair(table['pages'][name])} |"
+                f"generation {data['generation']:.1f} s; install fill of the table "
+                f"(two set-based statements) {data['fill']:.1f} s"
             )
-        for name in table["sql"]:
-            print(
-                f"| its SQL query, {name}, p50 / p95 "
-                f"| {pair(view['sql'][name])} | {pair(table['sql'][name])} |"
-            )
-        for limit in (200, 1000):
-            key = f"full {limit}"
-            print(
-                f"| full sync, limit {limit} | {sync_cell(view[key], estimated=True)} "
-                f"| {sync_cell(table[key])} |"
-            )
+        print(f"machine load average when measuring began {data['load']:.1f}\n")
+        if size.get("table"):
+            pages_report(size["table"])
+        if size.get("view"):
+            view_report(size["table"], size["view"], size.get("cursor"))
+        if size.get("confirm"):
+            confirm_report(size["confirm"])
+    if bulk:
+        bulk_report(bulk)
+
+
+def pages_report(table):
+    print(
+        f"API pages of 200, {SAMPLES['table']} per filter, each after a GET "
+        "/web/health (the floor, measured alongside)\n"
+    )
+    print("| filter | page p50 / p95 | floor p50 / p95 | page p95 ÷ floor p95 |")
+    print("|---|---:|---:|---:|")
+    for name, page in table["pages"].items():
+        floor = table["floors"][name]
+        print(f"| {name} | {pair(page)} | {pair(floor)} | {page[1] / floor[1]:.2f} |")
+    print(f"| all filters' floor | | {pair(table['floor'])} | |")
+
+
+def view_report(table, view, cursor):
+    print("\n| work | view (before) | table |")
+    print("|---|---:|---:|")
+    print(
+        "| Odoo's floor: GET /web/health, p50 / p95 "
+        f"| {pair(view['floor'])} | {pair(table['floor'])} |"
+    )
+    for name in table["pages"]:
         print(
-            f"| incremental, updated_since 1 day ({table['incremental']['rows']:,} "
-            f"buyers), limit 200 | {sync_cell(view['incremental'])} "
-            f"| {sync_cell(table['incremental'])} |"
+            f"| API page, limit 200, {name}, p50 / p95 "
+            f"| {pair(view['pages'][name])} | {pair(table['pages'][name])} |"
         )
-        cursor = size["cursor"]
+    for name in table["sql"]:
+        print(
+            f"| its SQL query, {name}, p50 / p95 "
+            f"| {pair(view['sql'][name])} | {pair(table['sql'][name])} |"
+        )
+    for limit in (200, 1000):
+        key = f"full {limit}"
+        print(
+            f"| full sync, limit {limit} | {sync_cell(view[key], estimated=True)} "
+            f"| {sync_cell(table[key])} |"
+        )
+    print(
+        f"| incremental, updated_since 1 day ({table['incremental']['rows']:,} "
+        f"buyers), limit 200 | {sync_cell(view['incremental'])} "
+        f"| {sync_cell(table['incremental'])} |"
+    )
+    if cursor:
         print(
             f"| incremental, sync cursor after a day of changes "
             f"({cursor['rows']:,} buyers), limit 200 | - | {sync_cell(cursor)} |"
         )
-        print(
-            "| API page from that sync cursor, p50 / p95 | - "
-            f"| {pair(cursor['page'])} |"
-        )
+        page = pair(cursor["page"])
+        print(f"| API page from that sync cursor, p50 / p95 | - | {page} |")
         print(f"| its SQL query, p50 / p95 | - | {pair(cursor['sql'])} |")
-        print(
-            f"| XML-RPC search_read, 200, p50 / p95 | {pair(view['xmlrpc'])} "
-            f"| {pair(table['xmlrpc'])} |"
-        )
-        if size.get("confirm"):
-            confirm_report(size["confirm"])
+    print(
+        f"| XML-RPC search_read, 200, p50 / p95 | {pair(view['xmlrpc'])} "
+        f"| {pair(table['xmlrpc'])} |"
+    )
+
+
+def bulk_report(bulk):
+    print(
+        "\n| one INSERT of | into | sale_order as planned (rows, columns with"
+        " statistics) | triggers disabled | with the triggers | ratio |"
+    )
+    print("|---:|---|---|---:|---:|---:|")
+    for where, label in (("fresh", "a fresh install"), ("large", "1 000 000 orders")):
+        for size, (bare, triggers, stats) in bulk[where].items():
+            print(
+                f"| {int(size):,} | {label} | {stats[0]:,}, {stats[1]} | {ms(bare)} "
+                f"| {ms(triggers)} | {triggers / bare:.2f} |"
+            )
 
 
 def confirm_report(confirm):
@@ -577,52 +785,92 @@ def confirm_report(confirm):
         )
 
 
-def main():
-    env = odoo_env_from_environ()
-    cli = OdooCli(
-        env, f"coop_bench_{secrets.token_hex(4)}", workers="2", max_cron_threads="0"
-    )
+def install(cli, db_settings):
+    """A freshly installed database of the addon (no demo data), with the
+    benchmark's shops, cycles and key; returns the setup."""
     print(f"creating database {cli.db_name} ...", flush=True)
     code, log = cli.run("-i", ADDON, "--stop-after-init", "--without-demo=all")
     if code:
         sys.exit(f"install failed:\n{log[-2000:]}")
-    sizes = []
+    setup = odoo_shell(cli, "setup")
+    db = Database(db_settings, cli.db_name)
+    prepare_generation(db, setup)
+    db.run("CREATE TABLE bench_setup (setup jsonb)")
+    db.run("INSERT INTO bench_setup VALUES (%s)", [json.dumps(setup)])
+    db.connection.close()
+    return setup
+
+
+def database_exists(db_settings, name):
+    return bool(
+        Database(db_settings, "postgres").value(
+            "SELECT count(*) FROM pg_database WHERE datname = %s", [name]
+        )
+    )
+
+
+def main():
+    env = odoo_env_from_environ()
+    # BENCH_BUYERS_DB: a database kept between runs (created on the first,
+    # its orders reused when it already holds the size asked for).
+    name = REUSE_DB or f"coop_bench_{secrets.token_hex(4)}"
+    cli = OdooCli(env, name, workers="2", max_cron_threads="0")
+    if REUSE_DB and database_exists(env["db"], name):
+        setup = Database(env["db"], name).value("SELECT setup FROM bench_setup")
+    else:
+        setup = install(cli, env["db"])
+    sizes, bulk = [], None
     try:
-        setup = odoo_shell(cli, "setup")
         db = Database(env["db"], cli.db_name)
-        prepare_generation(db, setup)
-        server = OdooServer(cli, DEV_LOGS / f"{cli.db_name}-server.log").start()
+        server = OdooServer(cli, DEV_LOGS / f"{cli.db_name}-server.log")
+        if {"pages", "view", "cursor"} & set(PARTS):
+            server.start()
         try:
             for orders in SIZES:
                 print(f"generating {orders:,} orders ...", flush=True)
                 data = grow(db, orders)
                 print(f"  {data}", flush=True)
                 data["load"] = os.getloadavg()[0]
-                print("measuring the table ...", flush=True)
-                table = measure(db, server, setup, "table")
-                print("measuring the view (the baseline) ...", flush=True)
-                db.run(f"BEGIN; {SWAP_TO_VIEW} COMMIT;")
-                try:
-                    full_rows = {
-                        limit: table[f"full {limit}"]["rows"] for limit in (200, 1000)
-                    }
-                    view = measure(db, server, setup, "view", full_rows)
-                finally:
-                    db.run(f"BEGIN; {SWAP_TO_TABLE} COMMIT;")
-                print("a day of changes, then the sync cursor ...", flush=True)
-                cursor = incremental_by_cursor(db, server, setup)
-                sizes.append(
-                    {"data": data, "table": table, "view": view, "cursor": cursor}
-                )
+                size = {"data": data}
+                if "pages" in PARTS:
+                    print("measuring the table ...", flush=True)
+                    size["table"] = measure(db, server, setup, "table")
+                if "view" in PARTS:
+                    print("measuring the view (the baseline) ...", flush=True)
+                    db.run(f"BEGIN; {SWAP_TO_VIEW} COMMIT;")
+                    try:
+                        full_rows = {
+                            limit: size["table"][f"full {limit}"]["rows"]
+                            for limit in (200, 1000)
+                        }
+                        size["view"] = measure(db, server, setup, "view", full_rows)
+                    finally:
+                        db.run(f"BEGIN; {SWAP_TO_TABLE} COMMIT;")
+                if "cursor" in PARTS:
+                    print("a day of changes, then the sync cursor ...", flush=True)
+                    size["cursor"] = incremental_by_cursor(db, server, setup)
+                sizes.append(size)
             server.stop()
-            print("timing the confirmations ...", flush=True)
-            sizes[-1]["confirm"] = odoo_shell(cli, "confirm")
+            if "bulk" in PARTS:
+                print("bulk load ...", flush=True)
+                bulk = bulk_load(
+                    env["db"],
+                    fresh_template(cli, env["db"], SIZES[-1] // ORDERS_PER_CUSTOMER),
+                    db,
+                )
+            if "confirm" in PARTS:
+                print("timing the confirmations ...", flush=True)
+                sizes[-1]["confirm"] = odoo_shell(cli, "confirm")
         finally:
             server.stop()
         db.connection.close()
-        report(sizes, sizes[-1]["confirm"])
+        report(sizes, bulk)
     finally:
-        cli.drop()
+        if not REUSE_DB:
+            cli.drop()
+            Database(env["db"], "postgres").run(
+                f"DROP DATABASE IF EXISTS {cli.db_name}_fresh"
+            )
 
 
 if __name__ == "__main__":

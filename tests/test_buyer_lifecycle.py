@@ -17,7 +17,7 @@ import requests
 from buyer_reference import REFERENCE_QUERY  # the addon tests' reference
 from harness import ADDON, DEV_LOGS, OdooCli
 
-# The triggers, their functions, and the index on sale_order of the addon.
+# The triggers, their functions, and the indexes on sale_order of the addon.
 MAINTENANCE = (
     "SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'coop_buyer%'),"
     " (SELECT count(*) FROM pg_proc WHERE proname LIKE 'coop_buyer%'),"
@@ -79,6 +79,7 @@ def test_upgrade_turns_the_view_into_a_filled_table(buyers_cli, connect):
         "DROP FUNCTION coop_buyer_on_mail_blacklist() CASCADE;"
         "DROP FUNCTION coop_buyer_refresh(integer[], integer[]);"
         "DROP INDEX coop_buyer_sale_order_cycle_index;"
+        "DROP INDEX coop_buyer_sale_order_pair_index;"
         "DROP TABLE coop_buyer CASCADE;"
         f"CREATE VIEW coop_buyer AS ({REFERENCE_QUERY});"
         "COMMIT;",
@@ -88,7 +89,7 @@ def test_upgrade_turns_the_view_into_a_filled_table(buyers_cli, connect):
     assert query(
         connect, db, "SELECT relkind FROM pg_class WHERE relname = 'coop_buyer'"
     ) == [("r",)]
-    assert query(connect, db, MAINTENANCE) == [(7, 4, 1)]
+    assert query(connect, db, MAINTENANCE) == [(7, 4, 2)]
     assert query(connect, db, "SELECT name, order_count, active FROM coop_buyer") == [
         ("Ann", 2, True)
     ]

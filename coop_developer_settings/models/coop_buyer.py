@@ -155,6 +155,13 @@ class CoopBuyer(models.Model):
             ["sale_cycle_id", "partner_id"],
             where="state = 'sale'",
         )
+        sql_tools.create_index(
+            cr,
+            buyer_sql.PAIR_INDEX,
+            "sale_order",
+            list(buyer_sql.PAIR_INDEX_COLUMNS),
+            where=buyer_sql.PAIR_INDEX_WHERE,
+        )
         for function in buyer_sql.FUNCTIONS:
             cr.execute(SQL(function))  # pylint: disable=sql-injection
         cr.execute(SQL(buyer_sql.create_triggers()))  # pylint: disable=sql-injection
@@ -257,22 +264,8 @@ class CoopBuyer(models.Model):
             watermark = self._sync_watermark()
         rows = self._page(domain, since, limit + 1, removed=changes)
         page, more = rows[:limit], len(rows) > limit
-        # The names of the shops and cycles, once per page (sudo for the
-        # cycles: readers of buyers need no access to them).
-        company_names = {
-            company.id: company.name
-            for company in self.env["res.company"].browse(
-                {row["company_id"] for row in page}
-            )
-        }
-        cycle_names = {
-            cycle.id: cycle.name
-            for cycle in self.env["coop.sale.cycle"]
-            .sudo()
-            .browse({row["last_cycle_id"] for row in page} - {None})
-        }
         return {
-            "data": [api_json(row, company_names, cycle_names) for row in page],
+            "data": [api_json(row) for row in page],
             "next_cursor": (
                 f"1.{since}.{watermark}.{page[-1]['id']}" if more else None
             ),
@@ -297,7 +290,8 @@ class CoopBuyer(models.Model):
     def _page(self, domain, since, limit, removed):
         """The rows of the buyers of the domain (record rules applied),
         written by transaction ``since`` or later, in the order of the
-        cursor; removed ones too if asked."""
+        cursor; removed ones too if asked. Each with ``company_name`` and
+        ``cycle_name`` (of its last cycle, None without one)."""
         model = self.with_context(active_test=not removed)
         query = model._search(domain, limit=limit, order="id")
         if since:
@@ -309,10 +303,21 @@ class CoopBuyer(models.Model):
                 )
             )
         # The values as stored, without the ORM's records: a page of 1 000
-        # buyers is read in one query and no per-field overhead.
+        # buyers is read in one query and no per-field overhead, with the
+        # names of their shops and cycles (readers of buyers need no access
+        # to cycles): every query is a round trip of the request.
+        page = query.select(
+            *(SQL.identifier(self._table, column) for column in PAGE_COLUMNS)
+        )
         return self.env.execute_query_dict(
-            query.select(
-                *(SQL.identifier(self._table, column) for column in PAGE_COLUMNS)
+            SQL(
+                """SELECT page.*, company.name AS company_name,
+                          cycle.name AS cycle_name
+                     FROM (%s) AS page
+                     JOIN res_company company ON company.id = page.company_id
+                     LEFT JOIN coop_sale_cycle cycle ON cycle.id = page.last_cycle_id
+                    ORDER BY page.id""",
+                page,
             )
         )
 
@@ -320,7 +325,9 @@ class CoopBuyer(models.Model):
     def _scope_domain(self, params):
         """The shop and cycle filters, checked against the user's shops."""
         domain = []
-        user_companies = self.env.user.company_ids
+        user_companies = self.env["res.company"].browse(
+            self.env.user._get_company_ids()
+        )
         company_id = self._parse_whole_number(params, "company_id", 1, MAX_ID)
         if company_id:
             if company_id not in user_companies.ids:
@@ -426,10 +433,10 @@ class CoopBuyer(models.Model):
         return raw in ("true", "1")
 
 
-def api_json(row, company_names, cycle_names):
-    """A buyer as the API shows it, from its row; a removed one as a
-    tombstone (what a tool needs to unsubscribe it)."""
-    company = {"id": row["company_id"], "name": company_names[row["company_id"]]}
+def api_json(row):
+    """A buyer as the API shows it, from its row of ``_page()``; a removed
+    one as a tombstone (what a tool needs to unsubscribe it)."""
+    company = {"id": row["company_id"], "name": row["company_name"]}
     if not row["active"]:
         return {
             "id": row["id"],
@@ -451,7 +458,7 @@ def api_json(row, company_names, cycle_names):
         "last_order_date": fields.Datetime.to_string(row["last_order_date"]),
         "order_count": row["order_count"],
         "last_cycle": (
-            {"id": cycle_id, "name": cycle_names[cycle_id]} if cycle_id else None
+            {"id": cycle_id, "name": row["cycle_name"]} if cycle_id else None
         ),
         "opt_out": bool(row["opt_out"]),
     }

@@ -10,6 +10,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import SQL
 
+from ..models import coop_buyer_sql as buyer_sql
 from .buyer_reference import COMPARED_COLUMNS, REFERENCE_QUERY
 
 BUYER_FIELDS = [
@@ -477,3 +478,127 @@ class TestBuyerTable(BuyerTableCase):
             100,
         )
         self.assertTableIsCurrent()
+
+    def test_a_bulk_load_probes_each_pair_by_customer(self):
+        """A co-op loading its order history into a fresh install: the
+        refresh's plan (generic, made without statistics on sale_order, as
+        after an install) must probe each pair's orders by an index that
+        starts with the customer, not scan an index (or the shop's or the
+        state's entries) per pair: at 1 000 000 orders the load never
+        ended."""
+        # Orders enough for the planner to prefer an index to a scan, loaded
+        # in SQL as an import does.
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO sale_order (name, company_id, partner_id,
+                       partner_invoice_id, partner_shipping_id, date_order,
+                       state, sale_cycle_id)
+                   SELECT 'LOAD/' || n, pair.company_id, pair.partner_id,
+                          pair.partner_id, pair.partner_id, %(t0)s, 'sale', %(cycle)s
+                     FROM generate_series(1, 20000) AS n
+                     JOIN unnest(%(shops)s::integer[], %(partners)s::integer[])
+                          WITH ORDINALITY AS pair(company_id, partner_id, k)
+                       ON pair.k = 1 + mod(n, 2)""",
+                shops=self.shops.ids,
+                partners=(self.ann | self.bea).ids,
+                t0=T0,
+                cycle=self.cycles[0].id,
+            )
+        )
+        # What the planner knows of sale_order after an install: no
+        # statistics (an empty table's; as the superuser, rolled back with
+        # the test).
+        self.env.cr.execute(
+            SQL(
+                "DELETE FROM pg_statistic WHERE starelid = 'sale_order'::regclass;"
+                "UPDATE pg_class SET reltuples = -1 WHERE oid = 'sale_order'::regclass"
+            )
+        )
+        pairs = [self.shops.ids, (self.ann | self.bea).ids]
+        for name, statement in (
+            ("upsert", buyer_sql.REFRESH_UPSERT),
+            ("tombstone", buyer_sql.REFRESH_TOMBSTONE),
+        ):
+            with self.subTest(statement=name):
+                plan = self.generic_plan(
+                    statement.replace("company_ids", "$1::integer[]").replace(
+                        "partner_ids", "$2::integer[]"
+                    ),
+                    pairs,
+                )
+                # What runs once per pair (the inner side of a nested loop,
+                # a correlated sub-plan) must be a probe by customer; what
+                # runs once per statement may scan.
+                for scan in per_pair_scans(plan, "sale_order"):
+                    # A bitmap scan probes with each of its indexes.
+                    probes = [
+                        node.get("Index Name")
+                        for node in plan_nodes(scan)
+                        if node["Node Type"]
+                        not in ("Bitmap Heap Scan", "BitmapAnd", "BitmapOr")
+                    ]
+                    self.assertEqual(
+                        {self.leading_column(index) for index in probes},
+                        {"partner_id"},
+                        f"{scan['Node Type']} of {probes} on "
+                        f"{scan.get('Index Cond') or scan.get('Recheck Cond')}",
+                    )
+
+    def leading_column(self, index):
+        """The first column of the index, None for no index."""
+        if not index:
+            return None
+        [(column,)] = self.env.execute_query(
+            SQL(
+                """SELECT a.attname FROM pg_index i
+                     JOIN pg_attribute a
+                       ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indexrelid = %s::regclass""",
+                index,
+            )
+        )
+        return column
+
+    def generic_plan(self, statement, arguments):
+        """The plan the refresh's function keeps for this statement."""
+        cr = self.env.cr
+        cr.execute(SQL("SET LOCAL plan_cache_mode = force_generic_plan"))
+        cr.execute(
+            SQL(
+                "PREPARE coop_test_refresh(integer[], integer[]) AS %s",
+                SQL(statement),  # pylint: disable=sql-injection
+            )
+        )
+        try:
+            cr.execute(
+                SQL(
+                    "EXPLAIN (FORMAT JSON) EXECUTE coop_test_refresh(%s, %s)",
+                    *arguments,
+                )
+            )
+            return cr.fetchone()[0][0]["Plan"]
+        finally:
+            cr.execute(SQL("DEALLOCATE coop_test_refresh"))
+
+
+def plan_nodes(node):
+    yield node
+    for child in node.get("Plans", ()):
+        yield from plan_nodes(child)
+
+
+def per_pair_scans(node, table, repeated=False):
+    """The scans of ``table`` the plan runs once per row of another input."""
+    if repeated and node.get("Relation Name") == table:
+        yield node
+    for child in node.get("Plans", ()):
+        yield from per_pair_scans(
+            child,
+            table,
+            repeated
+            or child.get("Parent Relationship") == "SubPlan"
+            or (
+                node["Node Type"] == "Nested Loop"
+                and child.get("Parent Relationship") == "Inner"
+            ),
+        )
