@@ -445,7 +445,7 @@ class CoopWebhookEndpoint(models.Model):
         ]
 
     # ------------------------------------------------------------------
-    # Actions of the Developer settings tab
+    # Signing secrets, encrypted at rest
     # ------------------------------------------------------------------
 
     def init(self):
@@ -510,6 +510,10 @@ class CoopWebhookEndpoint(models.Model):
         if previous and until and until > fields.Datetime.now():
             secrets.append(self._unseal("previous_secret_sealed", previous))
         return secrets
+
+    # ------------------------------------------------------------------
+    # Actions of the Developer settings tab
+    # ------------------------------------------------------------------
 
     def _coop_tab_values(self):
         """The endpoints as the Developer settings tab shows them."""
