@@ -48,13 +48,17 @@ class KeyConfigMixin:
 
     def use_keys(self, **options):
         """Server options from now on (coop_secret_key, coop_secret_key_file,
-        data_dir); the others unset."""
-        patcher = patch.dict(
-            config.options,
-            {"coop_secret_key": None, "coop_secret_key_file": None, **options},
-        )
-        patcher.start()
-        self.addCleanup(patcher.stop)
+        data_dir); the others, and the environment variable, unset."""
+        for patcher in (
+            patch.dict(
+                config.options,
+                {"coop_secret_key": None, "coop_secret_key_file": None, **options},
+            ),
+            patch.dict(os.environ),
+        ):
+            patcher.start()
+            self.addCleanup(patcher.stop)
+        os.environ.pop("COOP_SECRET_KEY", None)
 
 
 @tagged("post_install", "-at_install")
@@ -157,6 +161,18 @@ class TestSecretsAtRest(KeyConfigMixin, WebhookCase):
         shown = self.env["res.config.settings"].new({}).coop_secret_key_location
         self.assertIn("coop_secret_key", shown)
         self.assertNotIn(entry.split(":")[1], shown)
+        # A file the configuration names (a secret store's mount, say).
+        in_file = keyring.new_entry_text()
+        key_path = os.path.join(self.data_dir, "mounted.keys")
+        with open(key_path, "w", encoding="ascii") as key_file:
+            key_file.write(f"{in_file}\n{entry}\n")
+        self.use_keys(data_dir=self.data_dir, coop_secret_key_file=key_path)
+        self.assertTrue(endpoint._secret().startswith("whsec_"))
+        from_file = self.endpoint(URL + "/file")
+        self.assertEqual(self.sealed(from_file)[0].split(":")[1], in_file.split(":")[0])
+        self.assertIn(
+            key_path, self.env["res.config.settings"].new({}).coop_secret_key_location
+        )
         # The environment variable, when the configuration has no key.
         other = keyring.new_entry_text()
         self.use_keys(data_dir=self.data_dir)
