@@ -166,18 +166,18 @@ class TestEveryPathThatRemovesTheAccess(WebhookCase):
                 self.assertEqual(webhook.state, "enabled")
 
     def test_the_upgrade_records_the_access_given_on_its_own(self):
-        """Before 18.0.1.1.0 nothing recorded how the access was given: those
+        """Before 18.0.1.2.0 nothing recorded how the access was given: those
         who hold it without Settings were given it on their own."""
         admin = new_test_user(
             self.env, login="coop-admin-old", groups="base.group_user,base.group_system"
         )
         users = self.developer | admin
         users.coop_developer_access_direct = False
-        path = Path(__file__).parents[1] / "migrations/18.0.1.1.0/post-migration.py"
+        path = Path(__file__).parents[1] / "migrations/18.0.1.2.0/post-migration.py"
         spec = importlib.util.spec_from_file_location("post_migration", path)
         migration = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(migration)
-        migration.migrate(self.env.cr, "18.0.1.0.0")
+        migration.migrate(self.env.cr, "18.0.1.1.0")
         users.invalidate_recordset()
         self.assertTrue(self.developer.coop_developer_access_direct)
         self.assertFalse(admin.coop_developer_access_direct)

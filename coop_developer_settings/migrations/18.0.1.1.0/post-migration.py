@@ -1,7 +1,6 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""18.0.1.1.0: the purge cron (noupdate) now purges events and deliveries;
-the Developer settings access given on its own is recorded."""
+"""18.0.1.1.0: the purge cron (noupdate) now purges events and deliveries."""
 
 from odoo import SUPERUSER_ID, api
 
@@ -16,11 +15,3 @@ def migrate(cr, version):
     )
     if cron:
         cron.name = "Webhooks: purge old events and deliveries"
-    # Whoever holds the access without a group that implies it was given it
-    # on its own: kept if they are made administrators, then no longer.
-    # (Administrators' own grants cannot be told apart from the implied one.)
-    users = env["res.users"]
-    on_its_own = (
-        users._coop_users_with_access() - users._coop_users_with_implying_group()
-    )
-    on_its_own.coop_developer_access_direct = True
