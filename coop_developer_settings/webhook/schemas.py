@@ -385,6 +385,13 @@ def _json(name, description):
     }
 
 
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
 def _errors(*statuses):
     """The documented error answers: those given, and the database's (400
     without one on a server that has several, 404 for an unknown one)."""
@@ -395,8 +402,13 @@ def _errors(*statuses):
         403: "The key's scope or its user's access does not allow this.",
         404: "No such webhook, sale cycle or database (X-Odoo-Database).",
         422: "Refused by the validation (URL, event type, lead time, cap).",
+        429: "Too many manual sends to this webhook: retry after the "
+        "Retry-After header's seconds.",
     }
-    return {str(status): _json("Error", texts[status]) for status in statuses}
+    answers = {str(status): _json("Error", texts[status]) for status in statuses}
+    if 429 in statuses:
+        answers["429"]["headers"] = {"Retry-After": RETRY_AFTER}
+    return answers
 
 
 def _operation(summary, responses, scopes=None, **extra):
@@ -513,7 +525,7 @@ def openapi_document(server_url, event_types):
                 "Send a test event to a webhook",
                 {
                     "202": _json("TestSent", "Queued; its delivery follows."),
-                    **_errors(401, 403),
+                    **_errors(401, 403, 429),
                 },
                 webhooks_scope,
                 operationId="testWebhook",
