@@ -275,6 +275,27 @@ class TestBuyerApi(ApiClientMixin, HttpCase):
         # A full list never shows removed buyers, even with the opted-out.
         self.assertEqual(self.names(include_opted_out="true"), ["Alice", "Bob"])
 
+    def test_every_kind_of_buyer_is_as_documented(self):
+        """A removed buyer whose customer was deleted (merged), and a buyer
+        who is a contact without a name: null, as the document says."""
+        eve = self.env["res.partner"].create(
+            {"name": "Eve", "email": "eve@example.org"}
+        )
+        self.order(eve, self.shop_a)
+        nameless = self.env["res.partner"].create(
+            {"type": "delivery", "parent_id": self.alice.id, "email": False}
+        )
+        self.order(nameless, self.shop_a)
+        self.env["base.partner.merge.automatic.wizard"]._merge(
+            (eve | self.alice).ids, self.alice
+        )
+        status, body = self.get(updated_since="2000-01-01T00:00:00Z")  # conforms
+        self.assertEqual(status, 200, body)
+        removed = [row for row in body["data"] if row["removed"]]
+        self.assertIn(None, [row["partner_id"] for row in removed])
+        current = [row for row in body["data"] if not row["removed"]]
+        self.assertIn(None, [row["name"] for row in current])
+
     def test_every_answer_carries_the_next_sync_cursor(self):
         status, first = self.get(limit=1, include_opted_out="true")
         self.assertEqual(status, 200, first)

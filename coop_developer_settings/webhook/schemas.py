@@ -113,17 +113,36 @@ EVENT_DATA = {
         currency={"type": "string", "description": "ISO 4217 code."},
     ),
 }
-# A test event carries a sample of the data of its endpoint's event type.
-EVENT_DATA["webhook.test"] = {"anyOf": list(EVENT_DATA.values())}
+TEST_EVENT = "webhook.test"
+# What a test event's data says it samples: its endpoint's event type.
+SAMPLE_OF = "sample_of"
+
+
+def sample_schema(event_type):
+    """The data of a test event of an endpoint of event_type: that event's
+    data, and which event it samples."""
+    return _extended(
+        EVENT_DATA[event_type],
+        **{
+            SAMPLE_OF: {
+                "const": event_type,
+                "description": "The event type this test event is a sample of: "
+                "the rest of its data is shaped as that event's.",
+            }
+        },
+    )
 
 
 def data_schema(event_type):
     """The JSON Schema of the data of event_type (KeyError if unknown)."""
+    if event_type == TEST_EVENT:
+        return {"oneOf": [sample_schema(code) for code in EVENT_DATA]}
     return EVENT_DATA[event_type]
 
 
-def envelope_schema(event_type):
-    """The JSON Schema of a delivered body: {id, type, timestamp, data}."""
+def envelope_schema(event_type, data=None):
+    """The JSON Schema of a delivered body: {id, type, timestamp, data}
+    (data: the schema of the data, if not data_schema(event_type))."""
     return {
         "type": "object",
         "required": ["id", "type", "timestamp", "data"],
@@ -140,7 +159,7 @@ def envelope_schema(event_type):
                 "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
                 "description": "When the event happened (UTC).",
             },
-            "data": data_schema(event_type),
+            "data": data if data is not None else data_schema(event_type),
         },
         "additionalProperties": False,
     }
@@ -274,7 +293,10 @@ BUYER = {
         "id": {"type": "integer"},
         "removed": {"const": False},
         "partner_id": {"type": "integer"},
-        "name": {"type": "string"},
+        "name": {
+            "type": ["string", "null"],
+            "description": "The customer's name (null for a contact without one).",
+        },
         "email": _EMAIL,
         "phone": {"type": ["string", "null"]},
         "company": {**_REF, "description": "The shop."},
@@ -293,7 +315,11 @@ REMOVED_BUYER = {
     "properties": {
         "id": {"type": "integer"},
         "removed": {"const": True},
-        "partner_id": {"type": "integer"},
+        "partner_id": {
+            "type": ["integer", "null"],
+            "description": "null when the customer was deleted (e.g. merged "
+            "into another).",
+        },
         "email": _EMAIL,
         "company": _REF,
     },
@@ -432,6 +458,24 @@ def _operation(summary, responses, scopes=None, **extra):
     return operation
 
 
+def _component(kind, event_type):
+    return f"{kind}_{event_type.replace('.', '_')}"
+
+
+def _tagged_union(property_name, components):
+    """One of the components (by tag value), told apart by property_name."""
+    return {
+        "oneOf": [_ref(component) for component in components.values()],
+        "discriminator": {
+            "propertyName": property_name,
+            "mapping": {
+                tag: f"#/components/schemas/{component}"
+                for tag, component in components.items()
+            },
+        },
+    }
+
+
 def _endpoint_id():
     return {
         "name": "id",
@@ -566,10 +610,18 @@ def openapi_document(server_url, event_types):
         "RemovedBuyer": REMOVED_BUYER,
         "BuyerPage": BUYER_PAGE,
     }
+    # A test event's data: tagged by sample_of, as the events by type.
+    samples = {code: _component("TestData", code) for code in EVENT_DATA}
+    for code, component in samples.items():
+        schemas[component] = sample_schema(code)
+    test_data = _tagged_union(SAMPLE_OF, samples)
     webhooks = {}
+    events = {}
     for code, name, description, _subscribable in event_types:
-        component = "Event_" + code.replace(".", "_")
-        schemas[component] = envelope_schema(code)
+        component = events[code] = _component("Event", code)
+        schemas[component] = envelope_schema(
+            code, test_data if code == TEST_EVENT else None
+        )
         webhooks[code] = {
             "post": {
                 "summary": name,
@@ -585,6 +637,8 @@ def openapi_document(server_url, event_types):
                 "responses": {"2XX": {"description": "Received."}},
             }
         }
+    # Every event, for a receiver that takes several types on one URL.
+    schemas["Event"] = _tagged_union("type", events)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
