@@ -232,19 +232,9 @@ class CoopBuyer(models.Model):
         listing began, missing nothing even when transactions commit out of
         order.
         """
-        unknown = sorted(set(params) - set(PAGE_PARAMETERS))
-        if unknown:
-            raise self._bad_parameter(
-                self.env._(
-                    "Unknown parameter %(names)s; use %(known)s.",
-                    names=", ".join(unknown),
-                    known=", ".join(PAGE_PARAMETERS),
-                )
-            )
+        self._check_known_parameters(params, PAGE_PARAMETERS)
         since, watermark, after_id = self._parse_cursor(params.get("cursor"))
-        limit = self._parse_whole_number(
-            params, "limit", 1, MAX_LIMIT, default=DEFAULT_LIMIT
-        )
+        limit = self._parse_limit(params)
         updated_since = self._parse_datetime(params, "updated_since")
         include_opted_out = self._parse_bool(params, "include_opted_out")
         changes = bool(since) or updated_since is not None
@@ -321,14 +311,8 @@ class CoopBuyer(models.Model):
         """The shop and cycle filters, checked against the user's shops."""
         domain = []
         user_companies = self.env.user.company_ids
-        company_id = self._parse_whole_number(params, "company_id", 1, MAX_ID)
+        company_id = self._parse_company_id(params)
         if company_id:
-            if company_id not in user_companies.ids:
-                raise BuyerListError(
-                    403,
-                    "company_forbidden",
-                    self.env._("You are not allowed on company %(id)s.", id=company_id),
-                )
             domain.append(("company_id", "=", company_id))
         cycle_id = self._parse_whole_number(params, "cycle_id", 1, MAX_ID)
         if cycle_id:
@@ -356,8 +340,22 @@ class CoopBuyer(models.Model):
     # Parameters: strings from the query string, or JSON values over RPC
     # ------------------------------------------------------------------
 
+    # The sale cycle list (coop.sale.cycle._cycle_page) parses its own
+    # parameters with these too.
+
     def _bad_parameter(self, message):
         return BuyerListError(400, "invalid_parameter", message)
+
+    def _check_known_parameters(self, params, known):
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise self._bad_parameter(
+                self.env._(
+                    "Unknown parameter %(names)s; use %(known)s.",
+                    names=", ".join(unknown),
+                    known=", ".join(known),
+                )
+            )
 
     def _parse_cursor(self, raw):
         """(since, watermark, after_id) of a cursor of this API."""
@@ -376,6 +374,22 @@ class CoopBuyer(models.Model):
                 "cursor must be the next_cursor or sync_cursor of an earlier answer."
             )
         )
+
+    def _parse_limit(self, params):
+        return self._parse_whole_number(
+            params, "limit", 1, MAX_LIMIT, default=DEFAULT_LIMIT
+        )
+
+    def _parse_company_id(self, params):
+        """The company_id filter: one of the user's shops, or None."""
+        company_id = self._parse_whole_number(params, "company_id", 1, MAX_ID)
+        if company_id and company_id not in self.env.user.company_ids.ids:
+            raise BuyerListError(
+                403,
+                "company_forbidden",
+                self.env._("You are not allowed on company %(id)s.", id=company_id),
+            )
+        return company_id
 
     def _parse_whole_number(self, params, name, minimum, maximum, default=None):
         raw = params.get(name)

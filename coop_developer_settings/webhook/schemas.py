@@ -32,6 +32,8 @@ _REF = {
     "additionalProperties": False,
 }
 
+CYCLE_STATES = ["draft", "scheduled", "open", "closed", "cancelled"]
+
 # Every sale_cycle.* event (coop.sale.cycle._webhook_data).
 SALE_CYCLE = {
     "type": "object",
@@ -58,10 +60,7 @@ SALE_CYCLE = {
             "description": "The sale cycle (0 in a test event without any cycle).",
         },
         "name": {"type": "string"},
-        "state": {
-            "type": "string",
-            "enum": ["draft", "scheduled", "open", "closed", "cancelled"],
-        },
+        "state": {"type": "string", "enum": CYCLE_STATES},
         "description_html": {"type": ["string", "null"]},
         "description_text": {"type": ["string", "null"]},
         "date_open": _UTC,
@@ -383,6 +382,71 @@ BUYER_PARAMETERS = [
         "schema": _or_empty({"type": "boolean"}),
     },
 ]
+SALE_CYCLE_ITEM = {
+    "type": "object",
+    "required": [
+        "id",
+        "name",
+        "state",
+        "company",
+        "date_open",
+        "date_close",
+        "opened_at",
+        "closed_at",
+        "shop_url",
+    ],
+    "properties": {
+        "id": {"type": "integer", "description": "The buyer list's cycle_id."},
+        "name": {"type": "string"},
+        "state": {"type": "string", "enum": CYCLE_STATES},
+        "company": {**_REF, "description": "The shop."},
+        "date_open": _UTC,
+        "date_close": _UTC,
+        "opened_at": _UTC_OR_NULL,
+        "closed_at": _UTC_OR_NULL,
+        "shop_url": {"type": ["string", "null"]},
+    },
+    "additionalProperties": False,
+}
+SALE_CYCLE_PAGE = {
+    "type": "object",
+    "required": ["data", "next_cursor"],
+    "properties": {
+        "data": {"type": "array", "items": {"$ref": "#/components/schemas/SaleCycle"}},
+        "next_cursor": {
+            "type": ["string", "null"],
+            "description": "The next page (as cursor), or null on the last one.",
+        },
+    },
+    "additionalProperties": False,
+}
+SALE_CYCLE_PARAMETERS = [
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "The next_cursor of an earlier answer.",
+    },
+    BUYER_PARAMETERS[1],  # limit
+    {
+        "name": "state",
+        "in": "query",
+        "schema": _or_empty({"type": "string", "enum": CYCLE_STATES}),
+    },
+    {"name": "company_id", "in": "query", "schema": _or_empty(_ID_QUERY)},
+    {
+        "name": "date_from",
+        "in": "query",
+        "schema": _or_empty({"type": "string", "format": "date-time"}),
+        "description": "Only the cycles closing at or after this date-time.",
+    },
+    {
+        "name": "date_to",
+        "in": "query",
+        "schema": _or_empty({"type": "string", "format": "date-time"}),
+        "description": "Only the cycles opening at or before this date-time.",
+    },
+]
 TEST_SENT = {
     "type": "object",
     "required": ["event_id"],
@@ -509,6 +573,20 @@ def openapi_document(server_url, event_types):
                 parameters=BUYER_PARAMETERS,
             ),
         },
+        f"{PREFIX}/sale-cycles": {
+            "get": _operation(
+                "The sale cycles of the key user's shops, a page at a time",
+                {
+                    "200": _json("SaleCyclePage", "A page of sale cycles."),
+                    **_errors(401, 403),
+                },
+                ("Read the buyer list",),
+                description="For a tool's \"pick a cycle\" (the buyer list's "
+                "cycle_id), in id order.",
+                operationId="listSaleCycles",
+                parameters=SALE_CYCLE_PARAMETERS,
+            ),
+        },
         f"{PREFIX}/webhooks": {
             "get": _operation(
                 "The key user's webhooks",
@@ -609,6 +687,8 @@ def openapi_document(server_url, event_types):
         "Buyer": BUYER,
         "RemovedBuyer": REMOVED_BUYER,
         "BuyerPage": BUYER_PAGE,
+        "SaleCycle": SALE_CYCLE_ITEM,
+        "SaleCyclePage": SALE_CYCLE_PAGE,
     }
     # A test event's data: tagged by sample_of, as the events by type.
     samples = {code: _component("TestData", code) for code in EVENT_DATA}
