@@ -29,9 +29,14 @@ CURSOR = re.compile(r"1\.([0-9]{1,20})\.([0-9]{1,20})\.([0-9]{1,10})")
 # The cursors of earlier versions: the last id.
 LEGACY_CURSOR = re.compile(r"[0-9]{1,10}")
 WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
-# What a page reads of each buyer.
-PAGE_COLUMNS = ("id", "partner_id", "company_id") + tuple(
-    column for column in buyer_sql.CONTENT_COLUMNS if column != "email_normalized"
+# What a page reads of each buyer as stored; _page adds email_normalized as
+# the API gives it (buyer_sql.SINGLE_ADDRESS) and email_changed_xid.
+PAGE_COLUMNS = (
+    ("id", "partner_id", "company_id")
+    + tuple(
+        column for column in buyer_sql.CONTENT_COLUMNS if column != "email_normalized"
+    )
+    + ("previous_email", "email_changed_at")
 )
 
 
@@ -86,7 +91,23 @@ class CoopBuyer(models.Model):
     name = fields.Char(readonly=True)
     email = fields.Char(readonly=True)
     email_normalized = fields.Char(
-        string="Normalized email", readonly=True, index="btree_not_null"
+        string="Normalized email",
+        readonly=True,
+        index="btree_not_null",
+        help="The customer's normalized email, as Odoo computes it (the first "
+        "address of a field holding several): what the opt-outs are looked up "
+        "by. The API's email_normalized is null for a field holding several.",
+    )
+    previous_email = fields.Char(
+        string="Previous email",
+        readonly=True,
+        help="The buyer's address before its last change: a sync since then "
+        "reports it, for tools keyed by address to drop it.",
+    )
+    email_changed_at = fields.Datetime(
+        string="Email changed at",
+        readonly=True,
+        help="When the buyer's address last changed.",
     )
     phone = fields.Char(readonly=True)
     company_id = fields.Many2one(
@@ -132,14 +153,16 @@ class CoopBuyer(models.Model):
         cr = self.env.cr
         if cr.connection.server_version < buyer_sql.MIN_SERVER_VERSION:
             raise UserError(self.env._("The buyer list needs PostgreSQL 13 or later."))
-        # The id of the transaction that last changed the row: what the
-        # sync cursor compares (xid8 has no ORM field type).
-        cr.execute(
-            SQL(
-                "ALTER TABLE %s ADD COLUMN IF NOT EXISTS write_xid xid8",
-                SQL.identifier(self._table),
+        # The ids of the transactions that last changed the row and its
+        # address: what the sync cursor compares (xid8 has no ORM field type).
+        for column in ("write_xid", "email_changed_xid"):
+            cr.execute(
+                SQL(
+                    "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s xid8",
+                    SQL.identifier(self._table),
+                    SQL.identifier(column),
+                )
             )
-        )
         sql_tools.create_index(
             cr, "coop_buyer_write_xid_index", self._table, ["write_xid"]
         )
@@ -246,6 +269,14 @@ class CoopBuyer(models.Model):
         if not watermark:
             watermark = self._sync_watermark()
         rows = self._page(domain, since, limit + 1, removed=changes)
+        for row in rows:
+            # The address the tool knew, if it changed since then.
+            changed = (since and row["email_changed_xid"] >= since) or (
+                updated_since is not None
+                and (row["email_changed_at"] or datetime.min) >= updated_since
+            )
+            if not changed:
+                row["previous_email"] = None
         page, more = rows[:limit], len(rows) > limit
         # The names of the shops and cycles, once per page (sudo for the
         # cycles: readers of buyers need no access to them).
@@ -300,9 +331,15 @@ class CoopBuyer(models.Model):
             )
         # The values as stored, without the ORM's records: a page of 1 000
         # buyers is read in one query and no per-field overhead.
+        address = SQL(buyer_sql.SINGLE_ADDRESS.format(row=self._table))  # pylint: disable=sql-injection
         return self.env.execute_query_dict(
             query.select(
-                *(SQL.identifier(self._table, column) for column in PAGE_COLUMNS)
+                *(SQL.identifier(self._table, column) for column in PAGE_COLUMNS),
+                SQL("%s AS email_normalized", address),
+                SQL(
+                    "COALESCE(%s::text::numeric, 0) AS email_changed_xid",
+                    SQL.identifier(self._table, "email_changed_xid"),
+                ),
             )
         )
 
@@ -450,6 +487,8 @@ def api_json(row, company_names, cycle_names):
             "removed": True,
             "partner_id": row["partner_id"],
             "email": row["email"] or None,
+            "email_normalized": row["email_normalized"],
+            "previous_email": row["previous_email"],
             "company": company,
         }
     cycle_id = row["last_cycle_id"]
@@ -459,6 +498,8 @@ def api_json(row, company_names, cycle_names):
         "partner_id": row["partner_id"],
         "name": row["name"],
         "email": row["email"] or None,
+        "email_normalized": row["email_normalized"],
+        "previous_email": row["previous_email"],
         "phone": row["phone"] or None,
         "company": company,
         "first_order_date": fields.Datetime.to_string(row["first_order_date"]),

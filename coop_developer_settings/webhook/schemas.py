@@ -271,7 +271,23 @@ EVENT_TYPE = {
     },
     "additionalProperties": False,
 }
-_EMAIL = {"type": ["string", "null"]}
+_EMAIL = {
+    "type": ["string", "null"],
+    "description": "The customer's email field as typed (e.g. \"Zoë "
+    '<zoe@example.org>", or several addresses).',
+}
+_EMAIL_NORMALIZED = {
+    "type": ["string", "null"],
+    "description": "The one address of the email field, normalized (lower "
+    "case, no name): the key for tools that key contacts by address; null "
+    "when the field holds none or several.",
+}
+_PREVIOUS_EMAIL = {
+    "type": ["string", "null"],
+    "description": "In a sync (cursor or updated_since): the email_normalized "
+    "of before, when it changed since then: drop that address. Null "
+    "otherwise.",
+}
 BUYER = {
     "type": "object",
     "required": [
@@ -280,6 +296,8 @@ BUYER = {
         "partner_id",
         "name",
         "email",
+        "email_normalized",
+        "previous_email",
         "phone",
         "company",
         "first_order_date",
@@ -297,6 +315,8 @@ BUYER = {
             "description": "The customer's name (null for a contact without one).",
         },
         "email": _EMAIL,
+        "email_normalized": _EMAIL_NORMALIZED,
+        "previous_email": _PREVIOUS_EMAIL,
         "phone": {"type": ["string", "null"]},
         "company": {**_REF, "description": "The shop."},
         "first_order_date": _UTC,
@@ -310,7 +330,15 @@ BUYER = {
 REMOVED_BUYER = {
     "type": "object",
     "description": "A buyer removed since the sync cursor: unsubscribe them.",
-    "required": ["id", "removed", "partner_id", "email", "company"],
+    "required": [
+        "id",
+        "removed",
+        "partner_id",
+        "email",
+        "email_normalized",
+        "previous_email",
+        "company",
+    ],
     "properties": {
         "id": {"type": "integer"},
         "removed": {"const": True},
@@ -320,6 +348,8 @@ REMOVED_BUYER = {
             "into another).",
         },
         "email": _EMAIL,
+        "email_normalized": _EMAIL_NORMALIZED,
+        "previous_email": _PREVIOUS_EMAIL,
         "company": _REF,
     },
     "additionalProperties": False,
