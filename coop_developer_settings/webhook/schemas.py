@@ -386,6 +386,8 @@ def _or_empty(schema):
 
 
 _ID_QUERY = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+_DATE_TIME_QUERY = _or_empty({"type": "string", "format": "date-time"})
+_COMPANY_FILTER = {"name": "company_id", "in": "query", "schema": _or_empty(_ID_QUERY)}
 BUYER_PARAMETERS = [
     {
         "name": "cursor",
@@ -399,12 +401,12 @@ BUYER_PARAMETERS = [
         "schema": _or_empty({"type": "integer", "minimum": 1, "maximum": 1000}),
         "description": "1 to 1000, 50 by default.",
     },
-    {"name": "company_id", "in": "query", "schema": _or_empty(_ID_QUERY)},
+    _COMPANY_FILTER,
     {"name": "cycle_id", "in": "query", "schema": _or_empty(_ID_QUERY)},
     {
         "name": "updated_since",
         "in": "query",
-        "schema": _or_empty({"type": "string", "format": "date-time"}),
+        "schema": _DATE_TIME_QUERY,
     },
     {
         "name": "include_opted_out",
@@ -463,17 +465,17 @@ SALE_CYCLE_PARAMETERS = [
         "in": "query",
         "schema": _or_empty({"type": "string", "enum": CYCLE_STATES}),
     },
-    {"name": "company_id", "in": "query", "schema": _or_empty(_ID_QUERY)},
+    _COMPANY_FILTER,
     {
         "name": "date_from",
         "in": "query",
-        "schema": _or_empty({"type": "string", "format": "date-time"}),
+        "schema": _DATE_TIME_QUERY,
         "description": "Only the cycles closing at or after this date-time.",
     },
     {
         "name": "date_to",
         "in": "query",
-        "schema": _or_empty({"type": "string", "format": "date-time"}),
+        "schema": _DATE_TIME_QUERY,
         "description": "Only the cycles opening at or before this date-time.",
     },
 ]
