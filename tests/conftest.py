@@ -79,3 +79,39 @@ def admin(odoo_server):
     # The tests' receivers listen on loopback over plain http.
     rpc.set_params(allowed_private_networks="127.0.0.0/8", webhook_allow_http="1")
     return rpc
+
+
+@pytest.fixture(scope="session")
+def every_kind_of_buyer(admin):
+    """Buyers of every kind the API answers with, in the main shop: current
+    (a name and capitals in the address, several addresses), opted out,
+    without email, a contact without a name, removed with its customer, and
+    removed whose customer was deleted. Returns {kind: partner id}."""
+    tag = secrets.token_hex(3)
+    values = {
+        "current": {"name": f"Zoë {tag}", "email": f"Zoë <Zoe-{tag}@Example.org>"},
+        "several": {"name": f"Pair {tag}", "email": f"a-{tag}@x.org, b-{tag}@x.org"},
+        "opted_out": {"name": f"Out {tag}", "email": f"out-{tag}@example.org"},
+        "no_email": {"name": f"Nomail {tag}", "email": False},
+        "removed": {"name": f"Gone {tag}", "email": f"gone-{tag}@example.org"},
+        "deleted": {"name": f"Deleted {tag}", "email": f"del-{tag}@example.org"},
+    }
+    partners = {
+        kind: admin("res.partner", "create", vals) for kind, vals in values.items()
+    }
+    partners["nameless"] = admin(
+        "res.partner",
+        "create",
+        {"type": "delivery", "parent_id": partners["current"], "email": False},
+    )
+    orders = {
+        kind: admin("sale.order", "create", {"partner_id": partner})
+        for kind, partner in partners.items()
+    }
+    admin("sale.order", "action_confirm", list(orders.values()))
+    admin("mail.blacklist", "create", {"email": f"out-{tag}@example.org"})
+    gone = [orders["removed"], orders["deleted"]]
+    admin("sale.order", "action_cancel", gone, context={"disable_cancel_warning": True})
+    admin("sale.order", "unlink", [orders["deleted"]])
+    admin("res.partner", "unlink", [partners["deleted"]])
+    return partners

@@ -106,10 +106,14 @@ def test_a_platform_subscribes_and_unsubscribes_with_a_scoped_key(
     assert len(receiver.requests) == 1
 
 
-def test_schemathesis_finds_nothing(odoo_server, integrator, tmp_path):
-    """Every documented route, with generated and invalid input: no server
-    error, and every answer as documented (status, content type, headers,
-    body)."""
+def test_schemathesis_finds_nothing(
+    odoo_server, integrator, every_kind_of_buyer, tmp_path
+):
+    """Every documented route, with generated and invalid input, on a
+    database holding every kind of buyer, and sequences of calls following
+    the document's links (stateful: create a webhook, then test and delete
+    it): no server error, and every answer as documented (status, content
+    type, headers, body)."""
     web = WebClient(odoo_server, LOGIN, f"{LOGIN}-pw")  # a session of its own
     key = web.generate_api_key("schemathesis", f"{LOGIN}-pw")["default_key"]
     report = DEV_LOGS / "schemathesis.txt"
@@ -126,6 +130,8 @@ def test_schemathesis_finds_nothing(odoo_server, integrator, tmp_path):
             # valid body may be refused (422), as documented.
             "--exclude-checks",
             "positive_data_acceptance",
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
             "--max-examples",
             "30",
             "--workers",

@@ -4,6 +4,7 @@ an opt-out and a removal made between two syncs reach the tool."""
 import re
 import secrets
 import textwrap
+import xmlrpc.client
 
 from harness import ROOT, WebClient
 
@@ -44,7 +45,9 @@ def test_opt_outs_and_removals_reach_the_readme_sync(odoo_server, admin):
             odoo_server.url,
             key,
             cursor,
-            subscribe=lambda buyer: subscribed.__setitem__(buyer["email"], buyer),
+            subscribe=lambda buyer: subscribed.__setitem__(
+                buyer["email_normalized"], buyer
+            ),
             unsubscribe=unsubscribed.append,
         )
 
@@ -59,6 +62,46 @@ def test_opt_outs_and_removals_reach_the_readme_sync(odoo_server, admin):
         [orders[bea]],
         context={"disable_cancel_warning": True},
     )
-    sync(cursor)
+    cursor = sync(cursor)
     assert f"ann-{tag}@example.org" in unsubscribed, "the opt-out"
     assert f"bea-{tag}@example.org" in unsubscribed, "the removal"
+
+    # A new address: the tool subscribes it and drops the one it had.
+    admin("res.partner", "write", [bea], {"email": f"Bea <Bea.New-{tag}@Example.org>"})
+    admin("sale.order", "action_draft", [orders[bea]])
+    admin("sale.order", "action_confirm", [orders[bea]])
+    unsubscribed.clear()
+    sync(cursor)
+    assert f"bea.new-{tag}@example.org" in subscribed
+    # (Other tests' buyers may come too: only this test's are looked at.)
+    assert [address for address in unsubscribed if tag in address] == [
+        f"bea-{tag}@example.org"
+    ], "the previous address"
+
+
+def test_the_readme_buyer_page_call_runs_as_written(odoo_server, admin):
+    """The XML-RPC buyer_page block, first without a cursor (XML-RPC cannot
+    send None), then with the sync cursor it gave."""
+    key = WebClient(odoo_server, "admin", "admin").generate_api_key(
+        "README buyer_page", "admin"
+    )["default_key"]
+    url = odoo_server.url
+    uid = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common").authenticate(
+        odoo_server.db, "admin", key, {}
+    )
+    namespace = {
+        "models": xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object"),
+        "DB": odoo_server.db,
+        "uid": uid,
+        "KEY": key,
+        "cursor": None,
+    }
+    block = readme_python_block('"buyer_page"')
+    exec(block, namespace)
+    first = namespace["page"]
+    assert set(first) == {"data", "next_cursor", "sync_cursor"}
+    assert first["data"], "the demo data has buyers"
+    assert {"email_normalized", "previous_email"} <= set(first["data"][0])
+    namespace["cursor"] = first["sync_cursor"]
+    exec(block, namespace)
+    assert namespace["page"]["sync_cursor"]

@@ -21,6 +21,7 @@ from odoo.http import request
 from odoo.tools.translate import LazyTranslate
 
 from ..models.coop_buyer import BuyerListError
+from ..models.coop_webhook_endpoint import TooManySends
 from ..models.res_users import GROUP_XMLID
 from ..models.res_users_apikeys import SCOPE_BUYERS, SCOPE_WEBHOOKS
 
@@ -60,11 +61,13 @@ NO_DATABASE = _lt(
 
 
 class ApiError(Exception):
-    """An error the API answers as JSON, with its HTTP status."""
+    """An error the API answers as JSON, with its HTTP status (and a
+    Retry-After of retry_after seconds, if given)."""
 
-    def __init__(self, status, code, message):
+    def __init__(self, status, code, message, retry_after=None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.retry_after = retry_after
 
 
 def json_response(payload, status=200, headers=None):
@@ -78,6 +81,8 @@ def json_response(payload, status=200, headers=None):
 
 def error_response(error):
     headers = [("WWW-Authenticate", "Bearer")] if error.status == 401 else []
+    if error.retry_after is not None:
+        headers.append(("Retry-After", str(error.retry_after)))
     return json_response(
         {"error": error.code, "message": str(error.message)}, error.status, headers
     )
@@ -143,6 +148,10 @@ def odoo_error(error):
     """The ApiError of an Odoo error raised by the models."""
     if isinstance(error, BuyerListError):  # it says its own status and code
         return ApiError(error.status, error.code, error.args[0])
+    if isinstance(error, TooManySends):
+        return ApiError(
+            429, "rate_limited", error.args[0], retry_after=error.retry_after
+        )
     status, code = next(
         (status, code)
         for error_class, status, code in ODOO_ERRORS

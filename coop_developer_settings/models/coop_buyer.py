@@ -29,9 +29,14 @@ CURSOR = re.compile(r"1\.([0-9]{1,20})\.([0-9]{1,20})\.([0-9]{1,10})")
 # The cursors of earlier versions: the last id.
 LEGACY_CURSOR = re.compile(r"[0-9]{1,10}")
 WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
-# What a page reads of each buyer.
-PAGE_COLUMNS = ("id", "partner_id", "company_id") + tuple(
-    column for column in buyer_sql.CONTENT_COLUMNS if column != "email_normalized"
+# What a page reads of each buyer as stored; _page adds email_normalized as
+# the API gives it (buyer_sql.SINGLE_ADDRESS) and email_changed_xid.
+PAGE_COLUMNS = (
+    ("id", "partner_id", "company_id")
+    + tuple(
+        column for column in buyer_sql.CONTENT_COLUMNS if column != "email_normalized"
+    )
+    + ("previous_email", "email_changed_at")
 )
 
 
@@ -86,7 +91,23 @@ class CoopBuyer(models.Model):
     name = fields.Char(readonly=True)
     email = fields.Char(readonly=True)
     email_normalized = fields.Char(
-        string="Normalized email", readonly=True, index="btree_not_null"
+        string="Normalized email",
+        readonly=True,
+        index="btree_not_null",
+        help="The customer's normalized email, as Odoo computes it (the first "
+        "address of a field holding several): what the opt-outs are looked up "
+        "by. The API's email_normalized is null for a field holding several.",
+    )
+    previous_email = fields.Char(
+        string="Previous email",
+        readonly=True,
+        help="The buyer's address before its last change: a sync since then "
+        "reports it, for tools keyed by address to drop it.",
+    )
+    email_changed_at = fields.Datetime(
+        string="Email changed at",
+        readonly=True,
+        help="When the buyer's address last changed.",
     )
     phone = fields.Char(readonly=True)
     company_id = fields.Many2one(
@@ -132,14 +153,16 @@ class CoopBuyer(models.Model):
         cr = self.env.cr
         if cr.connection.server_version < buyer_sql.MIN_SERVER_VERSION:
             raise UserError(self.env._("The buyer list needs PostgreSQL 13 or later."))
-        # The id of the transaction that last changed the row: what the
-        # sync cursor compares (xid8 has no ORM field type).
-        cr.execute(
-            SQL(
-                "ALTER TABLE %s ADD COLUMN IF NOT EXISTS write_xid xid8",
-                SQL.identifier(self._table),
+        # The ids of the transactions that last changed the row and its
+        # address: what the sync cursor compares (xid8 has no ORM field type).
+        for column in ("write_xid", "email_changed_xid"):
+            cr.execute(
+                SQL(
+                    "ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s xid8",
+                    SQL.identifier(self._table),
+                    SQL.identifier(column),
+                )
             )
-        )
         sql_tools.create_index(
             cr, "coop_buyer_write_xid_index", self._table, ["write_xid"]
         )
@@ -239,19 +262,9 @@ class CoopBuyer(models.Model):
         listing began, missing nothing even when transactions commit out of
         order.
         """
-        unknown = sorted(set(params) - set(PAGE_PARAMETERS))
-        if unknown:
-            raise self._bad_parameter(
-                self.env._(
-                    "Unknown parameter %(names)s; use %(known)s.",
-                    names=", ".join(unknown),
-                    known=", ".join(PAGE_PARAMETERS),
-                )
-            )
+        self._check_known_parameters(params, PAGE_PARAMETERS)
         since, watermark, after_id = self._parse_cursor(params.get("cursor"))
-        limit = self._parse_whole_number(
-            params, "limit", 1, MAX_LIMIT, default=DEFAULT_LIMIT
-        )
+        limit = self._parse_limit(params)
         updated_since = self._parse_datetime(params, "updated_since")
         include_opted_out = self._parse_bool(params, "include_opted_out")
         changes = bool(since) or updated_since is not None
@@ -263,6 +276,14 @@ class CoopBuyer(models.Model):
         if not watermark:
             watermark = self._sync_watermark()
         rows = self._page(domain, since, limit + 1, removed=changes)
+        for row in rows:
+            # The address the tool knew, if it changed since then.
+            changed = (since and row["email_changed_xid"] >= since) or (
+                updated_since is not None
+                and (row["email_changed_at"] or datetime.min) >= updated_since
+            )
+            if not changed:
+                row["previous_email"] = None
         page, more = rows[:limit], len(rows) > limit
         return {
             "data": [api_json(row) for row in page],
@@ -306,8 +327,14 @@ class CoopBuyer(models.Model):
         # buyers is read in one query and no per-field overhead, with the
         # names of their shops and cycles (readers of buyers need no access
         # to cycles): every query is a round trip of the request.
+        address = SQL(buyer_sql.SINGLE_ADDRESS.format(row=self._table))  # pylint: disable=sql-injection
         page = query.select(
-            *(SQL.identifier(self._table, column) for column in PAGE_COLUMNS)
+            *(SQL.identifier(self._table, column) for column in PAGE_COLUMNS),
+            SQL("%s AS email_normalized", address),
+            SQL(
+                "COALESCE(%s::text::numeric, 0) AS email_changed_xid",
+                SQL.identifier(self._table, "email_changed_xid"),
+            ),
         )
         return self.env.execute_query_dict(
             SQL(
@@ -328,14 +355,8 @@ class CoopBuyer(models.Model):
         user_companies = self.env["res.company"].browse(
             self.env.user._get_company_ids()
         )
-        company_id = self._parse_whole_number(params, "company_id", 1, MAX_ID)
+        company_id = self._parse_company_id(params)
         if company_id:
-            if company_id not in user_companies.ids:
-                raise BuyerListError(
-                    403,
-                    "company_forbidden",
-                    self.env._("You are not allowed on company %(id)s.", id=company_id),
-                )
             domain.append(("company_id", "=", company_id))
         cycle_id = self._parse_whole_number(params, "cycle_id", 1, MAX_ID)
         if cycle_id:
@@ -363,8 +384,22 @@ class CoopBuyer(models.Model):
     # Parameters: strings from the query string, or JSON values over RPC
     # ------------------------------------------------------------------
 
+    # The sale cycle list (coop.sale.cycle._cycle_page) parses its own
+    # parameters with these too.
+
     def _bad_parameter(self, message):
         return BuyerListError(400, "invalid_parameter", message)
+
+    def _check_known_parameters(self, params, known):
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise self._bad_parameter(
+                self.env._(
+                    "Unknown parameter %(names)s; use %(known)s.",
+                    names=", ".join(unknown),
+                    known=", ".join(known),
+                )
+            )
 
     def _parse_cursor(self, raw):
         """(since, watermark, after_id) of a cursor of this API."""
@@ -383,6 +418,22 @@ class CoopBuyer(models.Model):
                 "cursor must be the next_cursor or sync_cursor of an earlier answer."
             )
         )
+
+    def _parse_limit(self, params):
+        return self._parse_whole_number(
+            params, "limit", 1, MAX_LIMIT, default=DEFAULT_LIMIT
+        )
+
+    def _parse_company_id(self, params):
+        """The company_id filter: one of the user's shops, or None."""
+        company_id = self._parse_whole_number(params, "company_id", 1, MAX_ID)
+        if company_id and company_id not in self.env.user._get_company_ids():
+            raise BuyerListError(
+                403,
+                "company_forbidden",
+                self.env._("You are not allowed on company %(id)s.", id=company_id),
+            )
+        return company_id
 
     def _parse_whole_number(self, params, name, minimum, maximum, default=None):
         raw = params.get(name)
@@ -443,6 +494,8 @@ def api_json(row):
             "removed": True,
             "partner_id": row["partner_id"],
             "email": row["email"] or None,
+            "email_normalized": row["email_normalized"],
+            "previous_email": row["previous_email"],
             "company": company,
         }
     cycle_id = row["last_cycle_id"]
@@ -452,6 +505,8 @@ def api_json(row):
         "partner_id": row["partner_id"],
         "name": row["name"],
         "email": row["email"] or None,
+        "email_normalized": row["email_normalized"],
+        "previous_email": row["previous_email"],
         "phone": row["phone"] or None,
         "company": company,
         "first_order_date": fields.Datetime.to_string(row["first_order_date"]),

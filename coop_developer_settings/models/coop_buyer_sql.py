@@ -48,6 +48,14 @@ CONTENT_COLUMNS = (
     "active",
 )
 
+# The buyer's one address, as the API gives it (email_normalized): the
+# customer's normalized address when the field holds exactly one "@", NULL
+# when it holds none or several ("a@x.org, b@x.org"): a tool keyed by
+# address then has no address to pick for them.
+SINGLE_ADDRESS = (
+    "CASE WHEN {row}.email ~ '^[^@]*@[^@]*$' THEN {row}.email_normalized END"
+)
+
 AGGREGATE = """
     SELECT so.company_id,
            so.partner_id,
@@ -98,7 +106,16 @@ UPSERT = """
            updated_at = CASE WHEN {changed}
                              THEN now() AT TIME ZONE 'UTC' ELSE b.updated_at END,
            write_xid = CASE WHEN {changed}
-                            THEN EXCLUDED.write_xid ELSE b.write_xid END
+                            THEN EXCLUDED.write_xid ELSE b.write_xid END,
+           -- The address before the last change of the buyer's address.
+           previous_email = CASE WHEN {address_changed}
+                                 THEN {old_address} ELSE b.previous_email END,
+           email_changed_at = CASE WHEN {address_changed}
+                                   THEN now() AT TIME ZONE 'UTC'
+                                   ELSE b.email_changed_at END,
+           email_changed_xid = CASE WHEN {address_changed}
+                                    THEN EXCLUDED.write_xid
+                                    ELSE b.email_changed_xid END
      {only_changed}
     {returning}
 """
@@ -132,6 +149,10 @@ def upsert(orders, inserted_at, only_changed, returning=""):
         columns=", ".join(CONTENT_COLUMNS),
         excluded=", ".join(f"EXCLUDED.{column}" for column in CONTENT_COLUMNS),
         changed=_CHANGED,
+        old_address=SINGLE_ADDRESS.format(row="b"),
+        address_changed="({}) IS DISTINCT FROM ({})".format(
+            SINGLE_ADDRESS.format(row="b"), SINGLE_ADDRESS.format(row="EXCLUDED")
+        ),
         inserted_at=inserted_at,
         aggregate=AGGREGATE.format(orders=orders),
         only_changed=f"WHERE {_CHANGED}" if only_changed else "",

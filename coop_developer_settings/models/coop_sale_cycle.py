@@ -12,10 +12,21 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import html2plaintext, is_html_empty, mute_logger
 from odoo.tools.misc import babel_locale_parse
 
+from ..webhook.schemas import MAX_ID
 from .coop_webhook_delivery import IN_FLIGHT
 from .coop_webhook_endpoint import MAX_LEAD_TIME_HOURS
 
 _logger = logging.getLogger(__name__)
+
+# GET /coop/api/v1/sale-cycles
+CYCLE_PAGE_PARAMETERS = (
+    "cursor",
+    "limit",
+    "state",
+    "company_id",
+    "date_from",
+    "date_to",
+)
 
 # The mail subtype posted on the cycle when each event happens; followers
 # of the cycle are notified through it.
@@ -105,7 +116,13 @@ class CoopSaleCycle(models.Model):
         string="Shop URL",
         help="Public link shown to buyers, e.g. the website shop page.",
     )
-    order_ids = fields.One2many("sale.order", "sale_cycle_id", string="Orders")
+    # Users of the Developer settings read the cycles, not the orders.
+    order_ids = fields.One2many(
+        "sale.order",
+        "sale_cycle_id",
+        string="Orders",
+        groups="sales_team.group_sale_salesman",
+    )
     order_count = fields.Integer(
         string="Number of orders", compute="_compute_order_stats"
     )
@@ -500,6 +517,61 @@ class CoopSaleCycle(models.Model):
             }
         )
         return user.company_id, {**sample._webhook_data(event_type, now), "id": 0}
+
+    # ------------------------------------------------------------------
+    # The sale cycle list API, for a tool's "pick a cycle"
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cycle_page(self, **params):
+        """One page of the cycles the user may read (their shops', by the
+        record rule): what ``GET /coop/api/v1/sale-cycles`` answers. Filters:
+        state, company_id, and date_from/date_to (the cycles open at some
+        time between them). In id order; ``next_cursor`` is the next page."""
+        parser = self.env["coop.buyer"]  # the API's parameters, parsed once
+        parser._check_known_parameters(params, CYCLE_PAGE_PARAMETERS)
+        after_id = parser._parse_whole_number(params, "cursor", 1, MAX_ID, default=0)
+        limit = parser._parse_limit(params)
+        domain = [("id", ">", after_id)]
+        state = params.get("state")
+        if state not in (None, "", False):
+            states = [value for value, _label in self._fields["state"].selection]
+            if state not in states:
+                raise parser._bad_parameter(
+                    self.env._(
+                        "state must be one of %(states)s.", states=", ".join(states)
+                    )
+                )
+            domain.append(("state", "=", state))
+        company_id = parser._parse_company_id(params)
+        if company_id:
+            domain.append(("company_id", "=", company_id))
+        date_from = parser._parse_datetime(params, "date_from")
+        if date_from is not None:
+            domain.append(("date_close", ">=", date_from))
+        date_to = parser._parse_datetime(params, "date_to")
+        if date_to is not None:
+            domain.append(("date_open", "<=", date_to))
+        cycles = self.search(domain, limit=limit + 1, order="id")
+        page, more = cycles[:limit], len(cycles) > limit
+        return {
+            "data": [cycle._api_json() for cycle in page],
+            "next_cursor": str(page[-1].id) if more else None,
+        }
+
+    def _api_json(self):
+        to_string = fields.Datetime.to_string
+        return {
+            "id": self.id,
+            "name": self.name,
+            "state": self.state,
+            "company": {"id": self.company_id.id, "name": self.company_id.name},
+            "date_open": to_string(self.date_open),
+            "date_close": to_string(self.date_close),
+            "opened_at": to_string(self.opened_at) if self.opened_at else None,
+            "closed_at": to_string(self.closed_at) if self.closed_at else None,
+            "shop_url": self.shop_url or None,
+        }
 
     # ------------------------------------------------------------------
     # Scheduling

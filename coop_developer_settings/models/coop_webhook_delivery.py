@@ -17,7 +17,7 @@ from odoo.tools import SQL, config, mute_logger
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import CANCELLED, DONE, ENQUEUED, FAILED, PENDING
 
-from ..webhook import batch, client, retry, signing
+from ..webhook import batch, client, retry, schemas, signing
 
 _logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class CoopWebhookDelivery(models.Model):
                 {
                     "event_type_id": test_type.id,
                     "company_id": company.id,
-                    "data": data,
+                    "data": {**data, schemas.SAMPLE_OF: endpoint.event_type},
                     "endpoint_id": endpoint.id,
                 }
             )

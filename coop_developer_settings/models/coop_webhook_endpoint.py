@@ -48,6 +48,15 @@ LIFECYCLE_FIELDS = frozenset(
 )
 
 
+class TooManySends(UserError):
+    """A manual send refused by the rate limit. The tab shows its message;
+    the API answers 429 with a Retry-After of ``retry_after`` seconds."""
+
+    def __init__(self, message, retry_after):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class CoopWebhookEndpoint(models.Model):
     """Where a user wants one type of event sent: a URL and its secret."""
 
@@ -679,14 +688,16 @@ class CoopWebhookEndpoint(models.Model):
             last = endpoint.last_manual_send_at
             if last and now < last + timedelta(seconds=interval):
                 wait = last + timedelta(seconds=interval) - now
-                raise UserError(
+                seconds = math.ceil(wait.total_seconds())
+                raise TooManySends(
                     self.env._(
                         "Too many sends to %(url)s: wait %(seconds)s seconds before "
                         "sending a test event, redelivering or resending events "
                         "again.",
                         url=endpoint.url,
-                        seconds=math.ceil(wait.total_seconds()),
-                    )
+                        seconds=seconds,
+                    ),
+                    seconds,
                 )
         self.sudo().write({"last_manual_send_at": now})
 

@@ -2,6 +2,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 import json
 
+import jsonschema
 import requests
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
@@ -61,14 +62,26 @@ class TestOpenApiDocument(ApiClientMixin, HttpCase):
         self.assertEqual(routes, set(document["paths"]))
         codes = self.env["coop.webhook.event.type"].search([]).mapped("code")
         self.assertEqual(set(document["webhooks"]), set(codes))
-        for code in codes:
+        components = document["components"]["schemas"]
+        for code in set(codes) - {schemas.TEST_EVENT}:
             component = document["webhooks"][code]["post"]["requestBody"]["content"][
                 "application/json"
             ]["schema"]["$ref"].rsplit("/", 1)[1]
             self.assertEqual(
-                document["components"]["schemas"][component],
+                components[component],
                 json.loads(json.dumps(schemas.envelope_schema(code))),
             )
+            # A tagged union: the type tells a generated client which one.
+            self.assertEqual(
+                components["Event"]["discriminator"]["mapping"][code],
+                f"#/components/schemas/{component}",
+            )
+            self.assertEqual(
+                components[f"TestData_{component[6:]}"],
+                json.loads(json.dumps(schemas.sample_schema(code))),
+            )
+        test_data = components["Event_webhook_test"]["properties"]["data"]
+        self.assertEqual(test_data["discriminator"]["propertyName"], "sample_of")
 
 
 @tagged("post_install", "-at_install")
@@ -92,6 +105,26 @@ class TestPayloadSchemas(WebhookCase):
                 }
             ).encode()
             self.assertEqual(payload_errors(body), [], event_type)
+
+    def test_a_test_event_says_which_event_it_samples(self):
+        self.create_cycle(state="open")
+        codes = ("sale_cycle.opening_soon", "sale_cycle.closing_soon")
+        codes += ("sale_cycle.opened", "sale_cycle.closed")
+        for code in codes:
+            event_type = self.env["coop.webhook.event.type"].search(
+                [("code", "=", code)]
+            )
+            endpoint = self.endpoint(f"https://hooks.example.org/{code}", event_type)
+            event = endpoint._send_test_event().event_id
+            payload = json.loads(event._body())
+            self.assertEqual(payload_errors(event._body()), [], code)
+            self.assertEqual(payload["data"]["sample_of"], code)
+            # Shaped as that event's data, and as no other's.
+            for other in codes:
+                matches = jsonschema.Draft202012Validator(
+                    schemas.sample_schema(other)
+                ).is_valid(payload["data"])
+                self.assertEqual(matches, other == code, (code, other))
 
     def test_a_payload_off_its_schema_is_caught(self):
         cycle = self.create_cycle(state="open")

@@ -284,11 +284,97 @@ class TestBuyerApi(ApiClientMixin, HttpCase):
                 "removed": True,
                 "partner_id": self.carol.id,
                 "email": "carol@example.org",
+                "email_normalized": "carol@example.org",
+                "previous_email": None,
                 "company": {"id": self.shop_a.id, "name": "Shop A"},
             },
         )
         # A full list never shows removed buyers, even with the opted-out.
         self.assertEqual(self.names(include_opted_out="true"), ["Alice", "Bob"])
+
+    def test_every_kind_of_buyer_is_as_documented(self):
+        """A removed buyer whose customer was deleted (merged), and a buyer
+        who is a contact without a name: null, as the document says."""
+        eve = self.env["res.partner"].create(
+            {"name": "Eve", "email": "eve@example.org"}
+        )
+        self.order(eve, self.shop_a)
+        nameless = self.env["res.partner"].create(
+            {"type": "delivery", "parent_id": self.alice.id, "email": False}
+        )
+        self.order(nameless, self.shop_a)
+        self.env["base.partner.merge.automatic.wizard"]._merge(
+            (eve | self.alice).ids, self.alice
+        )
+        status, body = self.get(updated_since="2000-01-01T00:00:00Z")  # conforms
+        self.assertEqual(status, 200, body)
+        removed = [row for row in body["data"] if row["removed"]]
+        self.assertIn(None, [row["partner_id"] for row in removed])
+        current = [row for row in body["data"] if not row["removed"]]
+        self.assertIn(None, [row["name"] for row in current])
+
+    def test_email_identity_and_previous_email(self):
+        zoe, pair = self.env["res.partner"].create(
+            [
+                {"name": "Zoë", "email": "Zoë Étienne <Zoe@Example.ORG>"},
+                {"name": "Pair", "email": "a@example.org, b@example.org"},
+            ]
+        )
+        self.order(zoe, self.shop_a)
+        self.order(pair, self.shop_a)
+        status, first = self.get(limit=1000)
+        self.assertEqual(status, 200, first)
+        rows = {row["partner_id"]: row for row in first["data"]}
+        self.assertEqual(
+            (rows[zoe.id]["email_normalized"], rows[zoe.id]["previous_email"]),
+            ("zoe@example.org", None),
+        )
+        self.assertEqual(rows[pair.id]["email"], "a@example.org, b@example.org")
+        self.assertIsNone(rows[pair.id]["email_normalized"], "several addresses")
+
+        # Changes since the cursor: the address each tool knew, to drop.
+        zoe.email = "zoe@new.example.org"
+        self.alice.email = "Alice <ALICE@example.org>"  # the same address
+        self.env["sale.order"].search([("partner_id", "=", self.bob.id)]).write(
+            {"state": "cancel"}
+        )
+        self.env.flush_all()
+        self.bob.email = "bob@new.example.org"  # a removed buyer keeps its last
+        self.env["sale.order"].search([("partner_id", "=", self.carol.id)]).write(
+            {"state": "cancel"}
+        )
+        status, changes = self.get(cursor=first["sync_cursor"])
+        self.assertEqual(status, 200, changes)
+        rows = {row["partner_id"]: row for row in changes["data"]}
+        self.assertEqual(
+            (rows[zoe.id]["email_normalized"], rows[zoe.id]["previous_email"]),
+            ("zoe@new.example.org", "zoe@example.org"),
+        )
+        self.assertEqual(
+            (
+                rows[self.alice.id]["email_normalized"],
+                rows[self.alice.id]["previous_email"],
+            ),
+            ("alice@example.org", None),
+        )
+        self.assertEqual(
+            (rows[self.bob.id]["removed"], rows[self.bob.id]["email_normalized"]),
+            (True, "bob@example.org"),
+        )
+        self.assertEqual(
+            (rows[self.carol.id]["removed"], rows[self.carol.id]["previous_email"]),
+            (True, None),
+        )
+        # A full listing does not report it.
+        status, listing = self.get(limit=1000)
+        self.assertEqual(
+            [row["previous_email"] for row in listing["data"]],
+            [None] * len(listing["data"]),
+        )
+        # updated_since, as a cursor.
+        status, since = self.get(updated_since="2000-01-01T00:00:00Z", limit=1000)
+        rows = {row["partner_id"]: row for row in since["data"]}
+        self.assertEqual(rows[zoe.id]["previous_email"], "zoe@example.org")
 
     def test_every_answer_carries_the_next_sync_cursor(self):
         status, first = self.get(limit=1, include_opted_out="true")

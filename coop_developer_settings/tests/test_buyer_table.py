@@ -3,14 +3,15 @@
 from contextlib import closing
 from datetime import datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, new_test_user, tagged
-from odoo.tools import SQL
+from odoo.tools import SQL, email_normalize
 
 from ..models import coop_buyer_sql as buyer_sql
+from ..models.coop_buyer_sql import SINGLE_ADDRESS
 from .buyer_reference import COMPARED_COLUMNS, REFERENCE_QUERY
 
 BUYER_FIELDS = [
@@ -25,7 +26,15 @@ BUYER_FIELDS = [
     "active",
 ]
 T0 = datetime(2026, 3, 2, 8, 0, 0)
-EMAILS = ["ann@example.org", "bea@example.org", "cy@example.org", False]
+# As typed: with a name and capitals, several in one field, none.
+EMAILS = [
+    "ann@example.org",
+    "Bea <BEA@example.org>",
+    "cy@example.org",
+    "ann@example.org, cy@example.org",
+    False,
+]
+NAMES = ("Ann", "Bea", "Cy", "Ann and Cy", "Dee")
 
 
 class BuyerTableCase(TransactionCase):
@@ -150,6 +159,21 @@ class TestBuyerTableProperty(BuyerTableCase):
         suppress_health_check=[HealthCheck.too_slow],
     )
     @given(steps=steps)
+    # Address changes of a buyer, always tried: respelled, several, none,
+    # while removed, back.
+    @example(
+        steps=[
+            ("create_confirmed", 0, 0),
+            ("email", 0, 1),
+            ("email", 0, 3),
+            ("email", 0, 4),
+            ("cancel", 0),
+            ("email", 0, 2),
+            ("draft", 0),
+            ("confirm", 0),
+            ("email", 0, 0),
+        ]
+    )
     def test_table_equals_the_recomputation(self, steps):
         with closing(self.env.cr.savepoint(flush=False)):
             self.run_steps(steps)
@@ -160,11 +184,12 @@ class TestBuyerTableProperty(BuyerTableCase):
         partners = self.env["res.partner"].create(
             [
                 {"name": name, "email": email, "phone": None}
-                for name, email in zip(("Ann", "Bea", "Cy", "Dee"), EMAILS, strict=True)
+                for name, email in zip(NAMES, EMAILS, strict=True)
             ]
         )
         state = {"partners": partners, "orders": self.env["sale.order"]}
         for number, step in enumerate(steps):
+            addresses_before = self.addresses()
             cached = self.env["coop.buyer"].with_context(active_test=False).search([])
             cached.read(BUYER_FIELDS)  # into the ORM cache
             through_sql = getattr(self, f"step_{step[0]}")(state, *step[1:])
@@ -173,6 +198,7 @@ class TestBuyerTableProperty(BuyerTableCase):
                 # wizard does.
                 self.env.invalidate_all()
             self.assertTableIsCurrent(f"after step {number}: {step}")
+            self.assertPreviousAddresses(addresses_before, f"step {number}: {step}")
             self.assertEqual(
                 cached.exists(), cached, f"buyers are never deleted (step {step})"
             )
@@ -202,6 +228,28 @@ class TestBuyerTableProperty(BuyerTableCase):
                 self.assertEqual(
                     values, expected, f"ORM cache after step {number}: {step}"
                 )
+
+    def addresses(self):
+        """{buyer id: (its address as the API gives it, previous_email)}."""
+        self.env.flush_all()
+        address = SQL(SINGLE_ADDRESS.format(row="coop_buyer"))  # pylint: disable=sql-injection
+        return {
+            id_: (current, previous)
+            for id_, current, previous in self.env.execute_query(
+                SQL("SELECT id, %s, previous_email FROM coop_buyer", address)
+            )
+        }
+
+    def assertPreviousAddresses(self, before, msg):
+        """A buyer whose address changed keeps the one it had; the others
+        keep their previous_email."""
+        for id_, (current, previous) in self.addresses().items():
+            if id_ not in before:
+                self.assertIsNone(previous, f"a new buyer has none ({msg})")
+            elif current != before[id_][0]:
+                self.assertEqual(previous, before[id_][0], msg)
+            else:
+                self.assertEqual(previous, before[id_][1], msg)
 
     # Each step returns True when it wrote with raw SQL.
 
@@ -328,7 +376,11 @@ class TestBuyerTableProperty(BuyerTableCase):
             return True  # the wizard rewrites the orders in SQL
 
     def blacklisted(self, email):
-        return EMAILS[email % len(EMAILS)] or "nobody@example.org"
+        # An address (the blacklist takes one: the first of several).
+        return (
+            email_normalize(EMAILS[email % len(EMAILS)], strict=False)
+            or "nobody@example.org"
+        )
 
     def step_blacklist(self, state, email):
         self.env["mail.blacklist"]._add(self.blacklisted(email))

@@ -204,6 +204,20 @@ class TestWebhookApi(ApiClientMixin, HttpCase):
         self.assertEqual(delivery.event_type, "webhook.test")
         self.assertEqual(delivery.event_id.public_id, response.json()["event_id"])
 
+    def test_a_rate_limited_test_event_is_429_with_retry_after(self):
+        self.env["ir.config_parameter"].sudo().set_param(
+            "coop_developer_settings.webhook_manual_send_interval", "60"
+        )
+        hook = self.subscribe().json()
+        path = f"{WEBHOOKS}/{hook['id']}/test"
+        self.assertEqual(self.api("POST", path, self.key).status_code, 202)
+        refused = self.api("POST", path, self.key)
+        message = self.assertApiError(refused, 429, "rate_limited")
+        seconds = refused.headers["Retry-After"]
+        self.assertIn(int(seconds), range(1, 61))
+        self.assertIn(f" {seconds} ", message, "the message says the same wait")
+        self.assertEqual(len(self.endpoints().delivery_ids), 1, "nothing queued")
+
     def test_other_methods_are_not_allowed(self):
         for method, path in (
             ("PUT", WEBHOOKS),

@@ -53,9 +53,12 @@ class TestOneDeliveryOneSender(RealTransactionsMixin, TransactionCase):
                     "company_id": admin.company_id.id,
                     "endpoint_id": endpoint.id,
                     # A real sample: the receiver checks it against its schema.
-                    "data": env["coop.sale.cycle"]._webhook_sample(
-                        "sale_cycle.opened", admin
-                    )[1],
+                    "data": {
+                        **env["coop.sale.cycle"]._webhook_sample(
+                            "sale_cycle.opened", admin
+                        )[1],
+                        "sample_of": "sale_cycle.opened",
+                    },
                 }
             )
             delivery = env["coop.webhook.delivery"].create(

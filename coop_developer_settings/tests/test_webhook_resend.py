@@ -8,6 +8,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
+from ..models.coop_webhook_endpoint import TooManySends
 from .common import WebhookCase, new_developer
 from .receiver import Receiver
 
@@ -128,7 +129,7 @@ class TestResendEventsSince(WebhookCase):
         self.create_cycle(state="open")
         endpoint = self.endpoint("https://hooks.example.org/a")
         self.resend(endpoint, self.an_hour_ago())
-        with self.assertRaisesRegex(UserError, "Too many sends"):
+        with self.assertRaisesRegex(TooManySends, "Too many sends"):
             self.resend(endpoint, self.an_hour_ago())
         self.assertEqual(len(self.deliveries(endpoint)), 1)
 

@@ -9,6 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..models.coop_webhook_endpoint import TooManySends
 from .common import WebhookCase
 from .receiver import RawReceiver, Receiver
 
@@ -172,8 +173,9 @@ class TestManualSends(WebhookCase):
                 endpoint.with_user(self.developer).action_send_test_event()
                 self.run_jobs()
                 [delivery] = self.deliveries(endpoint)
-                with self.assertRaises(UserError):
+                with self.assertRaises(TooManySends) as refused:
                     delivery.with_user(self.developer).action_redeliver()
+                self.assertEqual(refused.exception.retry_after, 10)
             with freeze_time(now + timedelta(seconds=11)):
                 delivery.with_user(self.developer).action_redeliver()
                 self.run_jobs()

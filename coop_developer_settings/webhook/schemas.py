@@ -32,6 +32,8 @@ _REF = {
     "additionalProperties": False,
 }
 
+CYCLE_STATES = ["draft", "scheduled", "open", "closed", "cancelled"]
+
 # Every sale_cycle.* event (coop.sale.cycle._webhook_data).
 SALE_CYCLE = {
     "type": "object",
@@ -58,10 +60,7 @@ SALE_CYCLE = {
             "description": "The sale cycle (0 in a test event without any cycle).",
         },
         "name": {"type": "string"},
-        "state": {
-            "type": "string",
-            "enum": ["draft", "scheduled", "open", "closed", "cancelled"],
-        },
+        "state": {"type": "string", "enum": CYCLE_STATES},
         "description_html": {"type": ["string", "null"]},
         "description_text": {"type": ["string", "null"]},
         "date_open": _UTC,
@@ -113,17 +112,36 @@ EVENT_DATA = {
         currency={"type": "string", "description": "ISO 4217 code."},
     ),
 }
-# A test event carries a sample of the data of its endpoint's event type.
-EVENT_DATA["webhook.test"] = {"anyOf": list(EVENT_DATA.values())}
+TEST_EVENT = "webhook.test"
+# What a test event's data says it samples: its endpoint's event type.
+SAMPLE_OF = "sample_of"
+
+
+def sample_schema(event_type):
+    """The data of a test event of an endpoint of event_type: that event's
+    data, and which event it samples."""
+    return _extended(
+        EVENT_DATA[event_type],
+        **{
+            SAMPLE_OF: {
+                "const": event_type,
+                "description": "The event type this test event is a sample of: "
+                "the rest of its data is shaped as that event's.",
+            }
+        },
+    )
 
 
 def data_schema(event_type):
     """The JSON Schema of the data of event_type (KeyError if unknown)."""
+    if event_type == TEST_EVENT:
+        return {"oneOf": [sample_schema(code) for code in EVENT_DATA]}
     return EVENT_DATA[event_type]
 
 
-def envelope_schema(event_type):
-    """The JSON Schema of a delivered body: {id, type, timestamp, data}."""
+def envelope_schema(event_type, data=None):
+    """The JSON Schema of a delivered body: {id, type, timestamp, data}
+    (data: the schema of the data, if not data_schema(event_type))."""
     return {
         "type": "object",
         "required": ["id", "type", "timestamp", "data"],
@@ -140,7 +158,7 @@ def envelope_schema(event_type):
                 "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
                 "description": "When the event happened (UTC).",
             },
-            "data": data_schema(event_type),
+            "data": data if data is not None else data_schema(event_type),
         },
         "additionalProperties": False,
     }
@@ -253,7 +271,23 @@ EVENT_TYPE = {
     },
     "additionalProperties": False,
 }
-_EMAIL = {"type": ["string", "null"]}
+_EMAIL = {
+    "type": ["string", "null"],
+    "description": "The customer's email field as typed (e.g. \"Zoë "
+    '<zoe@example.org>", or several addresses).',
+}
+_EMAIL_NORMALIZED = {
+    "type": ["string", "null"],
+    "description": "The one address of the email field, normalized (lower "
+    "case, no name): the key for tools that key contacts by address; null "
+    "when the field holds none or several.",
+}
+_PREVIOUS_EMAIL = {
+    "type": ["string", "null"],
+    "description": "In a sync (cursor or updated_since): the email_normalized "
+    "of before, when it changed since then: drop that address. Null "
+    "otherwise.",
+}
 BUYER = {
     "type": "object",
     "required": [
@@ -262,6 +296,8 @@ BUYER = {
         "partner_id",
         "name",
         "email",
+        "email_normalized",
+        "previous_email",
         "phone",
         "company",
         "first_order_date",
@@ -274,8 +310,13 @@ BUYER = {
         "id": {"type": "integer"},
         "removed": {"const": False},
         "partner_id": {"type": "integer"},
-        "name": {"type": "string"},
+        "name": {
+            "type": ["string", "null"],
+            "description": "The customer's name (null for a contact without one).",
+        },
         "email": _EMAIL,
+        "email_normalized": _EMAIL_NORMALIZED,
+        "previous_email": _PREVIOUS_EMAIL,
         "phone": {"type": ["string", "null"]},
         "company": {**_REF, "description": "The shop."},
         "first_order_date": _UTC,
@@ -289,12 +330,26 @@ BUYER = {
 REMOVED_BUYER = {
     "type": "object",
     "description": "A buyer removed since the sync cursor: unsubscribe them.",
-    "required": ["id", "removed", "partner_id", "email", "company"],
+    "required": [
+        "id",
+        "removed",
+        "partner_id",
+        "email",
+        "email_normalized",
+        "previous_email",
+        "company",
+    ],
     "properties": {
         "id": {"type": "integer"},
         "removed": {"const": True},
-        "partner_id": {"type": "integer"},
+        "partner_id": {
+            "type": ["integer", "null"],
+            "description": "null when the customer was deleted (e.g. merged "
+            "into another).",
+        },
         "email": _EMAIL,
+        "email_normalized": _EMAIL_NORMALIZED,
+        "previous_email": _PREVIOUS_EMAIL,
         "company": _REF,
     },
     "additionalProperties": False,
@@ -331,6 +386,8 @@ def _or_empty(schema):
 
 
 _ID_QUERY = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+_DATE_TIME_QUERY = _or_empty({"type": "string", "format": "date-time"})
+_COMPANY_FILTER = {"name": "company_id", "in": "query", "schema": _or_empty(_ID_QUERY)}
 BUYER_PARAMETERS = [
     {
         "name": "cursor",
@@ -344,17 +401,82 @@ BUYER_PARAMETERS = [
         "schema": _or_empty({"type": "integer", "minimum": 1, "maximum": 1000}),
         "description": "1 to 1000, 50 by default.",
     },
-    {"name": "company_id", "in": "query", "schema": _or_empty(_ID_QUERY)},
+    _COMPANY_FILTER,
     {"name": "cycle_id", "in": "query", "schema": _or_empty(_ID_QUERY)},
     {
         "name": "updated_since",
         "in": "query",
-        "schema": _or_empty({"type": "string", "format": "date-time"}),
+        "schema": _DATE_TIME_QUERY,
     },
     {
         "name": "include_opted_out",
         "in": "query",
         "schema": _or_empty({"type": "boolean"}),
+    },
+]
+SALE_CYCLE_ITEM = {
+    "type": "object",
+    "required": [
+        "id",
+        "name",
+        "state",
+        "company",
+        "date_open",
+        "date_close",
+        "opened_at",
+        "closed_at",
+        "shop_url",
+    ],
+    "properties": {
+        "id": {"type": "integer", "description": "The buyer list's cycle_id."},
+        "name": {"type": "string"},
+        "state": {"type": "string", "enum": CYCLE_STATES},
+        "company": {**_REF, "description": "The shop."},
+        "date_open": _UTC,
+        "date_close": _UTC,
+        "opened_at": _UTC_OR_NULL,
+        "closed_at": _UTC_OR_NULL,
+        "shop_url": {"type": ["string", "null"]},
+    },
+    "additionalProperties": False,
+}
+SALE_CYCLE_PAGE = {
+    "type": "object",
+    "required": ["data", "next_cursor"],
+    "properties": {
+        "data": {"type": "array", "items": {"$ref": "#/components/schemas/SaleCycle"}},
+        "next_cursor": {
+            "type": ["string", "null"],
+            "description": "The next page (as cursor), or null on the last one.",
+        },
+    },
+    "additionalProperties": False,
+}
+SALE_CYCLE_PARAMETERS = [
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "The next_cursor of an earlier answer.",
+    },
+    BUYER_PARAMETERS[1],  # limit
+    {
+        "name": "state",
+        "in": "query",
+        "schema": _or_empty({"type": "string", "enum": CYCLE_STATES}),
+    },
+    _COMPANY_FILTER,
+    {
+        "name": "date_from",
+        "in": "query",
+        "schema": _DATE_TIME_QUERY,
+        "description": "Only the cycles closing at or after this date-time.",
+    },
+    {
+        "name": "date_to",
+        "in": "query",
+        "schema": _DATE_TIME_QUERY,
+        "description": "Only the cycles opening at or before this date-time.",
     },
 ]
 TEST_SENT = {
@@ -385,6 +507,13 @@ def _json(name, description):
     }
 
 
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
 def _errors(*statuses):
     """The documented error answers: those given, and the database's (400
     without one on a server that has several, 404 for an unknown one)."""
@@ -395,8 +524,13 @@ def _errors(*statuses):
         403: "The key's scope or its user's access does not allow this.",
         404: "No such webhook, sale cycle or database (X-Odoo-Database).",
         422: "Refused by the validation (URL, event type, lead time, cap).",
+        429: "Too many manual sends to this webhook: retry after the "
+        "Retry-After header's seconds.",
     }
-    return {str(status): _json("Error", texts[status]) for status in statuses}
+    answers = {str(status): _json("Error", texts[status]) for status in statuses}
+    if 429 in statuses:
+        answers["429"]["headers"] = {"Retry-After": RETRY_AFTER}
+    return answers
 
 
 def _operation(summary, responses, scopes=None, **extra):
@@ -418,6 +552,24 @@ def _operation(summary, responses, scopes=None, **extra):
     else:
         operation["security"] = []
     return operation
+
+
+def _component(kind, event_type):
+    return f"{kind}_{event_type.replace('.', '_')}"
+
+
+def _tagged_union(property_name, components):
+    """One of the components (by tag value), told apart by property_name."""
+    return {
+        "oneOf": [_ref(component) for component in components.values()],
+        "discriminator": {
+            "propertyName": property_name,
+            "mapping": {
+                tag: f"#/components/schemas/{component}"
+                for tag, component in components.items()
+            },
+        },
+    }
 
 
 def _endpoint_id():
@@ -451,6 +603,20 @@ def openapi_document(event_types):
                 ("Read the buyer list",),
                 operationId="listBuyers",
                 parameters=BUYER_PARAMETERS,
+            ),
+        },
+        f"{PREFIX}/sale-cycles": {
+            "get": _operation(
+                "The sale cycles of the key user's shops, a page at a time",
+                {
+                    "200": _json("SaleCyclePage", "A page of sale cycles."),
+                    **_errors(401, 403),
+                },
+                ("Read the buyer list",),
+                description="For a tool's \"pick a cycle\" (the buyer list's "
+                "cycle_id), in id order.",
+                operationId="listSaleCycles",
+                parameters=SALE_CYCLE_PARAMETERS,
             ),
         },
         f"{PREFIX}/webhooks": {
@@ -513,7 +679,7 @@ def openapi_document(event_types):
                 "Send a test event to a webhook",
                 {
                     "202": _json("TestSent", "Queued; its delivery follows."),
-                    **_errors(401, 403),
+                    **_errors(401, 403, 429),
                 },
                 webhooks_scope,
                 operationId="testWebhook",
@@ -553,11 +719,21 @@ def openapi_document(event_types):
         "Buyer": BUYER,
         "RemovedBuyer": REMOVED_BUYER,
         "BuyerPage": BUYER_PAGE,
+        "SaleCycle": SALE_CYCLE_ITEM,
+        "SaleCyclePage": SALE_CYCLE_PAGE,
     }
+    # A test event's data: tagged by sample_of, as the events by type.
+    samples = {code: _component("TestData", code) for code in EVENT_DATA}
+    for code, component in samples.items():
+        schemas[component] = sample_schema(code)
+    test_data = _tagged_union(SAMPLE_OF, samples)
     webhooks = {}
+    events = {}
     for code, name, description, _subscribable in event_types:
-        component = "Event_" + code.replace(".", "_")
-        schemas[component] = envelope_schema(code)
+        component = events[code] = _component("Event", code)
+        schemas[component] = envelope_schema(
+            code, test_data if code == TEST_EVENT else None
+        )
         webhooks[code] = {
             "post": {
                 "summary": name,
@@ -573,6 +749,8 @@ def openapi_document(event_types):
                 "responses": {"2XX": {"description": "Received."}},
             }
         }
+    # Every event, for a receiver that takes several types on one URL.
+    schemas["Event"] = _tagged_union("type", events)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
