@@ -66,12 +66,12 @@ BAD_IDS_OR_CONTEXT = _lt("ids must be a list of record ids, and context a JSON o
 INTERNAL_ERROR = _lt("Internal server error: see the server log.")
 
 
-def json2_error(exc_class, status, message, headers=None):
+def json2_error(exc_class, status, message, arguments, headers=None):
     """Odoo 19's JSON-2 error answer (odoo.http.serialize_exception's shape)."""
     body = {
         "name": f"{exc_class.__module__}.{exc_class.__qualname__}",
         "message": message,
-        "arguments": [message, status],
+        "arguments": list(arguments),
         "context": {},
         "debug": "",
     }
@@ -125,15 +125,22 @@ class Json2Dispatcher(http.Dispatcher):
             headers = [
                 header for header in exc.get_headers() if header[0] != "Content-Type"
             ]
-            return json2_error(type(exc), exc.code, exc.description, headers)
+            return json2_error(
+                type(exc),
+                exc.code,
+                exc.description,
+                (exc.description, exc.code),
+                headers,
+            )
         status = next(
             (status for cls, status in ODOO_ERROR_STATUSES if isinstance(exc, cls)),
             None,
         )
         if status:
-            return json2_error(type(exc), status, exc.args[0])
+            return json2_error(type(exc), status, exc.args[0], exc.args)
+        message = translated(INTERNAL_ERROR)  # the exception's text may say too much
         return json2_error(
-            type(exc), HTTPStatus.INTERNAL_SERVER_ERROR, translated(INTERNAL_ERROR)
+            type(exc), HTTPStatus.INTERNAL_SERVER_ERROR, message, [message]
         )
 
 
@@ -169,15 +176,17 @@ class Json2Api(http.Controller):
         model, method = __model__, __method__
         if model not in request.env:
             raise http_error(werkzeug.exceptions.NotFound, UNKNOWN_MODEL, model=model)
+        context = context or {}
         if not (
-            isinstance(context or {}, dict)
+            isinstance(context, dict)
             and isinstance(ids, list | tuple)
             and all(isinstance(id_, int) for id_ in ids)
         ):
             raise http_error(
                 werkzeug.exceptions.UnprocessableEntity, BAD_IDS_OR_CONTEXT
             )
-        records = request.env[model].with_context(context or {})
+        # The body's context replaces the request's, as XML-RPC's call_kw does.
+        records = request.env[model].with_context(context)  # pylint: disable=context-overridden
         try:
             func = get_public_method(records, method)  # AccessError when private
         except AttributeError as exc:

@@ -108,6 +108,9 @@ class TestJson2Api(HttpCase):
         )
         self.assertEqual(body["name"], name)
         self.assertTrue(body["message"])
+        self.assertEqual(body["arguments"][0], body["message"])
+        if name.startswith("werkzeug."):  # Odoo 19: (description, status)
+            self.assertEqual(body["arguments"], [body["message"], status])
         self.assertEqual(body["debug"], "", "no traceback is sent")
         return body
 
