@@ -25,9 +25,9 @@ LOGIN = "json2-n8n"
 
 
 @pytest.fixture(scope="module")
-def n8n_user(odoo_server, admin):
-    """A salesman of the main shop with the Developer settings access, and
-    a full-account key generated in the tab."""
+def n8n_key(odoo_server, admin):
+    """The full-account key, generated in the tab, of a salesman of the main
+    shop with the Developer settings access."""
     admin(
         "res.users",
         "create",
@@ -48,7 +48,7 @@ def n8n_user(odoo_server, admin):
         },
     )
     web = WebClient(odoo_server, LOGIN, f"{LOGIN}-pw")
-    return web.generate_api_key("n8n", f"{LOGIN}-pw")["default_key"], web
+    return web.generate_api_key("n8n", f"{LOGIN}-pw")["default_key"]
 
 
 def n8n_request(server, key, model, method, body, database=None):
@@ -73,12 +73,11 @@ def n8n_request(server, key, model, method, body, database=None):
     return answer[0], answer[1], json.loads(answer[2])
 
 
-def test_n8n_odoo_node_with_its_default_credential(odoo_server, admin, n8n_user):
-    key, _web = n8n_user
+def test_n8n_odoo_node_with_its_default_credential(odoo_server, admin, n8n_key):
     # The credential test (OdooApiKeyApi.credentials.ts).
     status, content_type, body = n8n_request(
         odoo_server,
-        key,
+        n8n_key,
         "res.partner",
         "search_read",
         {"domain": [], "fields": ["id"], "limit": 1},
@@ -90,7 +89,7 @@ def test_n8n_odoo_node_with_its_default_credential(odoo_server, admin, n8n_user)
     rpc_buyers = admin("coop.buyer", "search_read", [], fields=["name"], limit=50)
     status, _, buyers = n8n_request(
         odoo_server,
-        key,
+        n8n_key,
         "coop.buyer",
         "search_read",
         {
@@ -107,7 +106,7 @@ def test_n8n_odoo_node_with_its_default_credential(odoo_server, admin, n8n_user)
     assert len(buyers) == len(rpc_buyers)
     status, _, cycles = n8n_request(
         odoo_server,
-        key,
+        n8n_key,
         "coop.sale.cycle",
         "search_read",
         {"domain": [], "fields": ["name", "state"], "offset": 0},
@@ -121,7 +120,7 @@ def test_n8n_odoo_node_with_its_default_credential(odoo_server, admin, n8n_user)
     ][0]
     status, _, read = n8n_request(
         odoo_server,
-        key,
+        n8n_key,
         "res.partner",
         "read",
         {"ids": [partner_id], "fields": ["name", "email"]},
@@ -130,7 +129,7 @@ def test_n8n_odoo_node_with_its_default_credential(odoo_server, admin, n8n_user)
     # The field list of a model (the node's field mapping) and the models.
     status, _, fields = n8n_request(
         odoo_server,
-        key,
+        n8n_key,
         "coop.buyer",
         "fields_get",
         {"attributes": ["string", "type", "required", "readonly", "selection"]},
@@ -138,7 +137,7 @@ def test_n8n_odoo_node_with_its_default_credential(odoo_server, admin, n8n_user)
     assert status == 200 and fields["opt_out"]["type"] == "boolean", fields
     status, _, models = n8n_request(
         odoo_server,
-        key,
+        n8n_key,
         "ir.model",
         "search_read",
         {
@@ -155,7 +154,12 @@ def test_n8n_odoo_node_with_its_default_credential(odoo_server, admin, n8n_user)
     # What the credential does wrong is answered clearly: an empty Database
     # Name makes n8n send the first label of the host name.
     status, _, error = n8n_request(
-        odoo_server, key, "res.partner", "search_read", {"domain": []}, database="127"
+        odoo_server,
+        n8n_key,
+        "res.partner",
+        "search_read",
+        {"domain": []},
+        database="127",
     )
     assert (status, error["name"]) == (404, "werkzeug.exceptions.NotFound"), error
     assert "127" in error["message"]
@@ -165,15 +169,14 @@ def test_n8n_odoo_node_with_its_default_credential(odoo_server, admin, n8n_user)
     assert (status, error["name"]) == (401, "werkzeug.exceptions.Unauthorized")
 
 
-def test_odoo_client_lib_json2_reads_buyers_partners_and_cycles(odoo_server, n8n_user):
+def test_odoo_client_lib_json2_reads_buyers_partners_and_cycles(odoo_server, n8n_key):
     import odoolib
 
-    key, _web = n8n_user
     namespace = {}
     exec(readme_code_block("python", "def newsletter_buyers"), namespace)
     host, port = odoo_server.url.split("//")[1].split(":")
     buyers = namespace["newsletter_buyers"](
-        host, odoo_server.db, key, protocol="json2", port=int(port)
+        host, odoo_server.db, n8n_key, protocol="json2", port=int(port)
     )
     assert buyers and all(not buyer.get("opt_out") for buyer in buyers)
     assert set(buyers[0]) == {"id", "name", "email", "company_id", "last_cycle_id"}
@@ -183,7 +186,7 @@ def test_odoo_client_lib_json2_reads_buyers_partners_and_cycles(odoo_server, n8n
         port=int(port),
         protocol="json2",
         database=odoo_server.db,
-        password=key,
+        password=n8n_key,
     )
     assert connection.check_login()
     assert connection.get_user_context()["uid"]
@@ -204,7 +207,7 @@ def test_odoo_client_lib_json2_reads_buyers_partners_and_cycles(odoo_server, n8n
             protocol=protocol,
             database=odoo_server.db,
             login=LOGIN,
-            password=key,
+            password=n8n_key,
         )
         assert rpc.get_model("coop.buyer").search_count([]) == count
     refused = odoolib.get_connection(
@@ -217,30 +220,28 @@ def test_odoo_client_lib_json2_reads_buyers_partners_and_cycles(odoo_server, n8n
     assert not refused.check_login()
 
 
-def test_readme_buyer_page_call_over_xmlrpc(odoo_server, n8n_user):
-    key, _web = n8n_user
+def test_readme_buyer_page_call_over_xmlrpc(odoo_server, n8n_key):
     namespace = {}
     exec(readme_code_block("python", "def buyer_page"), namespace)
     common = xmlrpc.client.ServerProxy(f"{odoo_server.url}/xmlrpc/2/common")
-    uid = common.authenticate(odoo_server.db, LOGIN, key, {})
+    uid = common.authenticate(odoo_server.db, LOGIN, n8n_key, {})
     models = xmlrpc.client.ServerProxy(f"{odoo_server.url}/xmlrpc/2/object")
-    first = namespace["buyer_page"](models, odoo_server.db, uid, key)
+    first = namespace["buyer_page"](models, odoo_server.db, uid, n8n_key)
     assert first["data"] and first["sync_cursor"]
     again = namespace["buyer_page"](
-        models, odoo_server.db, uid, key, first["sync_cursor"]
+        models, odoo_server.db, uid, n8n_key, first["sync_cursor"]
     )
     assert isinstance(again["data"], list) and again["sync_cursor"]
 
 
-def test_readme_n8n_code_node_verifies_a_real_delivery(odoo_server, n8n_user, tmp_path):
+def test_readme_n8n_code_node_verifies_a_real_delivery(odoo_server, n8n_key, tmp_path):
     """The README's Code node, run by Node.js as n8n runs it (an async
     function with $input and this.helpers), on a test event this server
     signed and delivered."""
     node = shutil.which("node")
     assert node, "Node.js is needed for this test (Debian: apt-get install nodejs)"
-    key, _web = n8n_user
     api = f"{odoo_server.url}/coop/api/v1/webhooks"
-    headers = {"Authorization": f"Bearer {key}"}
+    headers = {"Authorization": f"Bearer {n8n_key}"}
     with Receiver() as receiver:
         created = requests.post(
             api,
