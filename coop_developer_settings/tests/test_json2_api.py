@@ -7,6 +7,8 @@ from xmlrpc.client import Fault
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from .common import create_shops_with_cycles
+
 GROUP_XMLID = "coop_developer_settings.group_developer_settings"
 JSON2_PARAM = "coop_developer_settings.json2_api"
 
@@ -18,22 +20,12 @@ class TestJson2Api(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company_a = cls.env["res.company"].create({"name": "JSON-2 shop A"})
-        cls.company_b = cls.env["res.company"].create({"name": "JSON-2 shop B"})
-        start = datetime(2026, 5, 1, 8)
-        cls.cycle_a, cls.cycle_b = cls.env["coop.sale.cycle"].create(
-            [
-                {
-                    "name": name,
-                    "company_id": company.id,
-                    "date_open": start,
-                    "date_close": start + timedelta(days=7),
-                }
-                for name, company in (
-                    ("JSON-2 cycle A", cls.company_a),
-                    ("JSON-2 cycle B", cls.company_b),
-                )
-            ]
+        (cls.company_a, cls.company_b), (cls.cycle_a, cls.cycle_b) = (
+            create_shops_with_cycles(
+                cls.env,
+                ("JSON-2 shop A", "JSON-2 cycle A"),
+                ("JSON-2 shop B", "JSON-2 cycle B"),
+            )
         )
         cls.partner_a, cls.partner_b = cls.env["res.partner"].create(
             [
