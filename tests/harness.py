@@ -13,11 +13,13 @@ import importlib.util
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import urllib.request
 import xmlrpc.client
@@ -354,6 +356,21 @@ def cycle_values(name, opens_in=timedelta(0), lasts=timedelta(days=1)):
         "date_open": f"{date_open:%Y-%m-%d %H:%M:%S}",
         "date_close": f"{date_open + lasts:%Y-%m-%d %H:%M:%S}",
     }
+
+
+def readme_code_block(language, containing):
+    """The README's one code block of language that holds containing, as
+    it runs (dedented); blocks indented in a definition list count too."""
+    text = (ROOT / "README.rst").read_text()
+    blocks = [
+        textwrap.dedent(block)
+        for _indent, block in re.findall(
+            rf"( *)\.\. code-block:: {language}\n\n((?:\1   .*\n|\n)+)", text
+        )
+        if containing in block
+    ]
+    assert len(blocks) == 1, f"one {language} block with {containing!r} in README"
+    return blocks[0]
 
 
 def plain_webhook_package():

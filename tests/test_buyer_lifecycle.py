@@ -1,9 +1,10 @@
 """The buyer table's life in a real database, from outside.
 
 One database with the addon: the upgrade from the SQL view of earlier
-versions, the buyer API on a server with several databases (the addon loaded
-server-wide, the database named in a header), and an uninstall that leaves
-no trigger or function behind. The tests run in this order on it.
+versions, the buyer API and the JSON-2 API on a server with several
+databases (the addon loaded server-wide, the database named in a header),
+and an uninstall that leaves no trigger or function behind. The tests run
+in this order on it.
 """
 
 import re
@@ -155,6 +156,24 @@ def test_the_api_on_a_server_with_several_databases(buyers_cli, connect, odoo_en
 
         answer = get(url.replace("buyers", "buyer"))
         assert (answer.status_code, answer.json()["error"]) == (404, "not_found")
+
+        # Odoo 19's JSON-2 API, in the database the same header names.
+        json2 = url.replace("/coop/api/v1/buyers", "/json/2/coop.buyer/search_read")
+
+        def post(**headers):
+            body = {"domain": [], "fields": ["name"]}
+            return requests.post(json2, json=body, headers=headers, timeout=120)
+
+        answer = post()
+        assert answer.status_code == 400, answer.text
+        assert "X-Odoo-Database" in answer.json()["message"]
+        answer = post(**{"X-Odoo-Database": "coop_no_such_db"})
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["name"] == "werkzeug.exceptions.NotFound"
+        answer = post(**{"X-Odoo-Database": db, "Authorization": f"bearer {key}"})
+        assert answer.status_code == 200, answer.text
+        assert [row["name"] for row in answer.json()] == ["Ann"]
+        assert "session_id" not in answer.cookies
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -1,25 +1,15 @@
 """The README's buyer sync example, run as it is against a running server:
 an opt-out and a removal made between two syncs reach the tool."""
 
-import re
 import secrets
-import textwrap
 import xmlrpc.client
 
-from harness import ROOT, WebClient
-
-
-def readme_python_block(containing):
-    text = (ROOT / "README.rst").read_text()
-    for block in re.findall(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", text):
-        if containing in block:
-            return textwrap.dedent(block)
-    raise AssertionError(f"no python block with {containing!r} in README.rst")
+from harness import WebClient, readme_code_block
 
 
 def test_opt_outs_and_removals_reach_the_readme_sync(odoo_server, admin):
     namespace = {}
-    exec(readme_python_block("def sync_buyers"), namespace)
+    exec(readme_code_block("python", "def sync_buyers"), namespace)
     sync_buyers = namespace["sync_buyers"]
     key = WebClient(odoo_server, "admin", "admin").generate_api_key(
         "README sync", "admin"
@@ -96,7 +86,7 @@ def test_the_readme_buyer_page_call_runs_as_written(odoo_server, admin):
         "KEY": key,
         "cursor": None,
     }
-    block = readme_python_block('"buyer_page"')
+    block = readme_code_block("python", '"buyer_page"')
     exec(block, namespace)
     first = namespace["page"]
     assert set(first) == {"data", "next_cursor", "sync_cursor"}

@@ -4,22 +4,14 @@ Its code block is taken from README.rst as it is and run with Node.js.
 """
 
 import json
-import re
 import shutil
 import subprocess
 import textwrap
 import time
 
-from harness import ROOT, plain_webhook_package
+from harness import plain_webhook_package, readme_code_block
 
 signing = plain_webhook_package()["signing"]
-
-
-def readme_block(language):
-    text = (ROOT / "README.rst").read_text()
-    match = re.search(rf"\.\. code-block:: {language}\n\n((?:   .*\n|\n)+)", text)
-    assert match, f"no {language} block in README.rst"
-    return textwrap.dedent(match.group(1))
 
 
 def test_node_snippet_verifies_a_delivery(tmp_path):
@@ -27,7 +19,7 @@ def test_node_snippet_verifies_a_delivery(tmp_path):
     assert node, "Node.js is needed for this test (Debian: apt-get install nodejs)"
     script = tmp_path / "verify.js"
     script.write_text(
-        readme_block("javascript")
+        readme_code_block("javascript", "function verify(")
         + textwrap.dedent(
             """
             const input = JSON.parse(require("node:fs").readFileSync(0, "utf8"));

@@ -5,6 +5,9 @@ from odoo.tools import ormcache
 
 from ..webhook.settings import WebhookSettings
 
+# "False" when an administrator switched Odoo 19's JSON-2 API off; on otherwise.
+JSON2_PARAM = "coop_developer_settings.json2_api"
+
 
 class IrConfigParameter(models.Model):
     _inherit = "ir.config_parameter"
@@ -18,3 +21,8 @@ class IrConfigParameter(models.Model):
         settings object is immutable.
         """
         return WebhookSettings.from_params(self.sudo().get_param)
+
+    @api.model
+    def _coop_json2_api_enabled(self):
+        """Odoo 19's JSON-2 API (/json/2): on unless switched off."""
+        return self.sudo().get_param(JSON2_PARAM) != "False"

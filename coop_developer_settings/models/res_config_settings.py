@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..webhook.settings import DEFAULTS, InvalidSetting, WebhookSettings
+from .ir_config_parameter import JSON2_PARAM
 
 # The settings page's field of each webhook setting.
 WEBHOOK_FIELDS = {
@@ -29,6 +30,12 @@ class ResConfigSettings(models.TransientModel):
         config_parameter="coop_developer_settings.restrict_api_key_creation",
         help="Odoo's own New API Key wizard is refused to users without "
         "Developer settings access. Administrators are never blocked.",
+    )
+    coop_json2_api = fields.Boolean(
+        string="Odoo 19's JSON-2 API (/json/2)",
+        help="Odoo 19's external API (POST /json/2/...) with a full-account API "
+        "key, for n8n's Odoo node and odoo-client-lib: the key user's rights, as "
+        "over XML-RPC. Switched off, it answers 404.",
     )
     coop_webhook_allow_http = fields.Boolean(
         string="Allow http:// webhook URLs",
@@ -103,6 +110,20 @@ class ResConfigSettings(models.TransientModel):
         text = self.env["coop.secret.vault"]._key_location_text()
         for settings in self:
             settings.coop_secret_key_location = text
+
+    @api.model
+    def get_values(self):
+        values = super().get_values()
+        values["coop_json2_api"] = self.env[
+            "ir.config_parameter"
+        ]._coop_json2_api_enabled()
+        return values
+
+    def set_values(self):
+        super().set_values()
+        self.env["ir.config_parameter"].sudo().set_param(
+            JSON2_PARAM, str(bool(self.coop_json2_api))
+        )
 
     @api.constrains(*WEBHOOK_FIELDS.values())
     def _check_webhook_settings(self):

@@ -10,6 +10,7 @@ from . import test_developer_settings_access
 from . import test_developer_settings_tour
 from . import test_developer_tab
 from . import test_developer_tab_pictures
+from . import test_json2_api
 from . import test_sale_cycle_access
 from . import test_sale_cycle_api
 from . import test_sale_cycle_concurrency

@@ -209,6 +209,29 @@ class WebhookCase(DeliveryJobsMixin, SaleCycleCase):
         )
 
 
+def create_shops_with_cycles(env, *shop_and_cycle_names):
+    """A company per (shop, cycle) name pair, each with its draft cycle of a
+    week from 2026-05-01; returns the companies and the cycles."""
+    companies = env["res.company"].create(
+        [{"name": shop} for shop, _cycle in shop_and_cycle_names]
+    )
+    start = datetime(2026, 5, 1, 8)
+    cycles = env["coop.sale.cycle"].create(
+        [
+            {
+                "name": cycle,
+                "company_id": company.id,
+                "date_open": start,
+                "date_close": start + timedelta(days=7),
+            }
+            for company, (_shop, cycle) in zip(
+                companies, shop_and_cycle_names, strict=True
+            )
+        ]
+    )
+    return companies, cycles
+
+
 class XmlrpcAssertionsMixin:
     """For HttpCase tests that call the server over XML-RPC."""
 

@@ -1,12 +1,11 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from datetime import datetime, timedelta
 from xmlrpc.client import Fault
 
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from .common import XmlrpcAssertionsMixin
+from .common import XmlrpcAssertionsMixin, create_shops_with_cycles
 
 
 @tagged("post_install", "-at_install")
@@ -16,22 +15,10 @@ class TestSaleCycleAccess(XmlrpcAssertionsMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company_a = cls.env["res.company"].create({"name": "Shop A"})
-        cls.company_b = cls.env["res.company"].create({"name": "Shop B"})
-        start = datetime(2026, 5, 1, 8)
-        cls.cycle_a, cls.cycle_b = cls.env["coop.sale.cycle"].create(
-            [
-                {
-                    "name": name,
-                    "company_id": company.id,
-                    "date_open": start,
-                    "date_close": start + timedelta(days=7),
-                }
-                for name, company in (
-                    ("Cycle A", cls.company_a),
-                    ("Cycle B", cls.company_b),
-                )
-            ]
+        (cls.company_a, cls.company_b), (cls.cycle_a, cls.cycle_b) = (
+            create_shops_with_cycles(
+                cls.env, ("Shop A", "Cycle A"), ("Shop B", "Cycle B")
+            )
         )
         cls.salesman_a = cls._user("salesman-a", "sales_team.group_sale_salesman")
         cls.manager_a = cls._user("manager-a", "sales_team.group_sale_manager")
