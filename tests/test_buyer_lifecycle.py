@@ -15,7 +15,7 @@ import psycopg2
 import pytest
 import requests
 from buyer_reference import REFERENCE_QUERY  # the addon tests' reference
-from harness import ADDON, DEV_LOGS, OdooCli
+from harness import ADDON, DEV_LOGS, OdooCli, template
 
 # The triggers, their functions, and the index on sale_order of the addon.
 MAINTENANCE = (
@@ -28,6 +28,7 @@ MAINTENANCE = (
 @pytest.fixture(scope="module")
 def buyers_cli(odoo_env):
     cli = OdooCli(odoo_env, f"coop_buyers_{secrets.token_hex(4)}")
+    cli.copy(template(odoo_env, demo=False))
     returncode, log = cli.run("-i", ADDON, "--stop-after-init", "--without-demo=all")
     assert returncode == 0, log[-3000:]
     yield cli

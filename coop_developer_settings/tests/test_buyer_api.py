@@ -11,6 +11,7 @@ from odoo import Command
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import ApiClientMixin
+from .hypothesis_profiles import examples
 
 GROUP_XMLID = "coop_developer_settings.group_developer_settings"
 URL = "/coop/api/v1/buyers"
@@ -214,7 +215,7 @@ class TestBuyerApi(ApiClientMixin, HttpCase):
             self.assertIn(next(iter(params)), body["message"])
 
     @settings(
-        max_examples=150,
+        max_examples=examples(150),
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow],

@@ -11,6 +11,7 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import SQL
 
 from .buyer_reference import COMPARED_COLUMNS, REFERENCE_QUERY
+from .hypothesis_profiles import examples
 
 BUYER_FIELDS = [
     "partner_id",
@@ -143,7 +144,7 @@ class TestBuyerTableProperty(BuyerTableCase):
     the ORM cache) read the table's new values."""
 
     @settings(
-        max_examples=40,
+        max_examples=examples(40),
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow],

@@ -10,9 +10,9 @@ import subprocess
 import textwrap
 import time
 
-from harness import ROOT, plain_webhook_package
+from harness import ROOT
 
-signing = plain_webhook_package()["signing"]
+from coop_developer_settings.webhook import signing
 
 
 def readme_block(language):
