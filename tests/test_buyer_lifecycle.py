@@ -6,6 +6,7 @@ server-wide, the database named in a header), and an uninstall that leaves
 no trigger or function behind. The tests run in this order on it.
 """
 
+import os
 import re
 import secrets
 import subprocess
@@ -124,6 +125,9 @@ def test_the_api_on_a_server_with_several_databases(buyers_cli, connect, odoo_en
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        # No job runner: without a database of its own, it would run the jobs
+        # of every database of the server (the Odoo tests' run beside).
+        env=dict(os.environ, ODOO_QUEUE_JOB_CHANNELS="root:0"),
     )
     url = f"http://127.0.0.1:{buyers_cli.http_port}/coop/api/v1/buyers"
     try:
