@@ -18,6 +18,7 @@ import ast
 import hashlib
 import json
 import os
+import shutil
 
 from .console import DevError, info, step
 from .odoo import (
@@ -45,10 +46,10 @@ TEST_TEMPLATES = (
 )
 
 
-def addons_paths(odoo_dir, extra=()):
+def addons_paths(odoo_dir):
     """Where the modules are found: Odoo's, the addon's, queue_job's wheel."""
     site_addons = sorted(VENV.glob("lib/python3*/site-packages/odoo/addons"))
-    return [odoo_dir / "odoo" / "addons", *extra, ROOT, *site_addons]
+    return [odoo_dir / "odoo" / "addons", ROOT, *site_addons]
 
 
 def manifest(module_dir):
@@ -98,12 +99,10 @@ def template_name(odoo_dir, depends, demo, languages):
     return PREFIX + digest.hexdigest()[:16]
 
 
-def existing_databases(db_settings, pattern):
-    rows = sql(
-        db_settings,
-        [("SELECT datname FROM pg_database WHERE datname LIKE %s", [pattern])],
+def database_exists(db_settings, name):
+    return bool(
+        sql(db_settings, [("SELECT 1 FROM pg_database WHERE datname = %s", [name])])
     )
-    return {name for (name,) in rows}
 
 
 def ensure_template(odoo_dir, db_settings, depends=None, demo=True, languages=()):
@@ -111,7 +110,7 @@ def ensure_template(odoo_dir, db_settings, depends=None, demo=True, languages=()
     with or without demo data, with these languages; built if missing."""
     depends = list(depends or addon_depends())
     name = template_name(odoo_dir, depends, demo, languages)
-    if name in existing_databases(db_settings, name):
+    if database_exists(db_settings, name):
         return name
     what = f"{', '.join(depends)}{', demo data' if demo else ''}" + "".join(
         f", {lang}" for lang in languages
@@ -146,7 +145,7 @@ def ensure_template(odoo_dir, db_settings, depends=None, demo=True, languages=()
                 f"building the template database {name} failed; full log: "
                 f"{log.path}. Fix the error shown above, then run the command again."
             )
-        if name in existing_databases(db_settings, name):
+        if database_exists(db_settings, name):
             info(f"{name} was built meanwhile by another command: using it")
             return name
         label = json.dumps({"clone": str(ROOT), "what": what})
@@ -159,6 +158,7 @@ def ensure_template(odoo_dir, db_settings, depends=None, demo=True, languages=()
             ],
         )
         if filestore(building).exists():
+            shutil.rmtree(filestore(name), ignore_errors=True)  # a leftover
             filestore(building).rename(filestore(name))
     finally:
         drop_database(db_settings, building)
@@ -168,8 +168,9 @@ def ensure_template(odoo_dir, db_settings, depends=None, demo=True, languages=()
 
 
 def drop_replaced_templates(db_settings, name, label):
-    """Templates of this clone with the same contents list, built from older
-    sources or dependencies: nothing copies them any more."""
+    """The templates of this clone with the same label (dependencies, demo
+    data, languages), built from an older Odoo source or older module files:
+    nothing copies them any more."""
     rows = sql(
         db_settings,
         [
