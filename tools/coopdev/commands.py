@@ -396,7 +396,10 @@ def cmd_pictures(args):
     )
     if failed or not passed:
         raise DevError("the pictures were not all taken: see the log above")
-    info(f"pictures written in {ROOT / ADDON / 'static' / 'description'}: commit them")
+    info(
+        f"pictures taken again; those that changed are rewritten in "
+        f"{ROOT / ADDON / 'static' / 'description'} (git status shows them)"
+    )
     return 0
 
 
