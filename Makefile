@@ -1,13 +1,19 @@
 # Development commands; the logic lives in tools/devtool.py and its package tools/coopdev/.
 PYTHON ?= python3
 
-.PHONY: run test bench stop wheel clean
+.PHONY: run test unit pictures bench stop wheel clean
 
 run:  ## Odoo with the addon and its demo data on http://127.0.0.1:8069
 	$(PYTHON) tools/devtool.py run
 
-test:  ## pre-commit, the addon's Odoo tests and pytest tests/; ends with "N passed, N failed"
+test:  ## unit tests, then pre-commit, the Odoo tests and pytest tests/ in parallel; ends with the time of each stage and "N passed, N failed"
 	$(PYTHON) tools/devtool.py test
+
+unit:  ## the unit tests alone (tests/unit: no Odoo server, no database; seconds)
+	$(PYTHON) tools/devtool.py unit
+
+pictures:  ## take the README pictures of the Developer settings tab again (static/description)
+	$(PYTHON) tools/devtool.py pictures
 
 bench:  ## benchmarks/*.py (or BENCH="fanout delivery"); each prints a table
 	$(PYTHON) tools/devtool.py bench $(BENCH)

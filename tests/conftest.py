@@ -22,6 +22,7 @@ if IN_PROJECT_ENV:  # elsewhere its imports may be missing: see pytest_configure
         OdooServer,
         Rpc,
         locate_odoo_env,
+        template,
     )
 
 
@@ -44,7 +45,8 @@ def odoo_env():
 
 @pytest.fixture
 def odoo_cli(odoo_env):
-    """A fresh, empty database name and the odoo-bin to use on it."""
+    """A database name, free, and the odoo-bin to use on it (OdooCli.copy
+    makes it a copy of a template)."""
     cli = OdooCli(odoo_env, f"coop_pytest_{secrets.token_hex(4)}")
     yield cli
     cli.drop()
@@ -52,13 +54,14 @@ def odoo_cli(odoo_env):
 
 @pytest.fixture(scope="session")
 def odoo_server(odoo_env):
-    """One database with the addon and its demo data, served for the session."""
+    """One database with the addon and its demo data, served for the session:
+    a copy of the template (demo data) where the addon is installed."""
     cli = OdooCli(
         odoo_env,
         f"coop_e2e_{secrets.token_hex(4)}",
         workers="2",
         max_cron_threads="1",
-    )
+    ).copy(template(odoo_env))
     returncode, log = cli.run("-i", ADDON, "--stop-after-init")
     if returncode:
         cli.drop()

@@ -8,8 +8,6 @@ condition.
 
 import base64
 import configparser
-import importlib
-import importlib.util
 import itertools
 import json
 import os
@@ -33,15 +31,19 @@ import websocket
 ROOT = Path(__file__).resolve().parent.parent
 ADDON = "coop_developer_settings"
 # The dev tool's package owns the Odoo configuration; the addon tests' plain
-# HTTP receiver (receiver.py) serves these tests too.
+# HTTP receiver (receiver.py) and Hypothesis profiles serve these tests too;
+# the addon's plain packages are imported by their name, without Odoo
+# (`from coop_developer_settings.webhook import signing`).
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / ADDON / "tests"))
+sys.path.insert(0, str(ROOT))
 
 from coopdev import commands  # noqa: E402
 from coopdev.console import DevError  # noqa: E402
-from coopdev.odoo import drop_db, free_port, write_config  # noqa: E402
+from coopdev.odoo import copy_database, drop_db, free_port, write_config  # noqa: E402
 from coopdev.postgres import settings_uri  # noqa: E402, F401 (for the tests)
 from coopdev.project import DEV  # noqa: E402
+from coopdev.templates import ensure_template  # noqa: E402
 
 ADMIN = ("admin", "admin")
 GROUP_XMLID = f"{ADDON}.group_developer_settings"
@@ -87,11 +89,18 @@ def locate_odoo_env():
     return odoo_env_from_environ()
 
 
+def template(odoo_env, demo=True, depends=None):
+    """The template database of the addon's dependencies (or of depends),
+    with or without demo data: built the first time (see coopdev.templates)."""
+    return ensure_template(odoo_env["source"], odoo_env["db"], depends, demo=demo)
+
+
 class OdooCli:
     """Runs odoo-bin against one throwaway database."""
 
     def __init__(self, odoo_env, db_name, **options):
         self.bin = odoo_env["bin"]
+        self.db_settings = odoo_env["db"]
         self.db_name = db_name
         self.http_port = free_port()
         self.config = write_config(
@@ -106,6 +115,11 @@ class OdooCli:
                 **options,
             },
         )
+
+    def copy(self, template):
+        """Create the database as a copy of a template database."""
+        copy_database(self.db_settings, template, self.db_name)
+        return self
 
     def run(self, *args, timeout=900):
         """odoo-bin with this database; returns (returncode, log text)."""
@@ -371,26 +385,6 @@ def readme_code_block(language, containing):
     ]
     assert len(blocks) == 1, f"one {language} block with {containing!r} in README"
     return blocks[0]
-
-
-def plain_webhook_package():
-    """The addon's plain-Python webhook package, loaded without Odoo.
-
-    Returns its modules (url_guard, signing, retry, client, envelope) by name.
-    """
-    package = ROOT / ADDON / "webhook"
-    spec = importlib.util.spec_from_file_location(
-        "coop_webhook",
-        package / "__init__.py",
-        submodule_search_locations=[str(package)],
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["coop_webhook"] = module
-    spec.loader.exec_module(module)
-    return {
-        name: importlib.import_module(f"coop_webhook.{name}")
-        for name in ("url_guard", "signing", "retry", "client", "envelope")
-    }
 
 
 class Chromium:

@@ -7,6 +7,7 @@ and an uninstall that leaves no trigger or function behind. The tests run
 in this order on it.
 """
 
+import os
 import re
 import secrets
 import subprocess
@@ -16,7 +17,7 @@ import psycopg2
 import pytest
 import requests
 from buyer_reference import REFERENCE_QUERY  # the addon tests' reference
-from harness import ADDON, DEV_LOGS, OdooCli
+from harness import ADDON, DEV_LOGS, OdooCli, template
 
 # The triggers, their functions, and the indexes on sale_order of the addon.
 MAINTENANCE = (
@@ -29,6 +30,7 @@ MAINTENANCE = (
 @pytest.fixture(scope="module")
 def buyers_cli(odoo_env):
     cli = OdooCli(odoo_env, f"coop_buyers_{secrets.token_hex(4)}")
+    cli.copy(template(odoo_env, demo=False))
     returncode, log = cli.run("-i", ADDON, "--stop-after-init", "--without-demo=all")
     assert returncode == 0, log[-3000:]
     yield cli
@@ -125,6 +127,9 @@ def test_the_api_on_a_server_with_several_databases(buyers_cli, connect, odoo_en
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        # No job runner: without a database of its own, it would run the jobs
+        # of every database of the server (the Odoo tests' run beside).
+        env=dict(os.environ, ODOO_QUEUE_JOB_CHANNELS="root:0"),
     )
     url = f"http://127.0.0.1:{buyers_cli.http_port}/coop/api/v1/buyers"
     try:

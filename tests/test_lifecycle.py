@@ -8,7 +8,7 @@ import re
 import subprocess
 import tarfile
 
-from harness import ADDON, ROOT
+from harness import ADDON, ROOT, template
 
 # Lines Odoo logs when something is wrong with a module's data or code.
 PROBLEM = re.compile(r" (ERROR|CRITICAL) | WARNING .*coop_developer_settings")
@@ -128,6 +128,8 @@ def test_upgrade_from_the_previous_release_uninstall_reinstall(
     odoo_cli, odoo_env, tmp_path
 ):
     previous = previous_release(tmp_path)
+    depends = ast.literal_eval((tmp_path / MANIFEST).read_text())["depends"]
+    odoo_cli.copy(template(odoo_env, demo=False, depends=depends))
     odoo_addons = odoo_env["source"] / "odoo" / "addons"
     # A data directory of its own: the upgrade creates the key file there.
     data_dir = tmp_path / "data"
@@ -148,7 +150,7 @@ def test_upgrade_from_the_previous_release_uninstall_reinstall(
     )
     assert_clean(
         *odoo_cli.run("-i", ADDON, "--stop-after-init", "--without-demo=all"),
-        f"install of {previous} in an empty database",
+        f"install of {previous} in a copy of its dependencies' template",
     )
     out = odoo_cli.shell(PREVIOUS_DATA)
     before = {row["id"]: row for row in printed(out, "DELIVERIES")}

@@ -6,7 +6,8 @@ database, and JSON answers and errors.
 Authentication as Odoo 19's JSON-2 API: ``Authorization: Bearer <key>``
 and, on a server with several databases, ``X-Odoo-Database``. The key is
 checked by Odoo's own ``res.users.apikeys._check_credentials(scope=...)``,
-which takes global (full account) keys and the keys of that scope only.
+which takes global (full account) keys and the keys of that scope only; its
+*last used* is stamped once the call is accepted, never for a refused one.
 Every error is ``{"error": <stable code>, "message": <translated text>}``.
 """
 
@@ -183,12 +184,10 @@ def authenticate(scope):
     if token and not KEY_CHARACTERS.match(token):
         token = None
     keys = request.env["res.users.apikeys"]
-    uid = token and keys._check_credentials(scope=scope, key=token)
+    uid = token and keys._coop_key_user(scope, token)
     if not uid:
         if token and any(
-            keys._check_credentials(scope=other, key=token)
-            for other in API_SCOPES
-            if other != scope
+            keys._coop_key_user(other, token) for other in API_SCOPES if other != scope
         ):
             raise ApiError(403, "insufficient_scope", WRONG_SCOPE._translate(_lang()))
         raise ApiError(401, "invalid_api_key", INVALID_KEY._translate(_lang()))
@@ -208,6 +207,7 @@ def authenticate(scope):
             "forbidden",
             env._("This API key's user has no Developer settings access."),
         )
+    keys._coop_record_use(uid, token)
     return env
 
 

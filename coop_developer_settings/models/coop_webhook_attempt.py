@@ -4,9 +4,9 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.tools import SQL
-from odoo.tools import sql as sql_tools
 
 from ..webhook import client
+from .sql_index import ensure_index
 
 # An attempt that timed out or lasted this long marks its endpoint as slow
 # for SLOW_FOR (see _slow_endpoint_ids).
@@ -32,8 +32,9 @@ class CoopWebhookAttempt(models.Model):
     error = fields.Char()
 
     def init(self):
-        # Looked up with every event queued: the slow attempts only.
-        sql_tools.create_index(
+        # Looked up with every event queued: the slow attempts only (their
+        # threshold may change from a release to the next).
+        ensure_index(
             self.env.cr,
             "coop_webhook_attempt_slow_index",
             self._table,

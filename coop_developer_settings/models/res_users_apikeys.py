@@ -87,7 +87,18 @@ class ResUsersApikeys(models.Model):
             )
 
     def _check_credentials(self, *, scope, key):
-        user_id = super()._check_credentials(scope=scope, key=key)
+        # Odoo's logins (XML-RPC, JSON-RPC, its bearer routes) are accepted
+        # once the key is: the use is recorded here.
+        user_id = self._coop_key_user(scope, key)
         if user_id:
-            self.env["coop.api.key.usage"].sudo()._record_use(user_id, key[:INDEX_SIZE])
+            self._coop_record_use(user_id, key)
         return user_id
+
+    def _coop_key_user(self, scope, key):
+        """The user of key if it opens scope, else None; its use is not
+        recorded: the API checks more before it accepts a call."""
+        return super()._check_credentials(scope=scope, key=key)
+
+    def _coop_record_use(self, user_id, key):
+        """Stamp the key's last use: a call made with it was accepted."""
+        self.env["coop.api.key.usage"].sudo()._record_use(user_id, key[:INDEX_SIZE])

@@ -30,7 +30,6 @@ from . import test_webhook_events
 from . import test_webhook_expiry
 from . import test_webhook_health
 from . import test_webhook_ownership
-from . import test_webhook_plain
 from . import test_webhook_reminders
 from . import test_webhook_resend
 from . import test_webhook_robustness

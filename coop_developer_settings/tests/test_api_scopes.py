@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from odoo import Command
 from odoo.tests import HttpCase, tagged
 
+from ..models.res_users import GROUP_XMLID
 from ..models.res_users_apikeys import SCOPE_BUYERS, SCOPE_FULL, SCOPE_WEBHOOKS
 from .common import ApiClientMixin, new_developer
 
@@ -123,7 +124,9 @@ class TestApiScopes(ApiClientMixin, HttpCase):
         self.assertApiError(response, 401, "invalid_api_key")
         self.assertEqual(response.headers["WWW-Authenticate"], "Bearer")
 
-        expired = self.generate(SCOPE_BUYERS, datetime.now() - timedelta(minutes=1))
+        # Expired for PostgreSQL, whose now() is when the test's transaction
+        # began (a minute may have gone by since, on a busy machine).
+        expired = self.generate(SCOPE_BUYERS, self.env.cr.now() - timedelta(minutes=1))
         self.assertApiError(self.api("GET", BUYERS, expired), 401, "invalid_api_key")
 
     def test_no_key_or_a_wrong_one_is_refused(self):
@@ -153,3 +156,24 @@ class TestApiScopes(ApiClientMixin, HttpCase):
         self.api("GET", WEBHOOKS, key)
         self.env.invalidate_all()
         self.assertTrue(self.developer.api_key_ids.last_used)
+
+    def test_a_call_refused_for_the_scope_never_stamps_last_used(self):
+        key = self.generate(SCOPE_BUYERS)
+        self.assertApiError(self.api("GET", WEBHOOKS, key), 403, "insufficient_scope")
+        self.env.invalidate_all()
+        self.assertFalse(self.developer.api_key_ids.last_used)
+        self.api("GET", BUYERS, key)
+        self.env.invalidate_all()
+        self.assertTrue(self.developer.api_key_ids.last_used)
+
+    def test_a_call_refused_for_the_access_never_stamps_last_used(self):
+        key = self.generate(None)
+        self.developer.write(
+            {
+                "groups_id": [Command.unlink(self.env.ref(GROUP_XMLID).id)],
+                "coop_revoke_on_access_removal": False,
+            }
+        )
+        self.assertApiError(self.api("GET", WEBHOOKS, key), 403, "forbidden")
+        self.env.invalidate_all()
+        self.assertFalse(self.developer.api_key_ids.last_used)

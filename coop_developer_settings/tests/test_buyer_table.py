@@ -13,6 +13,7 @@ from odoo.tools import SQL, email_normalize
 from ..models import coop_buyer_sql as buyer_sql
 from ..models.coop_buyer_sql import SINGLE_ADDRESS
 from .buyer_reference import COMPARED_COLUMNS, REFERENCE_QUERY
+from .hypothesis_profiles import examples
 
 BUYER_FIELDS = [
     "partner_id",
@@ -153,7 +154,7 @@ class TestBuyerTableProperty(BuyerTableCase):
     the ORM cache) read the table's new values."""
 
     @settings(
-        max_examples=40,
+        max_examples=examples(40),
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow],

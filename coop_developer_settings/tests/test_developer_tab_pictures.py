@@ -2,10 +2,14 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """The pictures of the user guide, taken from the running code: the tab in
 French at 1366x768 and 1920x1080 in the three states a user meets. The tour
-fails if a text of the tab overflows its box."""
+fails if a text of the tab overflows its box.
+
+The tests take the pictures and check them; they write them into the addon
+only for `make pictures` (COOP_WRITE_PICTURES), never during `make test`."""
 
 import base64
 import io
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from unittest.mock import patch
@@ -21,6 +25,7 @@ PICTURES = Path(get_module_path("coop_developer_settings")) / "static" / "descri
 TOUR_PREFIX = "coop-tour: "
 # Fixed dates: the same pictures at every run.
 DAY = datetime(2026, 11, 27, 9, 0)
+WRITE_PICTURES = bool(os.environ.get("COOP_WRITE_PICTURES"))
 # The modules whose words the tab and the Preferences dialog show.
 FRENCH_MODULES = ["base", "web", "mail", "coop_developer_settings"]
 
@@ -77,7 +82,12 @@ class TestDeveloperTabPictures(HttpCase):
                     if not state:
                         return
                     path = PICTURES / f"developer_tab_{state}_{size}.png"
-                    save_small_png(future.result()["data"], path)
+                    picture = small_png(future.result()["data"])
+                    # Rewritten only when the picture changed.
+                    if WRITE_PICTURES and (
+                        not path.exists() or path.read_bytes() != picture
+                    ):
+                        path.write_bytes(picture)
                     taken.append(path.name)
                 except Exception as exc:  # reported by the test
                     errors.append(repr(exc))
@@ -226,11 +236,10 @@ class TestDeveloperTabPictures(HttpCase):
         self.take_pictures(None, user=alex)
 
 
-def save_small_png(data, path):
+def small_png(data):
     """The capture (the dialog) as a 64-colour PNG: small, sharp enough for
-    text. The file is rewritten only when the picture changed."""
+    text."""
     image = Image.open(io.BytesIO(base64.b64decode(data)))
     out = io.BytesIO()
     image.convert("RGB").quantize(colors=64).save(out, format="PNG", optimize=True)
-    if not path.exists() or path.read_bytes() != out.getvalue():
-        path.write_bytes(out.getvalue())
+    return out.getvalue()

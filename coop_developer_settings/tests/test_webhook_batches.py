@@ -7,12 +7,12 @@ import time
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
 from odoo.addons.queue_job.jobrunner.runner import Database
 
-from ..models import coop_webhook_delivery
+from ..models import coop_webhook_attempt, coop_webhook_delivery
 from .common import WebhookCase, new_developer
 from .receiver import RawReceiver, Receiver
 
@@ -320,3 +320,36 @@ class TestDeliveryBatches(WebhookCase):
         admin = self.env.ref("base.user_admin")
         [seen] = past.with_user(admin).read(["url", "endpoint_id"])
         self.assertEqual((seen["url"], seen["endpoint_id"][1]), (new_url, new_url))
+
+
+@tagged("post_install", "-at_install")
+class TestSlowAttemptsIndex(TransactionCase):
+    """The partial index of the slow attempts follows SLOW_ATTEMPT_MS across
+    upgrades (Odoo's create_index alone keeps an existing name as it is)."""
+
+    INDEX = "coop_webhook_attempt_slow_index"
+
+    def condition(self):
+        self.env.cr.execute(
+            "SELECT pg_get_expr(indpred, indrelid) FROM pg_index"
+            " WHERE indexrelid = to_regclass(%s)",
+            [self.INDEX],
+        )
+        return self.env.cr.fetchone()[0]
+
+    def test_the_index_takes_the_threshold_of_the_code(self):
+        Attempt = self.env["coop.webhook.attempt"]
+        # As an earlier release left it: the same name, another threshold.
+        self.env.cr.execute(
+            f"DROP INDEX {self.INDEX};"
+            f" CREATE INDEX {self.INDEX} ON coop_webhook_attempt (attempted_at)"
+            " WHERE duration_ms >= 9999"
+        )
+        Attempt.init()  # what an upgrade runs
+        current = coop_webhook_attempt.SLOW_ATTEMPT_MS
+        self.assertIn(f"(duration_ms >= {current})", self.condition())
+        with patch.object(coop_webhook_attempt, "SLOW_ATTEMPT_MS", current + 500):
+            Attempt.init()
+        self.assertIn(f"(duration_ms >= {current + 500})", self.condition())
+        Attempt.init()
+        self.assertIn(f"(duration_ms >= {current})", self.condition())

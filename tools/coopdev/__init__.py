@@ -14,7 +14,10 @@ Standard library only, so that a fresh clone needs nothing but Python
 - :mod:`coopdev.postgres`: the embedded PostgreSQL cluster, or an existing
   server;
 - :mod:`coopdev.odoo`: Odoo's configuration, its databases, its logs;
+- :mod:`coopdev.templates`: the template databases the others are copied
+  from (the addon's dependencies installed once);
 - :mod:`coopdev.proxy`: the public port of ``make run``, which routes
   ``/websocket`` to Odoo's gevent port like Odoo's recommended reverse proxy;
-- :mod:`coopdev.commands`: ``run``, ``test``, ``bench``, ``stop``.
+- :mod:`coopdev.commands`: ``run``, ``test``, ``unit``, ``pictures``,
+  ``bench``, ``stop``.
 """

@@ -1,4 +1,5 @@
-"""The commands behind the Makefile: ``run``, ``test``, ``bench``, ``stop``."""
+"""The commands behind the Makefile: ``run``, ``test``, ``unit``,
+``pictures``, ``bench``, ``stop``."""
 
 import argparse
 import asyncio
@@ -10,13 +11,17 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 
 from . import postgres
-from .console import DevError, info, run, step
+from .console import DevError, info, run, run_logged, step
 from .odoo import (
     DEMO_FAILED,
+    LANGUAGE,
     OdooLog,
+    copy_database,
     drop_db,
     ensure_database,
     free_port,
@@ -28,6 +33,7 @@ from .project import ADDON, CONSTRAINTS, DEV, HTTP_PORT, ROOT, RUN_DB, VENV_PY
 from .proxy import OdooProxy, listen
 from .pyenv import ensure_venv, installed_odoo_source, venv_bin
 from .source import odoo_source
+from .templates import TEST_TEMPLATES, ensure_template
 
 BROWSER_SKIP_PATTERNS = (
     "websocket-client module is not installed",
@@ -91,7 +97,13 @@ def cmd_run(args):
         http_port=str(proxy.http_port),
         gevent_port=str(proxy.gevent_port),
     )
-    ensure_database(odoo_dir, config, db, RUN_DB)
+    ensure_database(
+        odoo_dir,
+        config,
+        db,
+        RUN_DB,
+        template=lambda: ensure_template(odoo_dir, db, languages=(LANGUAGE,)),
+    )
     try:
         public_socket = listen(HTTP_PORT)
     except OSError as exc:
@@ -155,9 +167,12 @@ def ensure_test_tools():
 
 
 def run_precommit():
+    """pre-commit on every file; its output is shown once it is done (it
+    runs beside the test suites)."""
     step("pre-commit checks (ruff, pylint-odoo, OCA checks, README, XML/JSON/YAML)")
     env = dict(os.environ, PIP_CONSTRAINT="", PIP_BUILD_CONSTRAINT="")
-    result = run(
+    log = DEV / "logs" / "pre-commit.log"
+    rc = run_logged(
         [
             venv_bin("pre-commit"),
             "run",
@@ -165,29 +180,35 @@ def run_precommit():
             "--show-diff-on-failure",
             "--color=never",
         ],
-        check=False,
-        cwd=ROOT,
+        log,
+        lambda line: False,
         env=env,
+        cwd=ROOT,
     )
-    if result.returncode:
-        info("pre-commit failed: fix what it reports (or let it fix it) and commit.")
-    return result.returncode == 0
+    if rc:
+        step("pre-commit failed: fix what it reports (or let it fix it) and commit")
+        sys.stdout.write(log.read_text(errors="replace"))
+    else:
+        info(f"pre-commit: all checks passed (log: {log})")
+    return (0, 1) if rc else (0, 0)
 
 
-def run_odoo_tests(odoo_dir, db):
-    """The addon's tests, at install and post install, in a throwaway database."""
+def run_odoo_tests(odoo_dir, db, test_tags=f"/{ADDON}", env=None):
+    """The addon's tests, at install and post install, in a throwaway copy
+    of the template database, where the addon is installed."""
     db_name = f"coop_test_{os.getpid()}_{secrets.token_hex(3)}"
     config = write_config(
         odoo_dir,
         db,
-        "odoo-test.conf",
+        f"odoo-{db_name}.conf",
         http_port=str(free_port()),
         gevent_port=str(free_port()),
         workers="0",
         max_cron_threads="0",
     )
-    step(f"Odoo tests of {ADDON} in a fresh database '{db_name}' (a few minutes)")
-    log = OdooLog(DEV / "logs" / "odoo-tests.log")
+    step(f"Odoo tests of {ADDON} in '{db_name}', a copy of the template (minutes)")
+    copy_database(db, ensure_template(odoo_dir, db), db_name)
+    log = OdooLog(DEV / "logs" / "odoo-tests.log", prefix="odoo   | ")
     rc = log.run(
         odoo_cmd(
             config,
@@ -197,16 +218,18 @@ def run_odoo_tests(odoo_dir, db):
             ADDON,
             "--test-enable",
             "--test-tags",
-            f"/{ADDON}",
+            test_tags,
             "--stop-after-init",
             "--log-level=test",
-        )
+        ),
+        env=env,
     )
     text = log.path.read_text(errors="replace")
     if os.environ.get("COOP_KEEP_DB"):
         info(f"kept database {db_name} (COOP_KEEP_DB is set)")
     else:
         drop_db(config, db_name)
+    config.unlink(missing_ok=True)
     failed = errors = total = 0
     for match in re.finditer(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests", text):
         failed, errors, total = (int(g) for g in match.groups())
@@ -240,25 +263,28 @@ def harness_env(odoo_dir, db):
     }
 
 
-def run_pytest(odoo_dir, db):
-    step("pytest tests/ (out-of-process: wheel, install/upgrade/uninstall, end to end)")
-    report = DEV / "pytest-report.xml"
+def run_pytest(odoo_dir, db, paths=("tests",), name="pytest", prefix="pytest | "):
+    """pytest on paths; each line of its output shown after prefix, and its
+    junit report read back."""
+    report = DEV / f"{name}-report.xml"
     report.unlink(missing_ok=True)
-    rc = run(
+    rc = run_logged(
         [
             venv_bin("pytest"),
-            "tests",
+            *paths,
             "-p",
             "no:cacheprovider",
             f"--junitxml={report}",
             "-ra",
         ],
-        check=False,
+        DEV / "logs" / f"{name}.log",
+        lambda line: True,
+        env=dict(os.environ, **harness_env(odoo_dir, db)) if odoo_dir else None,
         cwd=ROOT,
-        env=dict(os.environ, **harness_env(odoo_dir, db)),
-    ).returncode
+        prefix=prefix,
+    )
     if not report.exists():
-        info("pytest wrote no report: counted as failed")
+        info(f"{name} wrote no report: counted as failed")
         return 0, 1
     suite = ET.parse(report).getroot()
     suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
@@ -269,23 +295,112 @@ def run_pytest(odoo_dir, db):
     if rc and not failed:
         failed = 1
     if total == 0:
-        info("pytest collected no test: counted as failed")
+        info(f"{name} collected no test: counted as failed")
         failed = max(failed, 1)
-    return total - failures - errors - skipped, failed
+    passed = total - failures - errors - skipped
+    info(f"{name}: {passed} passed, {failed} failed")
+    return passed, failed
+
+
+def run_unit_tests(odoo_dir=None, db=None):
+    step("Unit tests: tests/unit/ (the plain packages and tools, no database)")
+    return run_pytest(odoo_dir, db, paths=("tests/unit",), name="unit", prefix="")
+
+
+def run_integration_tests(odoo_dir, db):
+    step("pytest tests/ (out-of-process: wheel, install/upgrade/uninstall, end to end)")
+    return run_pytest(odoo_dir, db, paths=("tests", "--ignore=tests/unit"))
+
+
+class Stages:
+    """The time of each stage of a command, printed at its end."""
+
+    def __init__(self):
+        self.times = []
+        self.started = time.monotonic()
+
+    def timed(self, name, function, *args):
+        started = time.monotonic()
+        try:
+            return function(*args)
+        finally:
+            self.times.append((name, time.monotonic() - started))
+
+    def report(self):
+        step("Time of each stage (suites in parallel overlap)")
+        for name, seconds in self.times:
+            info(f"{name:<42} {minutes(seconds)}")
+        info(f"{'total':<42} {minutes(time.monotonic() - self.started)}")
+
+
+def minutes(seconds):
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
 def cmd_test(args):
-    odoo_dir, db = prepare(args.db_uri)
-    ensure_test_tools()
-    passed = failed = 0
-    if not run_precommit():
-        failed += 1
-    for suite in (run_odoo_tests, run_pytest):
-        suite_passed, suite_failed = suite(odoo_dir, db)
-        passed += suite_passed
-        failed += suite_failed
+    """Unit tests first (seconds: they say at once what is broken), then
+    pre-commit, the Odoo tests and the out-of-process tests in parallel,
+    on copies of template databases."""
+    stages = Stages()
+    odoo_dir, db = stages.timed(
+        "environment (venv, PostgreSQL, tools)", prepare_test, args
+    )
+    results = [stages.timed("unit tests", run_unit_tests, odoo_dir, db)]
+    stages.timed("template databases", ensure_test_templates, odoo_dir, db)
+    suites = (
+        ("pre-commit", run_precommit),
+        ("Odoo tests", run_odoo_tests, odoo_dir, db),
+        ("out-of-process tests (pytest)", run_integration_tests, odoo_dir, db),
+    )
+    with ThreadPoolExecutor(len(suites)) as pool:
+        futures = [pool.submit(stages.timed, *suite) for suite in suites]
+        results += [future.result() for future in futures]
+    stages.report()
+    passed = sum(suite_passed for suite_passed, _ in results)
+    failed = sum(suite_failed for _, suite_failed in results)
     print(f"\n{passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
+
+
+def prepare_test(args):
+    odoo_dir, db = prepare(args.db_uri)
+    ensure_test_tools()
+    return odoo_dir, db
+
+
+def ensure_test_templates(odoo_dir, db):
+    """Built before the suites start in parallel, which copy them."""
+    for options in TEST_TEMPLATES:
+        ensure_template(odoo_dir, db, **options)
+
+
+def cmd_unit(args):
+    """The unit tests alone: the Python environment, no Odoo server, no
+    database."""
+    ensure_venv(odoo_source())
+    passed, failed = run_unit_tests()
+    print(f"\n{passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+def cmd_pictures(args):
+    """The README's pictures of the Developer settings tab, taken again from
+    the running code (the tests check the same screens without writing)."""
+    odoo_dir, db = prepare(args.db_uri)
+    ensure_test_tools()
+    passed, failed = run_odoo_tests(
+        odoo_dir,
+        db,
+        test_tags=f"/{ADDON}:TestDeveloperTabPictures",
+        env=dict(os.environ, COOP_WRITE_PICTURES="1"),
+    )
+    if failed or not passed:
+        raise DevError("the pictures were not all taken: see the log above")
+    info(
+        f"pictures taken again; those that changed are rewritten in "
+        f"{ROOT / ADDON / 'static' / 'description'} (git status shows them)"
+    )
+    return 0
 
 
 def cmd_bench(args):
@@ -314,7 +429,9 @@ def cmd_stop(args):
 
 def main(argv=None, description=None):
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("command", choices=("run", "test", "bench", "stop"))
+    parser.add_argument(
+        "command", choices=("run", "test", "unit", "pictures", "bench", "stop")
+    )
     parser.add_argument(
         "names", nargs="*", help="bench: which benchmarks (default all)"
     )
@@ -324,7 +441,14 @@ def main(argv=None, description=None):
         help="postgresql://user:password@host:port of an existing server",
     )
     args = parser.parse_args(argv)
-    commands = {"run": cmd_run, "test": cmd_test, "bench": cmd_bench, "stop": cmd_stop}
+    commands = {
+        "run": cmd_run,
+        "test": cmd_test,
+        "unit": cmd_unit,
+        "pictures": cmd_pictures,
+        "bench": cmd_bench,
+        "stop": cmd_stop,
+    }
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return commands[args.command](args) or 0

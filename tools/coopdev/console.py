@@ -26,10 +26,11 @@ def run(cmd, check=True, **kwargs):
     return result
 
 
-def run_logged(cmd, log_path, shows, env=None, append=False):
+def run_logged(cmd, log_path, shows, env=None, append=False, cwd=None, prefix="    "):
     """Run a command, its whole output to ``log_path`` and the lines that
-    show progress to the screen: ``shows(line)`` says whether a line is
-    shown, or None for "as the line before" (the rest of a multi-line entry).
+    show progress to the screen after ``prefix`` (which tells apart commands
+    that run side by side): ``shows(line)`` says whether a line is shown, or
+    None for "as the line before" (the rest of a multi-line entry).
     ``append`` keeps what earlier runs wrote there. Returns the exit code."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a" if append else "w") as log:
@@ -39,6 +40,7 @@ def run_logged(cmd, log_path, shows, env=None, append=False):
             stderr=subprocess.STDOUT,
             text=True,
             env=env,
+            cwd=cwd,
         )
         show = False
         for line in proc.stdout:
@@ -46,6 +48,6 @@ def run_logged(cmd, log_path, shows, env=None, append=False):
             verdict = shows(line)
             show = show if verdict is None else verdict
             if show:
-                sys.stdout.write("    " + line)
+                sys.stdout.write(prefix + line)
                 sys.stdout.flush()
         return proc.wait()

@@ -1,11 +1,16 @@
 """Odoo: its configuration files, its databases, its logs, its ports."""
 
+import configparser
 import json
+import os
 import re
+import shutil
 import socket
 import subprocess
+import uuid
 
-from .console import DevError, info, run, run_logged, step
+from .console import DevError, info, run_logged, step
+from .postgres import sql
 from .project import ADDON, DEV, HTTP_PORT, ROOT, VENV_PY, files_digest
 from .pyenv import venv_bin
 
@@ -85,12 +90,13 @@ class OdooLog:
         r"|odoo\.tools\.translate: loading "
     )
 
-    def __init__(self, path, verbose=False):
+    def __init__(self, path, verbose=False, prefix="    "):
         self.path = path
         self.verbose = verbose
+        self.prefix = prefix
 
     def run(self, cmd, env=None):
-        return run_logged(cmd, self.path, self.shows, env=env)
+        return run_logged(cmd, self.path, self.shows, env=env, prefix=self.prefix)
 
     def shows(self, line):
         # A multi-line entry (traceback) follows its first line.
@@ -162,9 +168,10 @@ def database_stamp(db_name):
     return DEV / f"db-{db_name}.stamp"
 
 
-def ensure_database(odoo_dir, config, db_settings, db_name):
-    """The database with the addon, its demo data and French: created, or
-    updated when the addon changed or French is missing; else left as is."""
+def ensure_database(odoo_dir, config, db_settings, db_name, template=None):
+    """The database with the addon, its demo data and French: created (a
+    copy of the database ``template()`` names, if given), or updated when the
+    addon changed or French is missing; else left as is."""
     stamp = database_stamp(db_name)
     wanted = files_digest(ROOT / ADDON) + str(odoo_dir)
     state = database_state(db_settings, db_name)
@@ -172,20 +179,23 @@ def ensure_database(odoo_dir, config, db_settings, db_name):
     if state["installed"] and state["language"] and current:
         info(f"database '{db_name}' is up to date")
         return
-    # French is loaded before the addon's data, whose demo user speaks it.
-    language = [] if state["language"] else [f"--load-language={LANGUAGE}"]
     if state["installed"]:
         action = "-u"
         step(
             f"Updating database '{db_name}': {ADDON}"
-            + (", and French (about a minute)" if language else "")
+            + ("" if state["language"] else ", and French (about a minute)")
         )
     else:
         action = "-i"
+        if not state["exists"] and template:
+            copy_database(db_settings, template(), db_name)
+            state = database_state(db_settings, db_name)
         step(
             f"Creating database '{db_name}' with {ADDON}, its demo data and French "
-            "(about two minutes)"
+            f"({'a minute' if state['exists'] else 'about two minutes'})"
         )
+    # French is loaded before the addon's data, whose demo user speaks it.
+    language = [] if state["language"] else [f"--load-language={LANGUAGE}"]
     log = OdooLog(DEV / "logs" / f"{db_name}-install.log")
     rc = log.run(
         odoo_cmd(
@@ -202,7 +212,7 @@ def ensure_database(odoo_dir, config, db_settings, db_name):
     # Odoo only warns when demo data fails, and turns the addon's demo off.
     demo_failed = DEMO_FAILED in log.path.read_text(errors="replace")
     if rc or demo_failed:
-        if not state["exists"]:
+        if action == "-i":
             drop_db(config, db_name)  # nothing half-made is left
         elif demo_failed:
             raise DevError(
@@ -218,12 +228,58 @@ def ensure_database(odoo_dir, config, db_settings, db_name):
     stamp.write_text(wanted)
 
 
-def drop_db(config, db_name):
-    """Drop a database (and forget that `make run` set it up)."""
-    code = (
-        "import sys, odoo; from odoo.tools import config;"
-        "config.parse_config(['-c', sys.argv[1]]);"
-        "import odoo.service.db as d; d.exp_drop(sys.argv[2])"
+def filestore(db_name):
+    """Where Odoo keeps the files of a database (the data_dir of write_config)."""
+    return DEV / "data" / "filestore" / db_name
+
+
+def copy_database(db_settings, template, db_name):
+    """A new database db_name, a copy of template and of its files, with an
+    identity of its own (as Odoo's own duplication gives it)."""
+    sql(db_settings, [(f'CREATE DATABASE "{db_name}" TEMPLATE "{template}"', [])])
+    sql(
+        db_settings,
+        [
+            (
+                "UPDATE ir_config_parameter SET value = %s WHERE key = %s",
+                [str(uuid.uuid4()), key],
+            )
+            for key in ("database.uuid", "database.secret")
+        ],
+        dbname=db_name,
     )
-    run([VENV_PY, "-c", code, config, db_name], check=False, stdout=subprocess.DEVNULL)
+    if filestore(template).exists():
+        # Odoo never rewrites a stored file (a change is a new file): the
+        # copy can share them.
+        shutil.copytree(filestore(template), filestore(db_name), copy_function=os.link)
+
+
+def drop_database(db_settings, db_name):
+    """Drop a database, its files, and forget that `make run` set it up."""
+    sql(
+        db_settings,
+        [
+            (
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid != pg_backend_pid()",
+                [db_name],
+            ),
+            (f'DROP DATABASE IF EXISTS "{db_name}"', []),
+        ],
+    )
+    shutil.rmtree(filestore(db_name), ignore_errors=True)
     database_stamp(db_name).unlink(missing_ok=True)
+
+
+def config_db_settings(config):
+    """The connection settings (db_host...) an Odoo configuration file holds."""
+    parser = configparser.ConfigParser()
+    parser.read(config)
+    return {
+        key: value for key, value in parser["options"].items() if key.startswith("db_")
+    }
+
+
+def drop_db(config, db_name):
+    """drop_database, for those who hold an Odoo configuration file."""
+    drop_database(config_db_settings(config), db_name)

@@ -2,6 +2,7 @@
 ``PGUSER``/``PGPASSWORD``), else a private cluster of the system's server
 binaries in ``.dev/pgdata``, run as an unprivileged user."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,7 +10,7 @@ import urllib.parse
 from pathlib import Path
 
 from .console import DevError, run, step
-from .project import DEV
+from .project import DEV, VENV_PY
 
 # The embedded cluster's defaults; the port is unusual so that it never
 # collides with a PostgreSQL already listening on 5432.
@@ -44,6 +45,53 @@ def settings_uri(settings):
     user = urllib.parse.quote(settings["db_user"], safe="")
     password = urllib.parse.quote(settings["db_password"], safe="")
     return f"postgresql://{user}:{password}@{settings['db_host']}:{settings['db_port']}"
+
+
+# Run by .venv's python, which has psycopg2 (this tool runs on any python3):
+# statements in autocommit (CREATE DATABASE...), the rows of the last one.
+SQL_SCRIPT = """
+import json, sys
+import psycopg2
+settings, dbname, statements = json.loads(sys.argv[1]), *sys.argv[2:]
+statements = json.loads(statements)
+params = {
+    key: settings["db_" + key]
+    for key in ("host", "port", "user", "password")
+    if settings.get("db_" + key)
+}
+connection = psycopg2.connect(dbname=dbname, **params)
+connection.autocommit = True
+rows = []
+with connection.cursor() as cr:
+    for statement, args in statements:
+        cr.execute(statement, args)
+        rows = cr.fetchall() if cr.description else []
+connection.close()
+print(json.dumps(rows))
+"""
+
+
+def sql(db_settings, statements, dbname="postgres"):
+    """Run (statement, arguments) pairs on a database of the server; returns
+    the rows of the last statement."""
+    result = subprocess.run(
+        [
+            VENV_PY,
+            "-c",
+            SQL_SCRIPT,
+            json.dumps(db_settings),
+            dbname,
+            json.dumps(statements),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode:
+        error = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        done = "; ".join(statement for statement, _ in statements)
+        raise DevError(f"PostgreSQL refused `{done}` (database {dbname}): {error}")
+    return json.loads(result.stdout)
 
 
 def pg_bindir():

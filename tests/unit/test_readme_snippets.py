@@ -9,9 +9,9 @@ import subprocess
 import textwrap
 import time
 
-from harness import plain_webhook_package, readme_code_block
+from harness import readme_code_block
 
-signing = plain_webhook_package()["signing"]
+from coop_developer_settings.webhook import signing
 
 
 def test_node_snippet_verifies_a_delivery(tmp_path):

@@ -1,6 +1,4 @@
-# Copyright 2026 Coop Developer Settings contributors
-# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""The plain-Python webhook package, on its own (no database)."""
+"""The plain-Python webhook package, on its own: no Odoo, no database."""
 
 import ipaddress
 import random
@@ -8,15 +6,17 @@ import socket
 import time
 import zlib
 from datetime import datetime, timezone
+from unittest import TestCase
 
+from receiver import RawReceiver, Receiver
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from odoo.tests import tagged
-from odoo.tests.common import BaseCase
-
-from ..webhook import batch, client, retry, signing, url_guard
-from ..webhook.settings import DEFAULTS, InvalidSetting, WebhookSettings
-from .receiver import RawReceiver, Receiver
+from coop_developer_settings.webhook import batch, client, retry, signing, url_guard
+from coop_developer_settings.webhook.settings import (
+    DEFAULTS,
+    InvalidSetting,
+    WebhookSettings,
+)
 
 LOOPBACK = url_guard.parse_networks("127.0.0.0/8")
 TIMEOUTS = {
@@ -99,8 +99,7 @@ REFUSED_URLS = [
 ]
 
 
-@tagged("post_install", "-at_install")
-class TestUrlGuard(BaseCase):
+class TestUrlGuard(TestCase):
     def test_refused_urls(self):
         self.assertGreaterEqual(len(REFUSED_URLS), 30)
         for url, code in REFUSED_URLS:
@@ -217,8 +216,7 @@ class TestUrlGuard(BaseCase):
             self.assertEqual(receiver.requests, [], "nothing reached the receiver")
 
 
-@tagged("post_install", "-at_install")
-class TestSigning(BaseCase):
+class TestSigning(TestCase):
     def test_reference_verifier_accepts_our_signatures(self):
         secret = signing.generate_secret()
         self.assertTrue(secret.startswith("whsec_"))
@@ -241,8 +239,7 @@ class TestSigning(BaseCase):
             Webhook(new).verify(body + b" ", headers)
 
 
-@tagged("post_install", "-at_install")
-class TestRetrySchedule(BaseCase):
+class TestRetrySchedule(TestCase):
     def test_schedule_with_jitter_then_exhausted(self):
         rng = random.Random(1)
         for attempt, planned in enumerate(retry.DEFAULT_SCHEDULE, start=1):
@@ -283,8 +280,7 @@ class TestRetrySchedule(BaseCase):
                 retry.parse_schedule(text)
 
 
-@tagged("post_install", "-at_install")
-class TestClient(BaseCase):
+class TestClient(TestCase):
     def post(self, receiver, **kwargs):
         """POST bytes that are no event (the receiver must not check them)."""
         return client.post(
@@ -436,8 +432,7 @@ def sender(**kwargs):
     return client.Sender(allowed_networks=LOOPBACK, **{**TIMEOUTS, **kwargs})
 
 
-@tagged("post_install", "-at_install")
-class TestSender(BaseCase):
+class TestSender(TestCase):
     def test_the_connection_is_kept_alive_between_attempts(self):
         with Receiver(events=False, keep_alive=True) as receiver, sender() as send:
             outcomes = [send.post(receiver.url, b"{}", {}) for _ in range(3)]
@@ -558,8 +553,7 @@ class TestSender(BaseCase):
         self.assertNotEqual(first["peer"], second["peer"])
 
 
-@tagged("post_install", "-at_install")
-class TestBatch(BaseCase):
+class TestBatch(TestCase):
     def attempts(self, receiver, paths, count):
         return [
             batch.Attempt((path, i), path, f"{receiver.url}/{path}", b"{}", {})
@@ -636,8 +630,7 @@ class TestBatch(BaseCase):
         self.assertEqual(len(receiver.requests), 1)
 
 
-@tagged("post_install", "-at_install")
-class TestSettings(BaseCase):
+class TestSettings(TestCase):
     def test_defaults_and_parsing(self):
         self.assertEqual(WebhookSettings.from_params({}.get), DEFAULTS)
         params = {
