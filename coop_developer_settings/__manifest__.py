@@ -4,7 +4,7 @@
     "name": "Coop Developer Settings",
     "summary": "API keys and signed webhooks that connect a food cooperative's "
     "shop to its newsletter tools",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Sales",
     "website": "https://github.com/coop-developer-settings/coop-developer-settings",
     "author": "Coop Developer Settings contributors",
@@ -12,7 +12,7 @@
     "license": "AGPL-3",
     "development_status": "Alpha",
     "depends": ["sale", "queue_job"],
-    "external_dependencies": {"python": ["idna", "requests"]},
+    "external_dependencies": {"python": ["cryptography", "idna", "requests"]},
     "data": [
         "security/coop_developer_settings_security.xml",
         "security/ir.model.access.csv",

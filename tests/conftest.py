@@ -67,6 +67,10 @@ def odoo_server(odoo_env):
     yield server
     server.stop()
     cli.drop()
+    # Whatever the tests did, no signing secret reached the server's log.
+    assert "whsec_" not in server.log_path.read_text(errors="replace"), (
+        f"a webhook signing secret is in {server.log_path}"
+    )
 
 
 @pytest.fixture(scope="session")

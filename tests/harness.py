@@ -222,6 +222,7 @@ class Rpc:
     def __init__(self, server, login, password):
         self.server = server
         self.db = server.db
+        self.login = login
         self.password = password
         common = xmlrpc.client.ServerProxy(f"{server.url}/xmlrpc/2/common")
         self.uid = common.authenticate(self.db, login, password, {})
@@ -287,7 +288,11 @@ class WebClient:
         if password is None:
             assert shown["res_model"] == "res.users.apikeys.show", shown
             return shown["context"]
-        check = shown
+        return self.confirm_password(shown, password)["context"]
+
+    def confirm_password(self, check, password):
+        """Answer Odoo's password check; returns what the checked action
+        returns."""
         assert check["res_model"] == "res.users.identitycheck", (
             "the password is asked first"
         )
@@ -296,8 +301,22 @@ class WebClient:
             "write",
             [[check["res_id"]], {"password": password}],
         )
-        shown = self.call("res.users.identitycheck", "run_check", [[check["res_id"]]])
-        return shown["context"]
+        return self.call("res.users.identitycheck", "run_check", [[check["res_id"]]])
+
+    def reveal_secret(self, endpoint_id, password):
+        """Secret, as its button runs it: the password, then the secret."""
+        check = self.call(
+            "coop.webhook.endpoint", "action_reveal_secret", [[endpoint_id]]
+        )
+        shown = self.confirm_password(check, password)
+        return shown["context"]["default_secret"]
+
+
+def signing_secret(rpc, endpoint_id):
+    """An endpoint's signing secret, revealed to rpc's user as the web client
+    does (no RPC read returns it)."""
+    web = WebClient(rpc.server, rpc.login, rpc.password)
+    return web.reveal_secret(endpoint_id, rpc.password)
 
 
 def create_developer(admin, login, name):

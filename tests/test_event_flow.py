@@ -11,7 +11,14 @@ import time
 from datetime import timedelta
 
 import pytest
-from harness import ROOT, Rpc, create_developer, cycle_values, wait_for
+from harness import (
+    ROOT,
+    Rpc,
+    create_developer,
+    cycle_values,
+    signing_secret,
+    wait_for,
+)
 from receiver import Receiver
 from standardwebhooks.webhooks import Webhook
 
@@ -39,8 +46,8 @@ def subscribe(rpc, code, url, **values):
 
 
 def verified(admin, endpoint_id, request):
-    [row] = admin("coop.webhook.endpoint", "read", [endpoint_id], ["secret"])
-    return Webhook(row["secret"]).verify(request["body"], request["headers"])
+    secret = signing_secret(admin, endpoint_id)
+    return Webhook(secret).verify(request["body"], request["headers"])
 
 
 def open_cycle(admin, name, lasts):

@@ -14,9 +14,21 @@ from harness import ADDON, ROOT
 PROBLEM = re.compile(r" (ERROR|CRITICAL) | WARNING .*coop_developer_settings")
 MANIFEST = f"{ADDON}/__manifest__.py"
 
+# The webhook-signature header of one fixed message, per endpoint: what its
+# receivers verify, before and after the upgrade.
+SIGNATURES = """
+from odoo.addons.coop_developer_settings.webhook import signing
+print('SIGNATURES=' + json.dumps({
+    e.id: signing.signature_header(
+        e._signing_secrets(), 'msg_upgrade', 1767600000, b'{}')
+    for e in env['coop.webhook.endpoint'].search([])}))
+"""
+
 # Run by the previous release: webhook deliveries of every kind it had, as
-# its users' databases hold them.
-PREVIOUS_DATA = """
+# its users' databases hold them, and endpoints' signing secrets (one just
+# rotated: its previous secret still signs).
+PREVIOUS_DATA = (
+    """
 import json
 admin = env.ref('base.user_admin')
 types = {t.code: t for t in env['coop.webhook.event.type'].search([])}
@@ -32,11 +44,16 @@ cycle = env['coop.sale.cycle'].create({
 cycle.action_open()
 cycle.action_close()
 opened[0].action_send_test_event()
-rows = env['coop.webhook.delivery'].search_read([], ['event_id', 'body', 'state'])
+opened[1]._rotate_secret()
+rows = env['coop.webhook.delivery'].search_read([], ['webhook_id', 'body', 'state'])
 print('DELIVERIES=' + json.dumps(rows))
+print('SECRETS=' + json.dumps(Endpoint.search([]).read(['secret', 'previous_secret'])))
 """
+    + SIGNATURES
+)
 
-CURRENT_DATA = """
+CURRENT_DATA = (
+    """
 import json
 rows = env['coop.webhook.delivery'].search_read(
     [], ['webhook_id', 'body', 'state', 'event_id', 'endpoint_id'])
@@ -48,7 +65,12 @@ events = env['coop.webhook.event'].search_read(
 print('DELIVERIES=' + json.dumps(rows))
 print('EVENTS=' + json.dumps(events))
 print('STATE=' + env['ir.module.module'].search([('name', '=', 'ADDON')]).state)
+env.cr.execute('SELECT row_to_json(e)::text FROM coop_webhook_endpoint e')
+print('ROWS=' + json.dumps([row for row, in env.cr.fetchall()]))
+print('READ=' + json.dumps(env['coop.webhook.endpoint'].search([]).read(), default=str))
 """.replace("ADDON", ADDON)
+    + SIGNATURES
+)
 
 
 def assert_clean(returncode, log, what):
@@ -107,7 +129,14 @@ def test_upgrade_from_the_previous_release_uninstall_reinstall(
 ):
     previous = previous_release(tmp_path)
     odoo_addons = odoo_env["source"] / "odoo" / "addons"
-    current_config = odoo_cli.config.read_text()
+    # A data directory of its own: the upgrade creates the key file there.
+    data_dir = tmp_path / "data"
+    current_config = re.sub(
+        r"^data_dir = .*$",
+        f"data_dir = {data_dir}",
+        odoo_cli.config.read_text(),
+        flags=re.MULTILINE,
+    )
     # The previous release alone on the addons path.
     odoo_cli.config.write_text(
         re.sub(
@@ -121,15 +150,17 @@ def test_upgrade_from_the_previous_release_uninstall_reinstall(
         *odoo_cli.run("-i", ADDON, "--stop-after-init", "--without-demo=all"),
         f"install of {previous} in an empty database",
     )
-    before = {
-        row["id"]: row for row in printed(odoo_cli.shell(PREVIOUS_DATA), "DELIVERIES")
-    }
+    out = odoo_cli.shell(PREVIOUS_DATA)
+    before = {row["id"]: row for row in printed(out, "DELIVERIES")}
     assert len(before) == 4, before  # opened twice, closed, test
+    secrets_before = printed(out, "SECRETS")
+    signatures_before = printed(out, "SIGNATURES")
+    assert sorted(len(s.split()) for s in signatures_before.values()) == [1, 1, 2]
 
     odoo_cli.config.write_text(current_config)
-    assert_clean(
-        *odoo_cli.run("-u", ADDON, "--stop-after-init"), f"upgrade from {previous}"
-    )
+    returncode, log = odoo_cli.run("-u", ADDON, "--stop-after-init")
+    assert_clean(returncode, log, f"upgrade from {previous}")
+    assert "whsec_" not in log
     out = odoo_cli.shell(CURRENT_DATA)
     assert module_state(out) == "installed"
     after = {row["id"]: row for row in printed(out, "DELIVERIES")}
@@ -138,9 +169,24 @@ def test_upgrade_from_the_previous_release_uninstall_reinstall(
         new = after[delivery_id]
         old_body, new_body = json.loads(old["body"]), json.loads(new["body"])
         # Receivers deduplicate on the id: the same, with the same content.
-        assert new["webhook_id"] == old["event_id"] == new_body["id"]
+        assert new["webhook_id"] == old["webhook_id"] == new_body["id"]
         assert new_body == old_body, "the same event, the same content"
         assert new["state"] == old["state"]
+    # The signing secrets are encrypted at rest, with a key file the upgrade
+    # created outside the database; receivers see the same signatures.
+    assert printed(out, "SIGNATURES") == signatures_before
+    clear = [
+        value
+        for row in secrets_before
+        for value in row.values()
+        if isinstance(value, str)
+    ]
+    assert len(clear) == 4 and all(value.startswith("whsec_") for value in clear)
+    seen = json.dumps([printed(out, "ROWS"), printed(out, "READ")])
+    assert "whsec_" not in seen
+    assert all(value not in seen for value in clear)
+    key_file = data_dir / ADDON / "secret.keys"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
     events = {event["id"]: event for event in printed(out, "EVENTS")}
     assert len(events) == 3, "the two deliveries of 'opened' share their event"
     for row in after.values():

@@ -14,7 +14,14 @@ from datetime import timedelta
 
 import odoorpc
 import requests
-from harness import GROUP_XMLID, Rpc, WebClient, cycle_values, wait_for
+from harness import (
+    GROUP_XMLID,
+    Rpc,
+    WebClient,
+    cycle_values,
+    signing_secret,
+    wait_for,
+)
 from receiver import Receiver  # the addon tests' HTTP receiver (see conftest)
 from standardwebhooks.webhooks import Webhook
 
@@ -64,9 +71,7 @@ def test_newsletter_tool_pulls_the_buyers_with_a_generated_key(odoo_server, admi
         wait_for(lambda: receiver.requests, what="the webhook")
         time.sleep(1)  # a duplicate would arrive now
     assert len(receiver.requests) == 1, receiver.requests
-    secret = admin("coop.webhook.endpoint", "read", [endpoint_id], ["secret"])[0][
-        "secret"
-    ]
+    secret = signing_secret(admin, endpoint_id)
     request = receiver.requests[0]
     payload = Webhook(secret).verify(request["body"], request["headers"])
     assert payload["type"] == "sale_cycle.opened"

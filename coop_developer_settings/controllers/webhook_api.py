@@ -86,7 +86,7 @@ class WebhookApi(http.Controller):
         vals = self._create_values(env, body)
         endpoint = env["coop.webhook.endpoint"].create(vals)
         return json_response(
-            {**webhook_json(endpoint), "secret": endpoint.sudo().secret}, 201
+            {**webhook_json(endpoint), "secret": endpoint._secret()}, 201
         )
 
     def _json_body(self, env):

@@ -8,12 +8,13 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL, mute_logger, sql
 
 from odoo.addons.base.models.res_users import check_identity
 
 from ..webhook import signing, url_guard
 from ..webhook.schemas import MAX_LEAD_TIME_HOURS, MIN_LEAD_TIME_HOURS
+from .coop_secret_vault import SecretUnreadable
 from .coop_webhook_delivery import ALL_STATES, IN_FLIGHT
 from .res_users import GROUP_XMLID
 
@@ -37,8 +38,6 @@ LIFECYCLE_FIELDS = frozenset(
         "state",
         "disabled_reason",
         "enabled_at",
-        "secret",
-        "previous_secret",
         "previous_secret_until",
         "last_manual_send_at",
         "disabled_at",
@@ -55,6 +54,11 @@ class CoopWebhookEndpoint(models.Model):
     _inherit = ["mail.thread"]
     _order = "event_type_id, id"
     _rec_name = "url"
+    # The signing secrets, encrypted (coop.secret.vault) in columns the ORM
+    # does not know (see init): no read, export, tracking or log can return
+    # them, administrators' included. Owners and administrators see one
+    # through Secret, after their password (action_reveal_secret).
+    _coop_sealed_columns = ("secret_sealed", "previous_secret_sealed")
 
     user_id = fields.Many2one(
         "res.users",
@@ -92,10 +96,6 @@ class CoopWebhookEndpoint(models.Model):
     )
     disabled_reason = fields.Char(readonly=True)
     disabled_at = fields.Datetime(readonly=True, copy=False)
-    # Secrets: administrators only; owners see theirs through a button that
-    # checks their password (action_reveal_secret).
-    secret = fields.Char(groups="base.group_system", copy=False)
-    previous_secret = fields.Char(groups="base.group_system", copy=False)
     previous_secret_until = fields.Datetime(
         readonly=True, copy=False, help="The old secret also signs until then."
     )
@@ -406,8 +406,12 @@ class CoopWebhookEndpoint(models.Model):
                 self._check_owner(self.env["res.users"].browse(owner_id).exists())
             vals["url"] = self._check_url_value(vals.get("url"))
             self._check_event_type_value(vals.get("event_type_id"))
-            vals["secret"] = signing.generate_secret()
-        return super().create(vals_list)
+        # Sealed first: without a usable key, nothing is written.
+        sealed = [self._seal_secrets(signing.generate_secret()) for _vals in vals_list]
+        endpoints = super().create(vals_list)
+        for endpoint, secrets in zip(endpoints, sealed, strict=True):
+            endpoint._write_sealed(secrets)
+        return endpoints
 
     def write(self, vals):
         self._refuse_lifecycle_fields(vals)
@@ -441,22 +445,75 @@ class CoopWebhookEndpoint(models.Model):
         ]
 
     # ------------------------------------------------------------------
-    # Actions of the Developer settings tab
+    # Signing secrets, encrypted at rest
     # ------------------------------------------------------------------
+
+    def init(self):
+        for column in self._coop_sealed_columns:
+            if not sql.column_exists(self.env.cr, self._table, column):
+                sql.create_column(self.env.cr, self._table, column, "varchar")
+
+    def _sealed_secrets(self):
+        """(current, previous) as stored: sealed, or None."""
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL(
+                "SELECT secret_sealed, previous_secret_sealed "
+                "FROM coop_webhook_endpoint WHERE id = %s",
+                self.id,
+            )
+        )
+        return self.env.cr.fetchone() or (None, None)
+
+    def _unseal(self, column, sealed):
+        vault = self.env["coop.secret.vault"]
+        return vault._unseal(sealed, vault._purpose(self._table, column))
+
+    def _secret(self):
+        """The current signing secret, in clear: for its owner's eyes only
+        (callers check access first), or to sign."""
+        return self._unseal("secret_sealed", self._sealed_secrets()[0])
+
+    def _seal_secrets(self, secret, previous=None):
+        """{sealed column: the secret sealed for it, or None}."""
+        vault = self.env["coop.secret.vault"]
+        return {
+            column: value and vault._seal(value, vault._purpose(self._table, column))
+            for column, value in zip(
+                self._coop_sealed_columns, (secret, previous), strict=True
+            )
+        }
+
+    def _write_sealed(self, sealed):
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE coop_webhook_endpoint SET secret_sealed = %s, "
+                "previous_secret_sealed = %s WHERE id = %s",
+                sealed["secret_sealed"],
+                sealed["previous_secret_sealed"],
+                self.id,
+            )
+        )
+
+    def _store_secrets(self, secret, previous=None):
+        """Seal and store the current and the previous signing secret."""
+        self._write_sealed(self._seal_secrets(secret, previous))
 
     def _signing_secrets(self):
         """The secrets that sign now: the current one, and the previous one
         during the 24 hours after a rotation."""
         self.ensure_one()
-        endpoint = self.sudo()
-        secrets = [endpoint.secret]
-        if (
-            endpoint.previous_secret
-            and endpoint.previous_secret_until
-            and (endpoint.previous_secret_until > fields.Datetime.now())
-        ):
-            secrets.append(endpoint.previous_secret)
+        current, previous = self._sealed_secrets()
+        secrets = [self._unseal("secret_sealed", current)]
+        until = self.sudo().previous_secret_until
+        if previous and until and until > fields.Datetime.now():
+            secrets.append(self._unseal("previous_secret_sealed", previous))
         return secrets
+
+    # ------------------------------------------------------------------
+    # Actions of the Developer settings tab
+    # ------------------------------------------------------------------
 
     def _coop_tab_values(self):
         """The endpoints as the Developer settings tab shows them."""
@@ -489,7 +546,7 @@ class CoopWebhookEndpoint(models.Model):
         if user_id:
             vals["user_id"] = user_id
         endpoint = self.create(vals)
-        return {"id": endpoint.id, "secret": endpoint.sudo().secret}
+        return {"id": endpoint.id, "secret": endpoint._secret()}
 
     def coop_tab_deliveries(self, limit=20):
         """The delivery log of the tab: the latest deliveries the caller may
@@ -528,7 +585,7 @@ class CoopWebhookEndpoint(models.Model):
             "name": self.env._("Signing secret"),
             "views": [(False, "form")],
             "target": "new",
-            "context": {"default_secret": self.sudo().secret},
+            "context": {"default_secret": self._secret()},
         }
 
     @check_identity
@@ -537,18 +594,30 @@ class CoopWebhookEndpoint(models.Model):
         return self.action_reveal_secret()
 
     def _rotate_secret(self):
+        """A new secret; the previous one also signs for 24 hours, unless it
+        can no longer be decrypted (its key was lost): then the new one
+        signs alone at once."""
         self.check_access("write")
         for endpoint in self.sudo():
+            try:
+                previous = endpoint._secret()
+            except SecretUnreadable:
+                previous = None
+            endpoint._store_secrets(signing.generate_secret(), previous)
             endpoint.write(
                 {
-                    "previous_secret": endpoint.secret,
-                    "previous_secret_until": fields.Datetime.now() + ROTATION_OVERLAP,
-                    "secret": signing.generate_secret(),
+                    "previous_secret_until": previous
+                    and fields.Datetime.now() + ROTATION_OVERLAP
                 }
             )
             endpoint.message_post(
                 body=self.env._(
                     "Signing secret rotated: the previous one also signs for 24 hours."
+                )
+                if previous
+                else self.env._(
+                    "Signing secret replaced: the previous one could not be "
+                    "decrypted any more; only the new one signs."
                 )
             )
 

@@ -92,6 +92,17 @@ class ResConfigSettings(models.TransientModel):
         help="Per job (1 to 100): a receiver gets at most this many requests at "
         "once from a job.",
     )
+    coop_secret_key_location = fields.Char(
+        string="Encryption key of the secrets",
+        compute="_compute_coop_secret_key_location",
+        help="Webhook signing secrets are stored encrypted; the key is never in "
+        "the database.",
+    )
+
+    def _compute_coop_secret_key_location(self):
+        text = self.env["coop.secret.vault"]._key_location_text()
+        for settings in self:
+            settings.coop_secret_key_location = text
 
     @api.constrains(*WEBHOOK_FIELDS.values())
     def _check_webhook_settings(self):

@@ -16,7 +16,7 @@ from .receiver import Receiver
 @tagged("post_install", "-at_install")
 class TestWebhookDelivery(WebhookCase):
     def secret(self, endpoint):
-        return endpoint.sudo().secret
+        return endpoint._secret()
 
     def verify(self, endpoint, request):
         """The reference verifier accepts the request; returns the payload."""
@@ -150,7 +150,7 @@ class TestWebhookDelivery(WebhookCase):
         )
         self.assertTrue(notice, "the owner is notified")
         self.assertIn("re-enable", notice[0].body)
-        self.assertNotIn(endpoint.sudo().secret, notice[0].body)
+        self.assertNotIn(endpoint._secret(), notice[0].body)
 
     def test_five_days_of_failures_disable_and_notify(self):
         self.env["ir.config_parameter"].set_param(

@@ -64,7 +64,7 @@ class TestEventLog(WebhookCase):
             (mine, steady.requests[0]),
             (theirs, flaky.requests[-1]),
         ):
-            payload = Webhook(endpoint.sudo().secret).verify(
+            payload = Webhook(endpoint._secret()).verify(
                 request["body"], request["headers"]
             )
             self.assertEqual(payload["id"], event.public_id)

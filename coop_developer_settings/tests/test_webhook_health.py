@@ -72,7 +72,7 @@ class TestWarningBeforeDisabling(WebhookCase):
                 "disabled on",
             ):
                 self.assertIn(expected, mail.body_html)
-            self.assertNotIn(endpoint.sudo().secret, mail.body_html)
+            self.assertNotIn(endpoint._secret(), mail.body_html)
             # A success ends the streak; the next one is warned about again.
             with freeze_time(start + timedelta(days=4, hours=1)):
                 endpoint.with_user(self.developer).action_send_test_event()

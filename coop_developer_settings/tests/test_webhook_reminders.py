@@ -67,7 +67,7 @@ class TestReminders(WebhookCase):
             self.cron(T0)
             self.run_jobs()
         [request] = receiver.requests
-        payload = Webhook(endpoint.sudo().secret).verify(
+        payload = Webhook(endpoint._secret()).verify(
             request["body"], request["headers"]
         )
         self.assertEqual(payload["type"], "sale_cycle.closing_soon")

@@ -78,11 +78,7 @@ class TestAnyAnswerEndsAsAnAttempt(WebhookCase):
         with the exception's class, and the delivery goes on retrying."""
         with Receiver() as receiver:
             endpoint = self.endpoint(receiver.url)
-            self.env.cr.execute(
-                "UPDATE coop_webhook_endpoint SET secret = 'broken' WHERE id = %s",
-                [endpoint.id],
-            )
-            endpoint.invalidate_recordset(["secret"])
+            endpoint._store_secrets("broken")
             self.create_cycle(state="open")
             self.run_jobs(rounds=1)
         [delivery] = self.deliveries(endpoint)

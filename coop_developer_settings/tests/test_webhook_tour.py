@@ -23,7 +23,7 @@ class TestWebhookTour(DeliveryJobsMixin, HttpCase):
         self.assertEqual(endpoint.url, receiver.url)
         self.assertEqual(endpoint.event_type, "sale_cycle.opened")
         [request] = receiver.requests
-        payload = Webhook(endpoint.sudo().secret).verify(
+        payload = Webhook(endpoint._secret()).verify(
             request["body"], request["headers"]
         )
         self.assertEqual(payload["type"], "webhook.test")
