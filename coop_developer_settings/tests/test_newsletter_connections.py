@@ -1,0 +1,403 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Newsletter connections: the provider key checked and sealed, owners
+only, and the demo shop's buyers synced into the Brevo and Mailchimp fakes
+on 127.0.0.1 by the real jobs."""
+
+import io
+import json
+import logging
+from unittest.mock import patch
+
+from odoo import Command
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import TransactionCase, tagged
+from odoo.tools import config
+
+from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.queue_job.job import Job
+
+from ..newsletter.mailchimp import subscriber_hash
+from .common import new_developer, pending_jobs, perform_jobs
+from .fakes.brevo import FakeBrevo
+from .fakes.mailchimp import FakeMailchimp
+
+SYNC = "_sync_job"
+
+
+class NewsletterCase(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.shop = cls.env.ref("base.main_company")
+        cls.developer = new_developer(cls.env, "coop-newsletter-dev", cls.shop)
+        cls.other = new_developer(cls.env, "coop-newsletter-other", cls.shop)
+        cls.admin = cls.env.ref("base.user_admin")
+        cls.Connection = cls.env["coop.newsletter.connection"]
+        # The demo shop's buyers, as the buyer list holds them.
+        cls.buyers = cls.env["coop.buyer"].search([("company_id", "=", cls.shop.id)])
+
+    def setUp(self):
+        super().setUp()
+        self.brevo = self.enterContext(FakeBrevo(import_delay=0))
+        self.mailchimp = self.enterContext(FakeMailchimp())
+        self.brevo_list = self.brevo.add_list("Buyers")
+        self.mailchimp_list = self.mailchimp.add_list("Buyers")
+        # The fakes' addresses come from the server configuration only.
+        self.startPatcher(
+            patch.dict(
+                config.options,
+                {
+                    "coop_newsletter_brevo_url": self.brevo.url,
+                    "coop_newsletter_mailchimp_url": self.mailchimp.url,
+                },
+            )
+        )
+
+    def connect(self, provider="brevo", user=None, key=None):
+        fake = self.brevo if provider == "brevo" else self.mailchimp
+        return self.Connection.with_user(user or self.developer).browse(
+            self.Connection.with_user(user or self.developer).coop_connect(
+                provider, key or fake.key, self.shop.id
+            )["id"]
+        )
+
+    def raw_row(self, connection):
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT row_to_json(c)::text FROM coop_newsletter_connection c "
+            "WHERE id = %s",
+            [connection.id],
+        )
+        return self.env.cr.fetchone()[0]
+
+    def sync(self, connection):
+        connection.action_sync_now()
+        perform_jobs(self.env, method=SYNC)
+        self.assertFalse(pending_jobs(self.env, SYNC))
+        connection.invalidate_recordset()
+
+
+@tagged("post_install", "-at_install")
+class TestNewsletterConnect(NewsletterCase):
+    def test_a_good_key_connects_and_is_never_read_back(self):
+        connection = self.connect()
+        self.assertEqual(connection.account_name, "La Coop du Coin")
+        self.assertEqual(connection.state, "connected")
+        self.assertEqual(connection.key_hint, self.brevo.key[-4:])
+        self.assertEqual(connection.sudo()._key(), self.brevo.key)
+        self.assertNotIn(self.brevo.key, self.raw_row(connection))
+        for user in (self.developer, self.admin):
+            Connection = self.Connection.with_user(user)
+            exportable = [
+                name for name, field in Connection._fields.items() if field.exportable
+            ]
+            seen = json.dumps(
+                [
+                    Connection.browse(connection.id).read(),
+                    Connection.search_read([("id", "=", connection.id)]),
+                    Connection.fields_get(),
+                    Connection.web_search_read(
+                        [("id", "=", connection.id)],
+                        {name: {} for name in exportable},
+                    ),
+                    # Exports are the administrators' (group_allow_export).
+                    user == self.admin
+                    and Connection.browse(connection.id).export_data(exportable),
+                ],
+                default=str,
+            )
+            self.assertNotIn(self.brevo.key, seen)
+            with (
+                self.subTest(user=user.login),
+                self.assertRaisesRegex(ValueError, "Invalid field"),
+            ):
+                Connection.browse(connection.id).read(["api_key_sealed"])
+
+    def test_a_mailchimp_key_connects(self):
+        connection = self.connect("mailchimp")
+        self.assertEqual(connection.account_name, "La Coop du Coin")
+        lists = connection.coop_lists()
+        self.assertEqual([item["id"] for item in lists], [self.mailchimp_list])
+
+    def test_a_wrong_key_is_refused_and_nothing_is_saved(self):
+        with self.assertRaisesRegex(ValidationError, "refused this API key"):
+            self.connect(key="xkeysib-wrong0123456789")
+        self.assertFalse(self.Connection.sudo().search([]))
+        self.assertEqual(len(self.brevo.calls("GET", "/v3/account")), 1)
+
+    def test_no_key_or_a_key_in_the_create_is_refused_plainly(self):
+        Connection = self.Connection.with_user(self.developer)
+        with self.assertRaisesRegex(ValidationError, "Paste the API key"):
+            Connection.create({"provider": "brevo", "company_id": self.shop.id})
+        with self.assertRaisesRegex(AccessError, "Refused: account_name"):
+            Connection.create(
+                {
+                    "provider": "brevo",
+                    "api_key": self.brevo.key,
+                    "company_id": self.shop.id,
+                    "account_name": "forged",
+                }
+            )
+        self.assertFalse(self.Connection.sudo().search([]))
+
+    def test_only_a_shop_of_the_owner(self):
+        elsewhere = self.env["res.company"].create({"name": "Another shop"})
+        with self.assertRaisesRegex(ValidationError, "Choose a shop"):
+            self.Connection.with_user(self.developer).create(
+                {
+                    "provider": "brevo",
+                    "api_key": self.brevo.key,
+                    "company_id": elsewhere.id,
+                }
+            )
+        self.assertFalse(self.brevo.calls())
+
+    def test_another_user_neither_sees_nor_changes_it(self):
+        connection = self.connect()
+        Other = self.Connection.with_user(self.other)
+        self.assertFalse(Other.search([]))
+        with self.assertRaises(AccessError):
+            Other.browse(connection.id).read(["account_name"])
+        with self.assertRaises(AccessError):
+            Other.browse(connection.id).write({"company_id": self.shop.id})
+        with self.assertRaises(AccessError):
+            Other.browse(connection.id).action_disconnect()
+        with self.assertRaises(AccessError):
+            Other.browse(connection.id).coop_lists()
+        # Administrators see every connection.
+        self.assertIn(connection, self.Connection.with_user(self.admin).search([]))
+
+    def test_the_lifecycle_only_changes_through_the_buttons(self):
+        connection = self.connect()
+        with self.assertRaisesRegex(AccessError, "Refused: state, sync_cursor"):
+            connection.write({"state": "connected", "sync_cursor": "1.1.0.0"})
+
+    def test_connections_are_capped_per_user(self):
+        for _number in range(10):
+            self.connect()
+        with self.assertRaisesRegex(ValidationError, "At most 10"):
+            self.connect()
+
+    def test_the_list_is_one_of_the_accounts(self):
+        connection = self.connect()
+        self.assertEqual(
+            connection.coop_lists(),
+            [{"id": str(self.brevo_list), "name": "Buyers", "members": 0}],
+        )
+        with self.assertRaisesRegex(ValidationError, "not one of the account's"):
+            connection.action_set_list("999")
+        connection.action_set_list(str(self.brevo_list))
+        self.assertEqual(connection.list_name, "Buyers")
+
+    def test_disconnect_forgets_the_key(self):
+        connection = self.connect()
+        connection.action_disconnect()
+        self.assertEqual(connection.state, "disconnected")
+        self.env.cr.execute(
+            "SELECT api_key_sealed FROM coop_newsletter_connection WHERE id = %s",
+            [connection.id],
+        )
+        self.assertIsNone(self.env.cr.fetchone()[0])
+
+    def test_access_removal_and_archiving_disconnect(self):
+        connection = self.connect()
+        self.developer.write(
+            {
+                "groups_id": [
+                    Command.unlink(
+                        self.env.ref(
+                            "coop_developer_settings.group_developer_settings"
+                        ).id
+                    )
+                ]
+            }
+        )
+        self.assertEqual(connection.sudo().state, "disconnected")
+        self.assertEqual(
+            connection.sudo().disconnected_reason, "Developer settings access removed."
+        )
+        kept = self.connect(user=self.other)
+        self.other.action_archive()
+        self.assertEqual(kept.sudo().state, "disconnected")
+
+    def test_deleting_the_user_deletes_the_connection(self):
+        connection = self.connect()
+        self.developer.unlink()
+        self.assertFalse(connection.sudo().exists())
+
+
+@tagged("post_install", "-at_install")
+class TestNewsletterSync(NewsletterCase):
+    def buyer(self, name):
+        return self.buyers.filtered(lambda buyer: buyer.name == name)
+
+    def changes(self):
+        """Joel Willis opts out, Ready Mat's orders are cancelled."""
+        self.env["mail.blacklist"]._add(self.buyer("Joel Willis").email)
+        self.env["sale.order"].search(
+            [
+                ("partner_id", "=", self.buyer("Ready Mat").partner_id.id),
+                ("company_id", "=", self.shop.id),
+                ("state", "=", "sale"),
+            ]
+        )._action_cancel()
+        self.env.flush_all()
+
+    def test_brevo_first_sync_then_only_the_changes(self):
+        connection = self.connect()
+        connection.action_set_list(str(self.brevo_list))
+        self.sync(connection)
+        addresses = {buyer.email.lower() for buyer in self.buyers}
+        self.assertEqual(len(addresses), 6)
+        self.assertEqual(self.brevo.members(self.brevo_list), addresses)
+        self.assertEqual(connection.state, "connected")
+        self.assertEqual(connection.last_sync_subscribed, 6)
+        self.assertTrue(connection.last_sync_at)
+        joel = self.brevo.contact("joel.willis63@example.com")
+        self.assertEqual(joel["attributes"]["FIRSTNAME"], "Joel")
+        self.assertEqual(joel["attributes"]["LASTNAME"], "Willis")
+        self.assertEqual(joel["attributes"]["COOP_SHOP"], self.shop.name)
+        gemini = self.brevo.contact("gemini_furniture@fake.geminifurniture.com")
+        self.assertEqual(gemini["attributes"]["FIRSTNAME"], "Gemini Furniture")
+        self.assertNotIn("LASTNAME", gemini["attributes"])
+        imported = len(self.brevo.calls("POST", "/v3/contacts/import"))
+
+        self.changes()
+        self.sync(connection)
+        imports = self.brevo.calls("POST", "/v3/contacts/import")[imported:]
+        sent = [row["email"] for call in imports for row in call["body"]["jsonBody"]]
+        self.assertEqual(sent, ["joel.willis63@example.com"])
+        self.assertTrue(imports[0]["body"]["emailBlacklist"])
+        removals = self.brevo.calls("POST", r"/v3/contacts/lists/\d+/contacts/remove")
+        self.assertEqual(
+            [call["body"]["emails"] for call in removals], [["ready.mat28@example.com"]]
+        )
+        self.assertTrue(self.brevo.contact("joel.willis63@example.com")["blacklisted"])
+        self.assertNotIn("ready.mat28@example.com", self.brevo.members(self.brevo_list))
+        self.assertEqual(
+            (
+                connection.last_sync_subscribed,
+                connection.last_sync_opted_out,
+                connection.last_sync_removed,
+            ),
+            (0, 1, 1),
+        )
+
+    def test_mailchimp_first_sync_then_only_the_changes(self):
+        connection = self.connect("mailchimp")
+        connection.action_set_list(self.mailchimp_list)
+        self.sync(connection)
+        for buyer in self.buyers:
+            self.assertEqual(
+                self.mailchimp.status(self.mailchimp_list, buyer.email.lower()),
+                "subscribed",
+            )
+        known = {
+            subscriber_hash(buyer.email.lower()): buyer.email.lower()
+            for buyer in self.buyers
+        }
+        requests_before = len(self.mailchimp.requests)
+        self.changes()
+        self.sync(connection)
+        self.assertEqual(
+            self.mailchimp.status(self.mailchimp_list, "joel.willis63@example.com"),
+            "unsubscribed",
+        )
+        self.assertEqual(
+            self.mailchimp.status(self.mailchimp_list, "ready.mat28@example.com"),
+            "archived",
+        )
+        # Nobody else was sent.
+        touched = {
+            address
+            for request in self.mailchimp.requests[requests_before:]
+            for address in _addresses(request, known)
+        }
+        self.assertEqual(
+            touched, {"joel.willis63@example.com", "ready.mat28@example.com"}
+        )
+
+    def test_a_provider_error_is_recorded_and_the_cursor_kept(self):
+        connection = self.connect()
+        connection.action_set_list(str(self.brevo_list))
+        self.sync(connection)
+        cursor = connection.sync_cursor
+        self.assertTrue(cursor)
+        self.changes()
+        for hostile in ("html", "down"):
+            with self.subTest(hostile=hostile):
+                if hostile == "down":
+                    self.brevo.down_after = 0
+                else:
+                    self.brevo.hostile = hostile
+                self.sync(connection)
+                self.brevo.hostile = self.brevo.down_after = None
+                self.assertEqual(connection.state, "failing")
+                self.assertTrue(connection.failing_since)
+                self.assertRegex(
+                    connection.last_error,
+                    "^Brevo: (HTTP 502 with an unreadable body|Service Unavailable)",
+                )
+                self.assertEqual(connection.sync_cursor, cursor)
+        self.assertTrue(self.brevo.contact("joel.willis63@example.com"))
+        self.sync(connection)
+        self.assertEqual(connection.state, "connected")
+        self.assertFalse(connection.failing_since)
+        self.assertFalse(connection.last_error)
+        # The changes kept for the failed syncs were sent (in one test
+        # transaction, the sync cursor's watermark stays the same).
+        self.assertEqual(
+            (connection.last_sync_opted_out, connection.last_sync_removed), (1, 1)
+        )
+        self.assertTrue(self.brevo.contact("joel.willis63@example.com")["blacklisted"])
+
+    def test_a_rate_limit_reschedules_the_job_after_its_reset(self):
+        connection = self.connect()
+        connection.action_set_list(str(self.brevo_list))
+        connection.action_sync_now()
+        self.brevo.throttle(1, reset=300)
+        job = Job.load(self.env, pending_jobs(self.env, SYNC).uuid)
+        with self.assertRaises(RetryableJobError) as caught:
+            job.perform()
+        self.assertEqual(caught.exception.seconds, 301)
+        self.assertFalse(connection.sync_cursor)
+
+    def test_the_key_is_in_no_log_line(self):
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        root = logging.getLogger()
+        level = root.level
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+        try:
+            connection = self.connect("mailchimp")
+            connection.action_set_list(self.mailchimp_list)
+            self.sync(connection)
+            self.env["mail.blacklist"]._add("joel.willis63@example.com")
+            self.mailchimp.hostile = "html"
+            self.sync(connection)
+            self.mailchimp.hostile = None
+            with self.assertRaises(ValidationError):
+                self.connect("mailchimp", key="0123456789abcdef0123456789abcdee-us21")
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(level)
+        logged = stream.getvalue()
+        self.assertIn("sync failed", logged)
+        self.assertNotIn(self.mailchimp.key, logged)
+        self.assertNotIn(self.mailchimp.key.split("-")[0], logged)
+        self.assertNotIn("0123456789abcdef0123456789abcdee", logged)
+
+
+def _addresses(request, known):
+    """The addresses a Mailchimp request sends, or names by their hash
+    (known: {hash: address})."""
+    body = request["body"] or {}
+    found = {member["email_address"] for member in body.get("members", [])}
+    if body.get("email_address"):
+        found.add(body["email_address"])
+    if "/members/" in request["path"]:
+        member_hash = request["path"].rsplit("/", 1)[1]
+        found.add(known.get(member_hash, member_hash))
+    return found
