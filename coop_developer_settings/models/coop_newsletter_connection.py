@@ -432,9 +432,11 @@ class CoopNewsletterConnection(models.Model):
 
     @api.model
     def _cron_sync(self):
-        """Every connection with a list, from its cursor."""
+        """Every connection with a list, from its cursor; those still shown
+        syncing too (a job that crashed past its retries would leave them
+        so for good)."""
         connections = self.sudo().search(
-            [("state", "in", ("connected", "failing")), ("list_id", "!=", False)]
+            [("state", "!=", "disconnected"), ("list_id", "!=", False)]
         )
         connections._enqueue_sync()
         return connections

@@ -17,10 +17,12 @@ from odoo.tools import config
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 
+from ..crypto import keyring
 from ..newsletter.mailchimp import subscriber_hash
 from .common import new_developer, pending_jobs, perform_jobs
 from .fakes.brevo import FakeBrevo
 from .fakes.mailchimp import FakeMailchimp
+from .test_secrets_at_rest import KeyConfigMixin
 
 SYNC = "_sync_job"
 
@@ -401,3 +403,147 @@ def _addresses(request, known):
         member_hash = request["path"].rsplit("/", 1)[1]
         found.add(known.get(member_hash, member_hash))
     return found
+
+
+@tagged("post_install", "-at_install")
+class TestNewsletterContacts(NewsletterCase):
+    """What the buyer API's rows become (rows as _buyer_page gives them)."""
+
+    def row(self, row_id, email, **values):
+        return {
+            "id": row_id,
+            "removed": False,
+            "partner_id": None,
+            "name": "Zoë Martin",
+            "email": email,
+            "phone": None,
+            "company": {"id": self.shop.id, "name": self.shop.name},
+            "first_order_date": "2026-10-01 08:00:00",
+            "last_order_date": "2026-11-20 08:00:00",
+            "order_count": 3,
+            "last_cycle": {"id": 1, "name": "Early winter"},
+            "opt_out": False,
+            **values,
+        }
+
+    def tombstone(self, row_id, email):
+        return {"id": row_id, "removed": True, "partner_id": None, "email": email}
+
+    def test_one_contact_per_valid_address(self):
+        connection = self.connect()
+        farm = self.env["res.partner"].create(
+            {"name": "Les Jardins du Coin", "is_company": True}
+        )
+        rows = [
+            self.row(1, "Zoë  <Zoe@Example.org>", name="Zoë  Anne Martin"),
+            self.row(2, "a@example.org, b@example.org"),
+            self.row(3, None),
+            self.row(4, "not an address"),
+            self.row(5, "jardins@example.org", partner_id=farm.id, name=farm.name),
+            # Shared: the active buyer wins over the removed one, then the
+            # latest order; opted out stays opted out.
+            {
+                "id": 6,
+                "removed": True,
+                "partner_id": None,
+                "email": "shared@example.org",
+            },
+            self.row(7, "shared@example.org", name="Old Name", opt_out=True),
+            self.row(
+                8,
+                "shared@example.org",
+                name="New Name",
+                last_order_date="2026-11-30 08:00:00",
+            ),
+            # Removed, but another active buyer of the shop has the address.
+            {
+                "id": 9,
+                "removed": True,
+                "partner_id": None,
+                "email": "joel.willis63@example.com",
+            },
+            {
+                "id": 10,
+                "removed": True,
+                "partner_id": None,
+                "email": "gone@example.org",
+            },
+        ]
+        contacts, counts = connection._contacts(rows)
+        by_address = {contact.email: contact for contact in contacts}
+        self.assertEqual(
+            sorted(by_address),
+            [
+                "gone@example.org",
+                "jardins@example.org",
+                "shared@example.org",
+                "zoe@example.org",
+            ],
+        )
+        self.assertEqual((counts["several"], counts["none"]), (1, 2))
+        zoe = by_address["zoe@example.org"]
+        self.assertEqual((zoe.first_name, zoe.last_name), ("Zoë", "Anne Martin"))
+        self.assertEqual(zoe.shop, self.shop.name)
+        self.assertEqual(zoe.last_cycle, "Early winter")
+        self.assertEqual(zoe.order_count, 3)
+        self.assertEqual(str(zoe.last_order), "2026-11-20")
+        jardins = by_address["jardins@example.org"]
+        self.assertEqual((jardins.first_name, jardins.last_name), (farm.name, ""))
+        shared = by_address["shared@example.org"]
+        self.assertEqual(shared.first_name, "New")
+        self.assertEqual(shared.state, "opted_out")
+        self.assertEqual(by_address["gone@example.org"].state, "removed")
+
+    def test_phones_in_e164_or_none(self):
+        connection = self.connect()
+        rows = [
+            self.row(1, "one@example.org", phone="+33 6 12 34 56 78"),
+            self.row(2, "two@example.org", phone="call me"),
+        ]
+        contacts, _counts = connection._contacts(rows)
+        self.assertEqual([c.phone for c in contacts], ["+33612345678", None])
+
+
+@tagged("post_install", "-at_install")
+class TestNewsletterCron(NewsletterCase):
+    def test_the_cron_queues_every_connection_with_a_list(self):
+        ready, stuck, no_list, gone = (self.connect() for _number in range(4))
+        for connection in (ready, stuck, gone):
+            connection.action_set_list(str(self.brevo_list))
+        stuck.sudo().write({"state": "syncing"})
+        gone.action_disconnect()
+        queued = self.Connection._cron_sync()
+        self.assertEqual(queued, (ready | stuck).sudo())
+        self.assertEqual(len(pending_jobs(self.env, SYNC)), 2)
+        # Queued twice, run once.
+        self.Connection._cron_sync()
+        self.assertEqual(len(pending_jobs(self.env, SYNC)), 2)
+        perform_jobs(self.env, method=SYNC)
+        self.assertEqual(ready.state, "connected")
+        self.assertEqual(stuck.state, "connected")
+        self.assertEqual(
+            self.brevo.members(self.brevo_list),
+            {buyer.email.lower() for buyer in self.buyers},
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestNewsletterKeyRotation(KeyConfigMixin, NewsletterCase):
+    def test_the_key_rotation_reencrypts_provider_keys(self):
+        old = keyring.new_entry_text()
+        self.use_keys(data_dir=self.data_dir, coop_secret_key=old)
+        connection = self.connect()
+        new = keyring.new_entry_text()
+        self.use_keys(
+            data_dir=self.data_dir, coop_secret_key=f"{new},{old} {self.server_keys}"
+        )
+        vault = self.env["coop.secret.vault"]
+        self.assertIn(
+            ("coop_newsletter_connection", "api_key_sealed"), vault._sealed_columns()
+        )
+        while vault._reencrypt_batch("coop_newsletter_connection", "api_key_sealed", 5):
+            pass
+        self.use_keys(
+            data_dir=self.data_dir, coop_secret_key=f"{new} {self.server_keys}"
+        )
+        self.assertEqual(connection.sudo()._key(), self.brevo.key)
