@@ -547,3 +547,55 @@ class TestNewsletterKeyRotation(KeyConfigMixin, NewsletterCase):
             data_dir=self.data_dir, coop_secret_key=f"{new} {self.server_keys}"
         )
         self.assertEqual(connection.sudo()._key(), self.brevo.key)
+
+
+@tagged("post_install", "-at_install")
+class TestNewsletterSettings(TransactionCase):
+    def test_the_sync_interval_is_the_crons(self):
+        cron = self.env.ref(
+            "coop_developer_settings.ir_cron_sync_newsletter_connections"
+        )
+        settings = self.env["res.config.settings"].create({})
+        self.assertEqual(settings.coop_newsletter_sync_minutes, 15)
+        settings.coop_newsletter_sync_minutes = 60
+        settings.execute()
+        self.assertEqual((cron.interval_number, cron.interval_type), (60, "minutes"))
+        cron.write({"interval_number": 2, "interval_type": "hours"})
+        self.assertEqual(
+            self.env["res.config.settings"].create({}).coop_newsletter_sync_minutes,
+            120,
+        )
+        for minutes in (0, 4, 1441):
+            settings = self.env["res.config.settings"].create(
+                {"coop_newsletter_sync_minutes": minutes}
+            )
+            with (
+                self.subTest(minutes=minutes),
+                self.assertRaisesRegex(ValidationError, "every 5 to 1440 minutes"),
+            ):
+                settings.execute()
+        self.assertEqual(cron.interval_number, 2)
+
+    def test_messages_are_in_french(self):
+        developer = new_developer(
+            self.env, "coop-newsletter-fr", self.env.ref("base.main_company")
+        )
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["coop_developer_settings"], ["fr_FR"], overwrite=True
+        )
+        developer.lang = "fr_FR"
+        with (
+            FakeBrevo(import_delay=0) as fake,
+            patch.dict(config.options, {"coop_newsletter_brevo_url": fake.url}),
+        ):
+            with self.assertRaisesRegex(ValidationError, "a refusé cette clé d'API"):
+                self.env["coop.newsletter.connection"].with_user(
+                    developer
+                ).with_context(lang=developer.lang).create(
+                    {
+                        "provider": "brevo",
+                        "api_key": "xkeysib-wrong0123456789",
+                        "company_id": developer.company_id.id,
+                    }
+                )
