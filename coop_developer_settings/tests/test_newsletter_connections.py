@@ -170,6 +170,59 @@ class TestNewsletterConnect(NewsletterCase):
         # Administrators see every connection.
         self.assertIn(connection, self.Connection.with_user(self.admin).search([]))
 
+    def test_administrators_connect_for_a_user_with_the_access_only(self):
+        Connection = self.Connection.with_user(self.admin)
+        connection = Connection.create(
+            {
+                "provider": "brevo",
+                "api_key": self.brevo.key,
+                "company_id": self.shop.id,
+                "user_id": self.developer.id,
+            }
+        )
+        self.assertEqual(connection.user_id, self.developer)
+        plain = new_developer(self.env, "coop-newsletter-plain", self.shop)
+        plain.groups_id = [
+            Command.unlink(
+                self.env.ref("coop_developer_settings.group_developer_settings").id
+            )
+        ]
+        with self.assertRaisesRegex(ValidationError, "cannot own newsletter"):
+            Connection.create(
+                {
+                    "provider": "brevo",
+                    "api_key": self.brevo.key,
+                    "company_id": self.shop.id,
+                    "user_id": plain.id,
+                }
+            )
+        with self.assertRaisesRegex(AccessError, "only connect your own"):
+            self.Connection.with_user(self.developer).create(
+                {
+                    "provider": "brevo",
+                    "api_key": self.brevo.key,
+                    "company_id": self.shop.id,
+                    "user_id": self.other.id,
+                }
+            )
+
+    def test_another_shop_syncs_from_the_start_and_a_lost_shop_fails(self):
+        second = self.env["res.company"].create({"name": "Second shop"})
+        self.developer.company_ids = [Command.link(second.id)]
+        connection = self.connect()
+        connection.action_set_list(str(self.brevo_list))
+        connection.sudo().sync_cursor = "1.5.0.0"
+        connection.company_id = second
+        self.assertFalse(connection.sync_cursor)
+        self.developer.company_ids = [Command.unlink(second.id)]
+        connection.invalidate_recordset()
+        connection.action_sync_now()
+        perform_jobs(self.env, method=SYNC)
+        connection.invalidate_recordset()
+        self.assertEqual(connection.state, "failing")
+        self.assertIn("not allowed on company", connection.last_error)
+        self.assertFalse(self.brevo.calls("POST"))
+
     def test_the_lifecycle_only_changes_through_the_buttons(self):
         connection = self.connect()
         with self.assertRaisesRegex(AccessError, "Refused: state, sync_cursor"):
