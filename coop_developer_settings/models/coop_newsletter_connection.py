@@ -3,6 +3,7 @@
 """A user's connection of one shop's buyer list to a Brevo or Mailchimp
 list: the provider key (sealed), the list, and the sync's state."""
 
+import dataclasses
 import logging
 import math
 import re
@@ -560,10 +561,12 @@ class CoopNewsletterConnection(models.Model):
                 continue
             contact = self._contact(address, row, partners.get(row["partner_id"]))
             kept = by_address.get(address)
-            if kept is None or _rank(contact) > _rank(kept):
-                if kept is not None and kept.state == provider.OPTED_OUT:
-                    contact = _replace(contact, state=provider.OPTED_OUT)
-                by_address[address] = contact
+            if kept is not None:
+                opted_out = provider.OPTED_OUT in (kept.state, contact.state)
+                contact = max(kept, contact, key=_rank)
+                if opted_out and contact.state == provider.SUBSCRIBED:
+                    contact = dataclasses.replace(contact, state=provider.OPTED_OUT)
+            by_address[address] = contact
         removed = [
             address
             for address, contact in by_address.items()
@@ -621,10 +624,6 @@ class CoopNewsletterConnection(models.Model):
 
 def _rank(contact):
     return (contact.state != provider.REMOVED, contact.last_order or date.min)
-
-
-def _replace(contact, **values):
-    return provider.Contact(**{**contact.__dict__, **values})
 
 
 def _split_name(name, partner):

@@ -526,6 +526,14 @@ class TestNewsletterContacts(NewsletterCase):
                 name="New Name",
                 last_order_date="2026-11-30 08:00:00",
             ),
+            # The same, the latest order first.
+            self.row(
+                11,
+                "both@example.org",
+                name="New Name",
+                last_order_date="2026-11-30 08:00:00",
+            ),
+            self.row(12, "both@example.org", name="Old Name", opt_out=True),
             # Removed, but another active buyer of the shop has the address.
             {
                 "id": 9,
@@ -545,6 +553,7 @@ class TestNewsletterContacts(NewsletterCase):
         self.assertEqual(
             sorted(by_address),
             [
+                "both@example.org",
                 "gone@example.org",
                 "jardins@example.org",
                 "shared@example.org",
@@ -563,6 +572,8 @@ class TestNewsletterContacts(NewsletterCase):
         shared = by_address["shared@example.org"]
         self.assertEqual(shared.first_name, "New")
         self.assertEqual(shared.state, "opted_out")
+        both = by_address["both@example.org"]
+        self.assertEqual((both.first_name, both.state), ("New", "opted_out"))
         self.assertEqual(by_address["gone@example.org"].state, "removed")
 
     def test_phones_in_e164_or_none(self):
