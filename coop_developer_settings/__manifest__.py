@@ -19,6 +19,7 @@
         "security/coop_sale_cycle_security.xml",
         "security/coop_buyer_security.xml",
         "security/coop_webhook_security.xml",
+        "security/coop_newsletter_security.xml",
         "security/coop_wizard_security.xml",
         "data/ir_config_parameter_data.xml",
         "data/coop_webhook_event_type_data.xml",

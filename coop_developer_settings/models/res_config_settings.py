@@ -20,6 +20,11 @@ WEBHOOK_FIELDS = {
     "endpoint_concurrency": "coop_webhook_endpoint_concurrency",
 }
 PARAMS = WebhookSettings.params()
+NEWSLETTER_CRON = "coop_developer_settings.ir_cron_sync_newsletter_connections"
+# The newsletter sync's interval, in minutes: from 5 minutes to a day.
+MIN_SYNC_MINUTES, MAX_SYNC_MINUTES = 5, 1440
+# The cron's interval types, in minutes.
+CRON_MINUTES = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080}
 
 
 class ResConfigSettings(models.TransientModel):
@@ -105,6 +110,40 @@ class ResConfigSettings(models.TransientModel):
         help="Webhook signing secrets are stored encrypted; the key is never in "
         "the database.",
     )
+
+    coop_newsletter_sync_minutes = fields.Integer(
+        string="Sync the newsletter tools every (minutes)",
+        default=15,
+        help="How often the buyer lists' changes are sent to Brevo and Mailchimp "
+        "(from 5 minutes to a day); Sync now sends them at once.",
+    )
+
+    @api.model
+    def get_values(self):
+        values = super().get_values()
+        cron = self.env.ref(NEWSLETTER_CRON, raise_if_not_found=False)
+        if cron and cron.sudo().interval_type in CRON_MINUTES:
+            cron = cron.sudo()
+            values["coop_newsletter_sync_minutes"] = (
+                cron.interval_number * CRON_MINUTES[cron.interval_type]
+            )
+        return values
+
+    def set_values(self):
+        minutes = self.coop_newsletter_sync_minutes
+        if not MIN_SYNC_MINUTES <= minutes <= MAX_SYNC_MINUTES:
+            raise ValidationError(
+                self.env._(
+                    "The newsletter tools are synced every %(min)s to %(max)s minutes.",
+                    min=MIN_SYNC_MINUTES,
+                    max=MAX_SYNC_MINUTES,
+                )
+            )
+        result = super().set_values()
+        cron = self.env.ref(NEWSLETTER_CRON, raise_if_not_found=False)
+        if cron:
+            cron.sudo().write({"interval_number": minutes, "interval_type": "minutes"})
+        return result
 
     def _compute_coop_secret_key_location(self):
         text = self.env["coop.secret.vault"]._key_location_text()

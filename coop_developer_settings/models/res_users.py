@@ -294,6 +294,9 @@ class ResUsers(models.Model):
                         ),
                     }
                 )
+                self.env["coop.newsletter.connection"].sudo().search(
+                    [("user_id", "=", user.id), ("state", "!=", "disconnected")]
+                )._disconnect(self.env._("Developer settings access removed."))
                 body = self.env._(
                     "Developer settings access removed by %(admin)s: %(count)s API "
                     "key(s) revoked and webhooks disabled.",

@@ -76,19 +76,20 @@ class SaleCycleCase(TransactionCase):
         )
 
 
-def pending_jobs(env):
+def pending_jobs(env, method="_deliver_job"):
     return env["queue.job"].search(
-        [("method_name", "=", "_deliver_job"), ("state", "=", "pending")],
+        [("method_name", "=", method), ("state", "=", "pending")],
         order="id",
     )
 
 
-def perform_jobs(env, rounds=10):
-    """Perform the pending delivery jobs the way the job runner would,
-    whatever their eta (the tests do not wait for the retry delays)."""
+def perform_jobs(env, rounds=10, method="_deliver_job"):
+    """Perform the pending jobs of that method (by default: the
+    deliveries) the way the job runner would, whatever their eta (the tests
+    do not wait for the retry delays)."""
     performed = 0
     for _round in range(rounds):
-        jobs = pending_jobs(env)
+        jobs = pending_jobs(env, method)
         if not jobs:
             break
         for record in jobs:

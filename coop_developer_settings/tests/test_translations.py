@@ -10,10 +10,12 @@ MODULE = "coop_developer_settings"
 # Spelled the same in French: the PO formatting (OCA) leaves their msgstr
 # empty, and Odoo then shows the source, which is right.
 SAME_IN_FRENCH = {
+    "Brevo",
     "Code",
     "Contact",
     "Description",
     "ID",
+    "Mailchimp",
     "Messages",
     "Secret",
     "Total",

@@ -1,0 +1,656 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""A user's connection of one shop's buyer list to a Brevo or Mailchimp
+list: the provider key (sealed), the list, and the sync's state."""
+
+import dataclasses
+import logging
+import math
+import re
+from datetime import date
+
+import psycopg2
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import SQL, config, mute_logger, sql
+
+from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.queue_job.job import identity_exact
+
+from ..newsletter import brevo, mailchimp, provider
+from ..webhook import url_guard
+from .res_users import GROUP_XMLID
+
+try:  # optional: without it, only numbers already in E.164 are sent
+    import phonenumbers
+except ImportError:  # pragma: no cover - depends on the server
+    phonenumbers = None
+
+_logger = logging.getLogger(__name__)
+
+MAX_CONNECTIONS_PER_USER = 10
+# Buyers per page of the sync: one provider call (or a few) and one commit.
+PAGE_SIZE = 1000
+CLIENTS = {"brevo": brevo.BrevoClient, "mailchimp": mailchimp.MailchimpClient}
+# Server configuration only (odoo.conf): an override of the provider's API
+# address (the tests' fakes, a self-hosted proxy), and the private networks
+# it may then be on. Never settable from the UI or over RPC.
+BASE_URL_OPTIONS = {
+    "brevo": "coop_newsletter_brevo_url",
+    "mailchimp": "coop_newsletter_mailchimp_url",
+}
+ALLOWED_NETWORKS_OPTION = "coop_newsletter_allowed_networks"
+KEY_HINT_LENGTH = 4
+# What separates the digits of a phone number written by hand.
+PHONE_SEPARATORS = re.compile(r"[\s.\-()/]")
+# Only the connection's own actions change them (in superuser mode, after
+# their checks), never a plain write.
+LIFECYCLE_FIELDS = frozenset(
+    {
+        "user_id",
+        "provider",
+        "account_name",
+        "key_hint",
+        "list_id",
+        "list_name",
+        "state",
+        "disconnected_reason",
+        "sync_cursor",
+        "last_sync_at",
+        "failing_since",
+        "last_error",
+        "last_sync_subscribed",
+        "last_sync_opted_out",
+        "last_sync_removed",
+        "last_sync_rejected",
+        "last_sync_skipped_none",
+        "last_sync_skipped_several",
+    }
+)
+COUNTS = {
+    "subscribed": "last_sync_subscribed",
+    "opted_out": "last_sync_opted_out",
+    "removed": "last_sync_removed",
+    "rejected": "last_sync_rejected",
+    "none": "last_sync_skipped_none",
+    "several": "last_sync_skipped_several",
+}
+
+
+class CoopNewsletterConnection(models.Model):
+    """One shop's buyers kept in a Brevo list or a Mailchimp audience."""
+
+    _name = "coop.newsletter.connection"
+    _description = "Newsletter tool connection"
+    _order = "id"
+    _rec_name = "account_name"
+    # The provider key, encrypted (coop.secret.vault) in a column the ORM
+    # does not know (see init): no read, export, tracking or log returns it,
+    # administrators' included. Only its last characters are shown.
+    _coop_sealed_columns = ("api_key_sealed",)
+
+    user_id = fields.Many2one(
+        "res.users",
+        string="Owner",
+        required=True,
+        readonly=True,
+        index=True,
+        ondelete="cascade",
+        default=lambda self: self.env.user,
+    )
+    provider = fields.Selection(
+        [("brevo", "Brevo"), ("mailchimp", "Mailchimp")],
+        required=True,
+        readonly=True,
+    )
+    account_name = fields.Char(string="Account", readonly=True)
+    key_hint = fields.Char(
+        string="API key",
+        readonly=True,
+        help="The last characters of the API key: the key itself is never shown again.",
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        string="Shop",
+        required=True,
+        ondelete="cascade",
+        help="The shop whose buyers are synced.",
+    )
+    list_id = fields.Char(string="List id", readonly=True)
+    list_name = fields.Char(string="List", readonly=True)
+    state = fields.Selection(
+        [
+            ("connected", "Connected"),
+            ("syncing", "Syncing"),
+            ("failing", "Failing"),
+            ("disconnected", "Disconnected"),
+        ],
+        default="connected",
+        required=True,
+        readonly=True,
+    )
+    disconnected_reason = fields.Char(readonly=True)
+    # The buyer API's cursor: where the next page starts (a sync under way)
+    # or what changed since the last sync (its sync_cursor). It moves only
+    # once the provider accepted the page before it.
+    sync_cursor = fields.Char(readonly=True, copy=False)
+    last_sync_at = fields.Datetime(string="Last sync", readonly=True, copy=False)
+    failing_since = fields.Datetime(readonly=True, copy=False)
+    last_error = fields.Char(string="Provider's last error", readonly=True, copy=False)
+    last_sync_subscribed = fields.Integer(string="Subscribed", readonly=True)
+    last_sync_opted_out = fields.Integer(string="Opted out", readonly=True)
+    last_sync_removed = fields.Integer(string="Removed", readonly=True)
+    last_sync_rejected = fields.Integer(string="Refused by the provider", readonly=True)
+    last_sync_skipped_none = fields.Integer(
+        string="Skipped: no valid address", readonly=True
+    )
+    last_sync_skipped_several = fields.Integer(
+        string="Skipped: several addresses", readonly=True
+    )
+
+    # ------------------------------------------------------------------
+    # The provider's client and key
+    # ------------------------------------------------------------------
+
+    def init(self):
+        for column in self._coop_sealed_columns:
+            if not sql.column_exists(self.env.cr, self._table, column):
+                sql.create_column(self.env.cr, self._table, column, "varchar")
+
+    @api.model
+    def _client(self, provider_name, key):
+        """The provider's client; its address override and networks come
+        from the server configuration only."""
+        options = {}
+        base_url = config.get(BASE_URL_OPTIONS[provider_name])
+        if base_url:
+            options["base_url"] = base_url
+            options["allowed_networks"] = url_guard.parse_networks(
+                config.get(ALLOWED_NETWORKS_OPTION) or ""
+            )
+        return CLIENTS[provider_name](key, **options)
+
+    def _purpose(self):
+        vault = self.env["coop.secret.vault"]
+        return vault._purpose(self._table, "api_key_sealed")
+
+    def _write_key(self, key):
+        """Seal and store the key (None: forget it)."""
+        self.ensure_one()
+        sealed = key and self.env["coop.secret.vault"]._seal(key, self._purpose())
+        self.env.cr.execute(
+            SQL(
+                "UPDATE coop_newsletter_connection SET api_key_sealed = %s "
+                "WHERE id = %s",
+                sealed,
+                self.id,
+            )
+        )
+
+    def _key(self):
+        """The provider key, in clear: for the provider's requests only."""
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL(
+                "SELECT api_key_sealed FROM coop_newsletter_connection WHERE id = %s",
+                self.id,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if not row or not row[0]:
+            raise UserError(
+                self.env._(
+                    "This connection has no API key any more: connect it again "
+                    "with the key."
+                )
+            )
+        return self.env["coop.secret.vault"]._unseal(row[0], self._purpose())
+
+    def _connected_client(self):
+        self.ensure_one()
+        return self._client(self.provider, self._key())
+
+    def _error_text(self, error):
+        """A provider error as the user reads it."""
+        if error.code == "wrong_key":
+            return self.env._(
+                "%(provider)s refused this API key: check that you copied the whole "
+                "key, and that it is still active in your account.",
+                provider=error.provider,
+            )
+        if error.code == "rate_limited":
+            return self.env._(
+                "%(provider)s limits the requests: try again in %(seconds)s seconds.",
+                provider=error.provider,
+                seconds=math.ceil(error.reset),
+            )
+        if error.code == "timeout":
+            return self.env._(
+                "%(provider)s did not answer in time: try again later.",
+                provider=error.provider,
+            )
+        if error.code == "unreachable":
+            return self.env._(
+                "%(provider)s cannot be reached (%(reason)s): try again later.",
+                provider=error.provider,
+                reason=error.message,
+            )
+        if error.code == "malformed_answer":
+            return self.env._(
+                "%(provider)s sent an answer that cannot be read (%(reason)s).",
+                provider=error.provider,
+                reason=error.message,
+            )
+        return self.env._(
+            "%(provider)s answered: %(message)s",
+            provider=error.provider,
+            message=error.message,
+        )
+
+    # ------------------------------------------------------------------
+    # Connect, lists, disconnect
+    # ------------------------------------------------------------------
+
+    def _check_owner(self, user):
+        if not (user.active and user.sudo()._has_group(GROUP_XMLID)):
+            raise ValidationError(
+                self.env._(
+                    "%(user)s cannot own newsletter connections: only active users "
+                    "with Developer settings access can.",
+                    user=user.name,
+                )
+            )
+
+    def _check_company_value(self, owner, company_id):
+        company = self.env["res.company"].sudo().browse(company_id).exists()
+        if not company or company not in owner.sudo().company_ids:
+            raise ValidationError(
+                self.env._("Choose a shop among those the owner is allowed on.")
+            )
+
+    def _refuse_lifecycle_fields(self, vals, allowed=()):
+        touched = sorted((LIFECYCLE_FIELDS - set(allowed)) & set(vals))
+        if touched and not self.env.su:
+            raise AccessError(
+                self.env._(
+                    "The owner, the provider, the list and the state of a newsletter "
+                    "connection only change through its buttons (Connect, Choose the "
+                    "list, Sync now, Disconnect). Refused: %(fields)s.",
+                    fields=", ".join(touched),
+                )
+            )
+
+    def _check_key_value(self, provider_name, key):
+        """The account's name, once the provider accepted the key; a
+        ValidationError (nothing written) otherwise."""
+        if provider_name not in CLIENTS:
+            raise ValidationError(self.env._("Choose Brevo or Mailchimp."))
+        if not key or not isinstance(key, str):
+            raise ValidationError(
+                self.env._(
+                    "Paste the API key of your %(provider)s account.",
+                    provider=dict(self._fields["provider"].selection)[provider_name],
+                )
+            )
+        try:
+            with self._client(provider_name, key) as client:
+                return client.check_key()
+        except provider.ProviderError as exc:
+            raise ValidationError(self._error_text(exc)) from None
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Connect: the key (``api_key``, never stored in clear) is checked
+        against the provider first; a refused key creates nothing."""
+        if not self.env.su:
+            self.env.user._coop_check_developer_access()
+        is_admin = self.env.su or self.env.user.has_group("base.group_system")
+        keys = []
+        for vals in vals_list:
+            key = vals.pop("api_key", None)
+            self._refuse_lifecycle_fields(vals, allowed=("user_id", "provider"))
+            owner_id = vals.get("user_id", self.env.uid)
+            owner = self.env["res.users"].browse(owner_id).exists()
+            if owner_id != self.env.uid and not is_admin:
+                raise AccessError(
+                    self.env._("You can only connect your own newsletter tools.")
+                )
+            self._check_owner(owner)
+            self._check_company_value(owner, vals.get("company_id"))
+            key = (key or "").strip() if isinstance(key, str) else key
+            vals["account_name"] = self._check_key_value(vals.get("provider"), key)
+            vals["key_hint"] = key[-KEY_HINT_LENGTH:]
+            keys.append(key)
+        connections = super().create(vals_list)
+        for connection, key in zip(connections, keys, strict=True):
+            connection._write_key(key)
+        return connections
+
+    def write(self, vals):
+        self._refuse_lifecycle_fields(vals)
+        if "company_id" in vals:
+            for connection in self:
+                self._check_company_value(connection.user_id, vals["company_id"])
+            # Another shop: its buyers are imported from the start.
+            vals = {**vals, "sync_cursor": False}
+        return super().write(vals)
+
+    @api.constrains("user_id")
+    def _check_cap(self):
+        for connection in self:
+            count = self.sudo().search_count([("user_id", "=", connection.user_id.id)])
+            if count > MAX_CONNECTIONS_PER_USER:
+                raise ValidationError(
+                    self.env._(
+                        "At most %(max)s newsletter connections per user.",
+                        max=MAX_CONNECTIONS_PER_USER,
+                    )
+                )
+
+    @api.model
+    def coop_connect(self, provider_name, api_key, company_id):
+        """Connect of the tab: the new connection's id and account name."""
+        connection = self.create(
+            {"provider": provider_name, "api_key": api_key, "company_id": company_id}
+        )
+        return {"id": connection.id, "account_name": connection.account_name}
+
+    def coop_lists(self):
+        """The provider's lists (Brevo) or audiences (Mailchimp), to choose
+        the one synced: [{id, name, members}]."""
+        self.ensure_one()
+        self.check_access("read")
+        try:
+            with self.sudo()._connected_client() as client:
+                found = client.lists()
+        except provider.ProviderError as exc:
+            raise UserError(self._error_text(exc)) from None
+        return [
+            {"id": item.id, "name": item.name, "members": item.members}
+            for item in found
+        ]
+
+    def action_set_list(self, list_id):
+        """Sync into that list (one of coop_lists()), from the start."""
+        self.ensure_one()
+        self.check_access("write")
+        self._check_connected()
+        chosen = [item for item in self.coop_lists() if item["id"] == str(list_id)]
+        if not chosen:
+            raise ValidationError(
+                self.env._("This list is not one of the account's lists.")
+            )
+        self.sudo().write(
+            {"list_id": chosen[0]["id"], "list_name": chosen[0]["name"]}
+            | {"sync_cursor": False}
+        )
+        return True
+
+    def _check_connected(self):
+        for connection in self:
+            if connection.state == "disconnected":
+                raise UserError(
+                    self.env._(
+                        "This connection is disconnected: connect the tool again "
+                        "with its API key."
+                    )
+                )
+
+    def action_disconnect(self):
+        self.check_access("write")
+        self._disconnect(self.env._("Disconnected by hand."))
+        return True
+
+    def _disconnect(self, reason):
+        """Stop syncing and forget the key; the provider keeps its contacts."""
+        for connection in self.sudo():
+            connection.write({"state": "disconnected", "disconnected_reason": reason})
+            connection._write_key(None)
+
+    # ------------------------------------------------------------------
+    # The sync: pages of the buyer API, as queue_job jobs
+    # ------------------------------------------------------------------
+
+    def action_sync_now(self):
+        self.check_access("write")
+        self._check_connected()
+        for connection in self:
+            if not connection.list_id:
+                raise UserError(self.env._("Choose the list to sync into first."))
+        self.sudo().filtered(lambda c: c.state != "failing").write({"state": "syncing"})
+        self._enqueue_sync()
+        return True
+
+    def _enqueue_sync(self):
+        for connection in self.sudo():
+            connection.with_delay(
+                identity_key=identity_exact,
+                description=self.env._(
+                    "Newsletter sync of %(account)s", account=connection.account_name
+                ),
+            )._sync_job(first=True)
+
+    @api.model
+    def _cron_sync(self):
+        """Every connection with a list, from its cursor; those still shown
+        syncing too (a job that crashed past its retries would leave them
+        so for good)."""
+        connections = self.sudo().search(
+            [("state", "!=", "disconnected"), ("list_id", "!=", False)]
+        )
+        connections._enqueue_sync()
+        return connections
+
+    def _sync_job(self, first=False):
+        """One page of the buyer list into the provider; the next page in a
+        job of its own (each page commits with its job)."""
+        connection = self.sudo().exists()
+        if not connection or connection.state == "disconnected":
+            return "disconnected"
+        if not connection.list_id:
+            return "no list"
+        connection._lock()
+        more = connection._sync_page(first)
+        if more:
+            connection.with_delay(identity_key=identity_exact)._sync_job()
+        return "more" if more else "done"
+
+    def _lock(self):
+        """One page of a connection at a time: another job waits its turn."""
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM coop_newsletter_connection WHERE id = %s "
+                        "FOR NO KEY UPDATE NOWAIT",
+                        self.id,
+                    )
+                )
+        except psycopg2.errors.LockNotAvailable:
+            raise RetryableJobError(
+                "another page of this connection is being synced", seconds=5
+            ) from None
+        self.invalidate_recordset()
+
+    def _sync_page(self, first=False):
+        """Send one page; move the cursor once the provider accepted it.
+        Provider errors are recorded on the connection (the cursor stays).
+        Returns whether more pages follow."""
+        self.ensure_one()
+        try:
+            page = self._buyer_page()
+        except UserError as exc:  # the owner lost the shop, a bad cursor
+            self._record_failure(str(exc.args[0]))
+            return False
+        contacts, counts = self._contacts(page["data"])
+        try:
+            result = provider.SyncResult()
+            if contacts:
+                with self._connected_client() as client:
+                    result = client.upsert_contacts(self.list_id, contacts)
+        except provider.RateLimited as exc:
+            raise RetryableJobError(
+                exc.message, seconds=math.ceil(exc.reset) + 1, ignore_retry=True
+            ) from None
+        except provider.ProviderError as exc:
+            self._record_failure(f"{exc.provider}: {exc.message}")
+            return False
+        except UserError as exc:  # no key any more, or it cannot be opened
+            self._record_failure(str(exc.args[0]))
+            return False
+        counts.update(
+            subscribed=result.subscribed,
+            opted_out=result.opted_out,
+            removed=result.removed,
+            rejected=len(result.rejected),
+        )
+        more = bool(page["next_cursor"])
+        values = {
+            "sync_cursor": page["next_cursor"] or page["sync_cursor"],
+            "state": "syncing" if more else "connected",
+            "failing_since": False,
+            "last_error": False,
+        }
+        for name, column in COUNTS.items():
+            values[column] = counts[name] + (0 if first else self[column])
+        if not more:
+            values["last_sync_at"] = fields.Datetime.now()
+        self.write(values)
+        return more
+
+    def _record_failure(self, message):
+        self.write(
+            {
+                "state": "failing",
+                "failing_since": self.failing_since or fields.Datetime.now(),
+                "last_error": message[:500],
+            }
+        )
+        _logger.info(
+            "newsletter connection %s: sync failed, cursor kept: %s", self.id, message
+        )
+
+    def _buyer_page(self):
+        """The next page of the shop's buyers, read with the owner's rights."""
+        owner_env = self.env(user=self.user_id.id, su=False, context={})
+        return owner_env["coop.buyer"]._buyer_page(
+            company_id=self.company_id.id,
+            cursor=self.sync_cursor or None,
+            limit=PAGE_SIZE,
+        )
+
+    def _contacts(self, rows):
+        """(contacts, counts of the skipped): one contact per address. When
+        buyers share an address, an active buyer wins over a removed one,
+        then the latest order; an address opted out stays opted out."""
+        counts = dict.fromkeys(COUNTS, 0)
+        partners = {
+            partner.id: partner
+            for partner in self.env["res.partner"]
+            .sudo()
+            .browse({row["partner_id"] for row in rows} - {None, False})
+            .exists()
+        }
+        by_address = {}
+        for row in rows:
+            try:
+                address = provider.normalise_email(row.get("email"))
+            except provider.InvalidEmail as exc:
+                counts[exc.reason] += 1
+                continue
+            contact = self._contact(address, row, partners.get(row["partner_id"]))
+            kept = by_address.get(address)
+            if kept is not None:
+                opted_out = provider.OPTED_OUT in (kept.state, contact.state)
+                contact = max(kept, contact, key=_rank)
+                if opted_out and contact.state == provider.SUBSCRIBED:
+                    contact = dataclasses.replace(contact, state=provider.OPTED_OUT)
+            by_address[address] = contact
+        removed = [
+            address
+            for address, contact in by_address.items()
+            if contact.state == provider.REMOVED
+        ]
+        # Another active buyer of the shop still has the address: it stays.
+        for address in self._addresses_still_bought(removed):
+            del by_address[address]
+        return list(by_address.values()), counts
+
+    def _addresses_still_bought(self, addresses):
+        if not addresses:
+            return set()
+        buyers = (
+            self.env["coop.buyer"]
+            .sudo()
+            .search(
+                [
+                    ("company_id", "=", self.company_id.id),
+                    ("email_normalized", "in", addresses),
+                ]
+            )
+        )
+        return {buyer.email_normalized for buyer in buyers} & set(addresses)
+
+    def _contact(self, address, row, partner):
+        previous = row.get("previous_email")
+        if previous:
+            try:
+                previous = provider.normalise_email(previous)
+            except provider.InvalidEmail:
+                previous = None
+        if row.get("removed"):
+            return provider.Contact(
+                address, state=provider.REMOVED, previous_email=previous or None
+            )
+        first, last = _split_name(row.get("name") or "", partner)
+        country = (
+            partner and partner.country_id.code
+        ) or self.company_id.country_id.code
+        return provider.Contact(
+            address,
+            state=provider.OPTED_OUT if row.get("opt_out") else provider.SUBSCRIBED,
+            first_name=first,
+            last_name=last,
+            phone=_e164(row.get("phone"), country),
+            shop=row["company"]["name"] or "",
+            first_order=_date(row.get("first_order_date")),
+            last_order=_date(row.get("last_order_date")),
+            order_count=row.get("order_count") or 0,
+            last_cycle=(row.get("last_cycle") or {}).get("name") or "",
+            previous_email=previous or None,
+        )
+
+
+def _rank(contact):
+    return (contact.state != provider.REMOVED, contact.last_order or date.min)
+
+
+def _split_name(name, partner):
+    """(first, last): a person's first word and the rest; a company's name
+    whole, as the first name (what greetings use)."""
+    name = " ".join(name.split())
+    if partner and partner.is_company:
+        return name, ""
+    first, _space, last = name.partition(" ")
+    return first, last
+
+
+def _e164(phone, country):
+    """The number in E.164, or None when it does not parse."""
+    if not phone:
+        return None
+    if phonenumbers is None:
+        compact = PHONE_SEPARATORS.sub("", phone)
+        return compact if provider.E164.match(compact) else None
+    try:
+        number = phonenumbers.parse(phone, country or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _date(value):
+    return fields.Datetime.to_datetime(value).date() if value else None
