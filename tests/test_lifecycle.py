@@ -68,6 +68,8 @@ print('STATE=' + env['ir.module.module'].search([('name', '=', 'ADDON')]).state)
 env.cr.execute('SELECT row_to_json(e)::text FROM coop_webhook_endpoint e')
 print('ROWS=' + json.dumps([row for row, in env.cr.fetchall()]))
 print('READ=' + json.dumps(env['coop.webhook.endpoint'].search([]).read(), default=str))
+stranded = env.ref('ADDON.ir_cron_requeue_stranded_webhook_deliveries')
+print('STRANDED=' + json.dumps([stranded.interval_number, stranded.interval_type]))
 """.replace("ADDON", ADDON)
     + SIGNATURES
 )
@@ -188,6 +190,8 @@ def test_upgrade_from_the_previous_release_uninstall_reinstall(
     assert "whsec_" not in seen
     assert all(value not in seen for value in clear)
     key_file = data_dir / ADDON / "secret.keys"
+    # The stranded-deliveries cron (noupdate) no longer waits an hour.
+    assert printed(out, "STRANDED") == [2, "minutes"]
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
     events = {event["id"]: event for event in printed(out, "EVENTS")}
     assert len(events) == 3, "the two deliveries of 'opened' share their event"

@@ -10,11 +10,12 @@ import configparser
 import re
 import signal
 import socket
+import threading
 import time
 
 import pytest
 import requests
-from harness import GROUP_XMLID, cycle_values, wait_for
+from harness import GROUP_XMLID, WebClient, cycle_values, wait_for
 from receiver import RawReceiver, Receiver
 
 TOTAL_TIMEOUT = 2  # seconds: the answer timeout of these tests
@@ -292,3 +293,97 @@ def test_the_login_page_answers_while_slow_receivers_are_delivered(
     # Every attempt ended by the total timeout (plus a second), on a timeout.
     assert all(row["duration_ms"] <= (TOTAL_TIMEOUT + 1) * 1000 for row in rows), rows
     assert all("timeout" in row["error"] for row in rows), rows
+
+
+def requested_paths(receiver):
+    """{path: [raw request, ...]} of what a RawReceiver read."""
+    paths = {}
+    for request in receiver.requests:
+        paths.setdefault(request.split(b" ", 2)[1], []).append(request)
+    return paths
+
+
+def test_deleting_an_endpoint_while_its_deliveries_are_sent(
+    odoo_server, admin, developer
+):
+    """DELETE over the API with a *Manage my webhooks* key while a job sends
+    to a receiver that never answers (the job holds the deliveries for the
+    whole answer timeout): 204 at once, the shop's pages keep answering, the
+    endpoint is no longer listed and receives nothing more (its retries
+    would come 1 s after the timeout), and it is removed once the job ends."""
+    login = "delete-in-flight"
+    create_developer(admin, login)
+    key = WebClient(odoo_server, login, f"{login}-pw").generate_api_key(
+        "Zapier", f"{login}-pw", "coop.webhooks.manage"
+    )["default_key"]
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {key}"
+    webhooks = f"{odoo_server.url}/coop/api/v1/webhooks"
+    answer_timeout = 12
+    admin.set_params(webhook_total_timeout=str(answer_timeout))
+    blackhole = RawReceiver(RawReceiver.HANG).__enter__()
+    login_times = []
+    stop = threading.Event()
+
+    def open_the_login_page():
+        while not stop.is_set():
+            before = time.monotonic()
+            answer = requests.get(f"{odoo_server.url}/web/login", timeout=30)
+            login_times.append((time.monotonic() - before, answer.status_code))
+            stop.wait(0.2)
+
+    try:
+        created = [
+            api.post(
+                webhooks,
+                json={"event_type": "sale_cycle.opened", "url": f"{blackhole.url}/{n}"},
+                timeout=30,
+            )
+            for n in ("deleted", "kept")
+        ]
+        assert [answer.status_code for answer in created] == [201, 201]
+        deleted_id, kept_id = (answer.json()["id"] for answer in created)
+        open_cycle(admin, "Deleted in flight")
+        wait_for(lambda: len(blackhole.requests) == 2, what="both deliveries sent")
+        visitor = threading.Thread(target=open_the_login_page)
+        visitor.start()
+        before = time.monotonic()
+        answer = api.delete(f"{webhooks}/{deleted_id}", timeout=60)
+        took = time.monotonic() - before
+        assert answer.status_code == 204, answer.text
+        assert took < 2, f"the DELETE took {took:.1f} s"
+        listed = [hook["id"] for hook in api.get(webhooks, timeout=30).json()["data"]]
+        sending_job_ends = before + answer_timeout + 5
+        # The job ends, its deliveries would be retried 1 s later.
+        time.sleep(max(0, sending_job_ends - time.monotonic()))
+        removed = wait_for(
+            lambda: not admin(
+                "coop.webhook.endpoint",
+                "search",
+                [("id", "=", deleted_id), ("active", "in", [True, False])],
+            ),
+            timeout=60,
+            what="the deleted endpoint's removal",
+        )
+        stop.set()
+        visitor.join(30)
+        kept = wait_for(
+            lambda: len(requested_paths(blackhole).get(b"/hook/kept", [])) >= 2,
+            timeout=30,
+            what="the kept endpoint's retry",
+        )
+    finally:
+        stop.set()
+        admin.set_params(webhook_total_timeout=str(TOTAL_TIMEOUT))
+        for endpoint_id in admin(
+            "coop.webhook.endpoint", "search", [("user_id.login", "=", login)]
+        ):
+            disable(admin, endpoint_id)
+        blackhole.__exit__(None, None, None)
+    assert deleted_id not in listed and kept_id in listed
+    assert removed and kept
+    paths = requested_paths(blackhole)
+    assert len(paths[b"/hook/deleted"]) == 1, "nothing sent after the delete"
+    assert all(status == 200 for _took, status in login_times), login_times
+    assert len(login_times) >= 10
+    assert max(took for took, _status in login_times) < LOGIN_PAGE_WITHIN, login_times

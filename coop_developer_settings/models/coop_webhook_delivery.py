@@ -44,9 +44,35 @@ BATCH_BUDGET = 30
 BATCH_OVERHEAD = 30
 # Seconds before a job finding its deliveries locked by another runs again.
 LOCKED_RETRY = 5
+# Seconds before a job that lost its database connection (a restart, a
+# failover) runs again: the database is usually back by then.
+CONNECTION_LOST_RETRY = 5
+# Connection errors: libpq's own (no SQLSTATE), class 08, the server
+# shutting down or restarting (57P01-57P03).
+CONNECTION_LOST_SQLSTATES = ("57P01", "57P02", "57P03")
 # queue_job runs a channel's jobs of lower priority first (its default
 # is 10): the jobs of slow endpoints give way to the others.
 SLOW_PRIORITY = 20
+# Sent again by hand (Redeliver, Resend events since..., Enable and resend
+# failed): after every live delivery, in a channel of their own that the
+# server's configuration may give fewer job slots (see the README's sizing):
+# a big replay never delays the other users' live events.
+REPLAY_PRIORITY = 30
+REPLAY_CHANNEL = "root.webhook.replay"
+# Deliveries or events one manual re-send may queue: Redeliver, the resends.
+MAX_RESEND = 1000
+
+
+def connection_lost(exc):
+    """Whether exc says the database connection is gone: nothing of the
+    transaction was committed, and a new connection may work."""
+    if isinstance(exc, psycopg2.InterfaceError):  # used after it broke
+        return True
+    return isinstance(exc, psycopg2.OperationalError) and (
+        exc.pgcode is None
+        or exc.pgcode.startswith("08")
+        or exc.pgcode in CONNECTION_LOST_SQLSTATES
+    )
 
 
 class CoopWebhookDelivery(models.Model):
@@ -106,7 +132,8 @@ class CoopWebhookDelivery(models.Model):
     is_replay = fields.Boolean(
         string="Replay",
         readonly=True,
-        help="Queued again by Resend events since... or Enable and resend failed.",
+        help="Sent again by hand (Redeliver, Resend events since... or Enable and "
+        "resend failed): queued after the live deliveries.",
     )
     state = fields.Selection(
         STATES,
@@ -190,19 +217,27 @@ class CoopWebhookDelivery(models.Model):
         The endpoints that were slow lately (a timeout, a slow answer) get
         jobs of their own: a job ends when its slowest attempt does, and a
         receiver that hangs must not make the others' jobs last its whole
-        timeout. The jobs run as the superuser, not as whoever caused the
-        event: a job whose user was deleted would never run.
+        timeout. Replays go after all of them, in their own channel. The
+        jobs run as the superuser, not as whoever caused the event: a job
+        whose user was deleted would never run.
         """
         deliveries = self.with_user(SUPERUSER_ID)
         slow = self.env["coop.webhook.attempt"]._slow_endpoint_ids(
             deliveries.endpoint_id.ids
         )
-        for is_slow, group in deliveries.grouped(
-            lambda delivery: delivery.endpoint_id.id in slow
+        for (is_replay, is_slow), group in deliveries.grouped(
+            lambda delivery: (delivery.is_replay, delivery.endpoint_id.id in slow)
         ).items():
-            group._schedule_batches(delay, priority=SLOW_PRIORITY if is_slow else None)
+            if is_replay:
+                group._schedule_batches(
+                    delay, channel=REPLAY_CHANNEL, priority=REPLAY_PRIORITY
+                )
+            else:
+                group._schedule_batches(
+                    delay, priority=SLOW_PRIORITY if is_slow else None
+                )
 
-    def _schedule_batches(self, delay, priority=None):
+    def _schedule_batches(self, delay, channel=CHANNEL, priority=None):
         deliveries = self.sorted(
             lambda delivery: (delivery.endpoint_id.id, delivery.id)
         )
@@ -210,7 +245,7 @@ class CoopWebhookDelivery(models.Model):
             chunk = deliveries[start : start + BATCH_SIZE]
             types = ", ".join(sorted(set(chunk.mapped("event_type"))))
             job = chunk.with_delay(
-                channel=CHANNEL,
+                channel=channel,
                 priority=priority,
                 eta=timedelta(seconds=delay) if delay else None,
                 # queue_job runs a job again after a crash (dead worker),
@@ -298,9 +333,22 @@ class CoopWebhookDelivery(models.Model):
         never send one delivery at once (the second one finds a lock taken
         and queue_job runs it again a few seconds later, when it sees the
         first one's result). Nothing is recorded before the job commits: a
-        job killed in the middle of its batch is run again by queue_job, and
+        job killed in the middle of its batch, or whose database connection
+        is lost (a restart of PostgreSQL), is run again by queue_job, and
         sends the whole batch again, with the same webhook-ids.
         """
+        try:
+            return self._deliver_batch()
+        except (psycopg2.InterfaceError, psycopg2.OperationalError) as exc:
+            if not connection_lost(exc):
+                raise
+            # A try: a database that stays away fails the job after its
+            # max_retries, and the stranded deliveries cron queues them again.
+            raise RetryableJobError(
+                "the database connection was lost", seconds=CONNECTION_LOST_RETRY
+            ) from exc
+
+    def _deliver_batch(self):
         try:
             deliveries = self.sudo()._lock()
         except psycopg2.errors.LockNotAvailable:
@@ -330,7 +378,9 @@ class CoopWebhookDelivery(models.Model):
         disabled = to_send.filtered(
             lambda delivery: delivery.endpoint_id.state != "enabled"
         )
-        disabled._cancel(self.env._("The endpoint is disabled."))
+        deleted = disabled.filtered(lambda delivery: not delivery.endpoint_id.active)
+        deleted._cancel(self.env["coop.webhook.endpoint"]._deleted_reason())
+        (disabled - deleted)._cancel(self.env._("The endpoint is disabled."))
         to_send -= disabled
         refused = to_send - to_send._recipient_allowed()
         refused._cancel(
@@ -393,6 +443,8 @@ class CoopWebhookDelivery(models.Model):
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
             raise  # queue_job runs the job again
         except Exception as exc:
+            if connection_lost(exc):
+                raise  # nothing can be recorded: the job runs again
             # Never leave a delivery pending after a crash: the attempts are
             # logged with the exception's class only, and retried.
             _logger.exception("webhook deliveries %s: recording broke", self.ids)
@@ -553,6 +605,16 @@ class CoopWebhookDelivery(models.Model):
         event that went stale meanwhile is not sent: its delivery expires.
         """
         self.check_access("read")
+        if len(self) > MAX_RESEND:
+            raise UserError(
+                self.env._(
+                    "%(count)s deliveries to send again: at most %(max)s per "
+                    "request. Select fewer (filter them by date), or use Resend "
+                    "events since... on the webhook.",
+                    count=len(self),
+                    max=MAX_RESEND,
+                )
+            )
         deliveries = self.sudo()
         if deliveries - deliveries._recipient_allowed():
             # Not sent by the job anyway; and the endpoint's manual sends
@@ -602,7 +664,7 @@ class CoopWebhookDelivery(models.Model):
         to_send._cancel_jobs(self.env._("Replaced by a redelivery."))
         finished = to_send.filtered(lambda delivery: delivery.state not in IN_FLIGHT)
         finished.write({"state": "pending", "attempt_count": 0})
-        to_send.write({"next_attempt_at": False})
+        to_send.write({"next_attempt_at": False, "is_replay": True})
         expired = to_send._expire_stale()
         (to_send - expired)._schedule()
         return expired
@@ -663,6 +725,10 @@ class CoopWebhookDelivery(models.Model):
             [("state", "not in", IN_FLIGHT), ("create_date", "<", cutoff)]
         )
         old.unlink()
+        # Deleted endpoints whose removal job did not run (see its unlink).
+        self.env["coop.webhook.endpoint"].sudo().with_context(active_test=False).search(
+            [("active", "=", False)]
+        ).unlink()
         self.env["coop.webhook.event"].sudo().search(
             [("occurred_at", "<", cutoff), ("delivery_ids", "=", False)]
         ).unlink()

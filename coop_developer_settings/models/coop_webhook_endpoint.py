@@ -6,24 +6,29 @@ from datetime import timedelta
 import psycopg2
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, mute_logger, sql
 
 from odoo.addons.base.models.res_users import check_identity
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..webhook import signing, url_guard
 from ..webhook.schemas import MAX_ID, MAX_LEAD_TIME_HOURS, MIN_LEAD_TIME_HOURS
 from .coop_secret_vault import SecretUnreadable
-from .coop_webhook_delivery import ALL_STATES, IN_FLIGHT
+from .coop_webhook_delivery import (
+    ALL_STATES,
+    CHANNEL,
+    IN_FLIGHT,
+    LOCKED_RETRY,
+    MAX_RESEND,
+)
 from .res_users import GROUP_XMLID
 
 MAX_ENDPOINTS_PER_TYPE = 10
 ROTATION_OVERLAP = timedelta(hours=24)
 # Reminders: how long before the date, per endpoint (1 hour to 7 days).
 DEFAULT_LEAD_TIME_HOURS = 24
-# Resend events since... and Enable and resend failed: per request.
-MAX_RESEND = 1000
 # The health shown in the tab counts the deliveries of the last days.
 HEALTH_DAYS = 7
 # The tab's delivery log: at most that many rows per call.
@@ -34,6 +39,7 @@ MAX_TAB_DELIVERIES = 200
 # company, or keep it from ever being disabled.
 LIFECYCLE_FIELDS = frozenset(
     {
+        "active",
         "user_id",
         "event_type_id",
         "event_type",
@@ -100,6 +106,10 @@ class CoopWebhookEndpoint(models.Model):
         help="Reminders (opening soon, closing soon): how many hours before the "
         "date they are sent, from 1 to 168 (7 days).",
     )
+    # Unset by a delete that found a job sending one of its deliveries: the
+    # endpoint is gone for everyone (not listed, not counted, sent nothing)
+    # until the job ends and _remove_deleted removes it (see unlink).
+    active = fields.Boolean(default=True, readonly=True, copy=False)
     state = fields.Selection(
         [("enabled", "Enabled"), ("disabled", "Disabled")],
         default="enabled",
@@ -457,10 +467,103 @@ class CoopWebhookEndpoint(models.Model):
         return super().write(vals)
 
     def unlink(self):
-        # Their deliveries go with them: their scheduled jobs end now, with
-        # the reason, instead of failing later on a missing record.
-        self.sudo().delivery_ids._cancel_jobs(self.env._("Webhook endpoint deleted."))
-        return super().unlink()
+        """Delete the endpoints with their deliveries, at once, never waiting
+        for a delivery job.
+
+        Their scheduled jobs end now, with the reason, instead of failing
+        later on a missing record. An endpoint whose deliveries a job is
+        sending right now (their rows locked until it ends, up to its
+        receivers' timeout) cannot be removed before that job ends: it is
+        deleted for everyone at once (hidden, disabled: nothing more is
+        sent), its other deliveries cancelled, and a job removes it when the
+        sending job is over.
+        """
+        self.check_access("unlink")
+        self.sudo().delivery_ids._cancel_jobs(self._deleted_reason())
+        busy = self._lock_for_unlink()
+        busy._mark_deleted()
+        return super(CoopWebhookEndpoint, self - busy).unlink()
+
+    def _deleted_reason(self):
+        return self.env._("Webhook endpoint deleted.")
+
+    def _lock_for_unlink(self):
+        """Lock these endpoints and their deliveries for their removal,
+        without waiting; returns those another transaction holds a row of
+        (a job sending one of their deliveries, an event being queued to
+        them, a write): they cannot be removed now."""
+        if not self:
+            return self
+        deliveries = self.sudo().delivery_ids
+        busy = (deliveries - deliveries._lock(skip_locked=True)).endpoint_id
+        self.flush_recordset()
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM coop_webhook_endpoint WHERE id IN %s "
+                "FOR UPDATE SKIP LOCKED",
+                tuple(self.ids),
+            )
+        )
+        locked = {row[0] for row in self.env.cr.fetchall()}
+        return busy | self.filtered(lambda endpoint: endpoint.id not in locked)
+
+    def _mark_deleted(self):
+        """Delete these endpoints for everyone now, and remove them with a
+        job once they are free (see unlink): their deliveries still to be
+        sent that no job is sending are cancelled; those being sent get no
+        further attempt (the next ones find the endpoint deleted)."""
+        if not self:
+            return
+        endpoints = self.sudo().with_context(tracking_disable=True)
+        try:
+            # Its owner (or a job disabling it) writing it right now.
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM coop_webhook_endpoint WHERE id IN %s "
+                        "FOR NO KEY UPDATE NOWAIT",
+                        tuple(self.ids),
+                    )
+                )
+        except psycopg2.errors.LockNotAvailable:
+            raise UserError(
+                self.env._(
+                    "This webhook is being changed right now: try again in a few "
+                    "seconds."
+                )
+            ) from None
+        reason = self._deleted_reason()
+        endpoints.write(
+            {"active": False, "state": "disabled", "disabled_reason": reason}
+        )
+        deliveries = endpoints.delivery_ids
+        deliveries._lock(skip_locked=True).filtered(
+            lambda delivery: delivery.state in IN_FLIGHT
+        )._cancel(reason)
+        endpoints.with_user(SUPERUSER_ID).with_delay(
+            channel=CHANNEL,
+            eta=LOCKED_RETRY,
+            description=f"Webhook endpoints {endpoints.ids}: removal once deleted",
+        )._remove_deleted()
+
+    def _remove_deleted(self):
+        """Remove these deleted endpoints and their deliveries once no job
+        sends any of them: a job, run again until then (see unlink)."""
+        endpoints = self.sudo().with_context(active_test=False).exists()
+        endpoints = endpoints.filtered(lambda endpoint: not endpoint.active)
+        if endpoints._lock_for_unlink():
+            raise RetryableJobError(
+                "a job is sending deliveries of these deleted endpoints",
+                seconds=LOCKED_RETRY,
+                ignore_retry=True,
+            )
+        deliveries = endpoints.delivery_ids
+        # The jobs queued since the deletion end with the reason.
+        deliveries.filtered(lambda delivery: delivery.state in IN_FLIGHT)._cancel(
+            self._deleted_reason()
+        )
+        super(CoopWebhookEndpoint, endpoints).unlink()
+        return f"removed: {len(endpoints)} endpoints, {len(deliveries)} deliveries"
 
     @api.model
     def _recipient_domain(self, company):

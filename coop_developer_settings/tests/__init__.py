@@ -24,6 +24,8 @@ from . import test_translations
 from . import test_webhook_api
 from . import test_webhook_batches
 from . import test_webhook_concurrency
+from . import test_webhook_connection_loss
+from . import test_webhook_delete_in_flight
 from . import test_webhook_delivery
 from . import test_webhook_endpoints
 from . import test_webhook_event_concurrency
@@ -32,6 +34,7 @@ from . import test_webhook_expiry
 from . import test_webhook_health
 from . import test_webhook_ownership
 from . import test_webhook_reminders
+from . import test_webhook_replay
 from . import test_webhook_resend
 from . import test_webhook_robustness
 from . import test_webhook_settings

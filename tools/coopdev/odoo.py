@@ -24,10 +24,13 @@ def job_channels(workers):
 
     Jobs are HTTP requests to the workers: their capacity leaves one worker
     to the users, so that a burst of deliveries never makes the shop wait.
-    Webhook deliveries have their own channel, which queue_job's runner reads.
+    Webhook deliveries have their own channel, which queue_job's runner reads;
+    what is sent again by hand has one under it, kept below it when there
+    are two slots or more: live deliveries always have one.
     """
     capacity = max(int(workers) - 1, 1)
-    return f"root:{capacity},root.webhook:{capacity}"
+    replay = max(capacity - 1, 1)
+    return f"root:{capacity},root.webhook:{capacity},root.webhook.replay:{replay}"
 
 
 def write_config(odoo_dir, db, name, channels=None, **options):
