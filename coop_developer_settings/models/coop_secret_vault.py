@@ -177,33 +177,38 @@ class CoopSecretVault(models.AbstractModel):
         source, where = key_source()
         if source == SOURCE_OPTION:
             text = self.env._(
-                "Webhook signing secrets are encrypted with the key in the server "
+                "Webhook signing secrets and newsletter tools' API keys "
+                "are encrypted with the key in the server "
                 "configuration (option %(option)s).",
                 option=where,
             )
         elif source == SOURCE_FILE:
             text = self.env._(
-                "Webhook signing secrets are encrypted with the key in the file "
+                "Webhook signing secrets and newsletter tools' API keys "
+                "are encrypted with the key in the file "
                 "%(path)s (option %(option)s of the server configuration).",
                 path=where,
                 option=KEY_FILE_OPTION,
             )
         elif source == SOURCE_ENVIRONMENT:
             text = self.env._(
-                "Webhook signing secrets are encrypted with the key in the server's "
+                "Webhook signing secrets and newsletter tools' API keys "
+                "are encrypted with the key in the server's "
                 "environment variable %(variable)s.",
                 variable=where,
             )
         elif os.path.exists(where):
             text = self.env._(
-                "Webhook signing secrets are encrypted with a key the addon created "
+                "Webhook signing secrets and newsletter tools' API keys "
+                "are encrypted with a key the addon created "
                 "on the server, outside the database, in %(path)s (readable by "
                 "Odoo's system user only).",
                 path=where,
             )
         else:
             text = self.env._(
-                "Webhook signing secrets will be encrypted with a key the addon "
+                "Webhook signing secrets and newsletter tools' API keys "
+                "will be encrypted with a key the addon "
                 "creates on first use on the server, outside the database, in "
                 "%(path)s (readable by Odoo's system user only).",
                 path=where,

@@ -107,8 +107,8 @@ class ResConfigSettings(models.TransientModel):
     coop_secret_key_location = fields.Char(
         string="Encryption key of the secrets",
         compute="_compute_coop_secret_key_location",
-        help="Webhook signing secrets are stored encrypted; the key is never in "
-        "the database.",
+        help="Webhook signing secrets and newsletter tools' API keys are stored "
+        "encrypted; the key is never in the database.",
     )
 
     coop_newsletter_sync_minutes = fields.Integer(
@@ -127,6 +127,9 @@ class ResConfigSettings(models.TransientModel):
             values["coop_newsletter_sync_minutes"] = (
                 cron.interval_number * CRON_MINUTES[cron.interval_type]
             )
+        values["coop_json2_api"] = self.env[
+            "ir.config_parameter"
+        ]._coop_json2_api_enabled()
         return values
 
     def set_values(self):
@@ -143,26 +146,15 @@ class ResConfigSettings(models.TransientModel):
         cron = self.env.ref(NEWSLETTER_CRON, raise_if_not_found=False)
         if cron:
             cron.sudo().write({"interval_number": minutes, "interval_type": "minutes"})
+        self.env["ir.config_parameter"].sudo().set_param(
+            JSON2_PARAM, str(bool(self.coop_json2_api))
+        )
         return result
 
     def _compute_coop_secret_key_location(self):
         text = self.env["coop.secret.vault"]._key_location_text()
         for settings in self:
             settings.coop_secret_key_location = text
-
-    @api.model
-    def get_values(self):
-        values = super().get_values()
-        values["coop_json2_api"] = self.env[
-            "ir.config_parameter"
-        ]._coop_json2_api_enabled()
-        return values
-
-    def set_values(self):
-        super().set_values()
-        self.env["ir.config_parameter"].sudo().set_param(
-            JSON2_PARAM, str(bool(self.coop_json2_api))
-        )
 
     @api.constrains(*WEBHOOK_FIELDS.values())
     def _check_webhook_settings(self):
