@@ -430,13 +430,18 @@ class CoopNewsletterConnection(models.Model):
         return True
 
     def _enqueue_sync(self):
-        for connection in self.sudo():
+        """Queue the first page of each one's sync, unless its sync has a
+        job waiting or running (a second chain would send the same pages
+        again and reset the counts); returns those queued."""
+        connections = self.sudo() - self.sudo()._with_sync_job()
+        for connection in connections:
             connection.with_delay(
                 identity_key=_sync_identity,
                 description=self.env._(
                     "Newsletter sync of %(account)s", account=connection.account_name
                 ),
             )._sync_job(first=True)
+        return connections
 
     def _with_sync_job(self):
         """Those whose sync has a job waiting or running: queue_job's
@@ -452,20 +457,17 @@ class CoopNewsletterConnection(models.Model):
                 ]
             )
         )
-        return self.browse({keys[job.identity_key].id for job in jobs})
+        return self.browse([keys[job.identity_key].id for job in jobs])
 
     @api.model
     def _cron_sync(self):
         """Every connection with a list, from its cursor; those still shown
         syncing too (a job that crashed past its retries would leave them
-        so for good), unless a job of their sync is still under way (a
-        second chain would send the same pages and reset the counts)."""
+        so for good), unless a job of their sync is still under way."""
         connections = self.sudo().search(
             [("state", "!=", "disconnected"), ("list_id", "!=", False)]
         )
-        connections -= connections._with_sync_job()
-        connections._enqueue_sync()
-        return connections
+        return connections._enqueue_sync()
 
     def _sync_job(self, first=False):
         """One page of the buyer list into the provider; the next page in a

@@ -699,14 +699,15 @@ class TestNewsletterCron(NewsletterCase):
 
     def test_a_sync_under_way_is_not_started_again(self):
         """queue_job's identity check sees only waiting jobs: while a page
-        job runs, the cron starts no second chain (which would send the
-        same pages again and reset the counts)."""
+        job runs, neither the cron nor Sync now starts a second chain
+        (which would send the same pages again and reset the counts)."""
         connection = self.connect()
         connection.action_set_list(str(self.brevo_list))
         connection.action_sync_now()
         running = pending_jobs(self.env, SYNC)
         running.state = "started"
         self.assertFalse(self.Connection._cron_sync())
+        connection.action_sync_now()
         self.assertFalse(pending_jobs(self.env, SYNC))
         # The running page queues the next one (first=False): one job, that
         # a later cron or Sync now does not double.
