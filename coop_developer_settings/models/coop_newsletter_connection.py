@@ -4,6 +4,7 @@
 list: the provider key (sealed), the list, and the sync's state."""
 
 import dataclasses
+import hashlib
 import logging
 import math
 import re
@@ -16,10 +17,12 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, config, mute_logger, sql
 
 from odoo.addons.queue_job.exception import RetryableJobError
-from odoo.addons.queue_job.job import identity_exact
+from odoo.addons.queue_job.job import ENQUEUED, PENDING, STARTED
 
 from ..newsletter import brevo, mailchimp, provider
 from ..webhook import url_guard
+from ..webhook.schemas import is_record_id
+from .coop_buyer_sql import SINGLE_ADDRESS
 from .res_users import GROUP_XMLID
 
 try:  # optional: without it, only numbers already in E.164 are sent
@@ -263,7 +266,9 @@ class CoopNewsletterConnection(models.Model):
             )
 
     def _check_company_value(self, owner, company_id):
-        company = self.env["res.company"].sudo().browse(company_id).exists()
+        company = self.env["res.company"]
+        if is_record_id(company_id):
+            company = company.sudo().browse(company_id).exists()
         if not company or company not in owner.sudo().company_ids:
             raise ValidationError(
                 self.env._("Choose a shop among those the owner is allowed on.")
@@ -311,7 +316,9 @@ class CoopNewsletterConnection(models.Model):
             key = vals.pop("api_key", None)
             self._refuse_lifecycle_fields(vals, allowed=("user_id", "provider"))
             owner_id = vals.get("user_id", self.env.uid)
-            owner = self.env["res.users"].browse(owner_id).exists()
+            owner = self.env["res.users"]
+            if is_record_id(owner_id):
+                owner = owner.browse(owner_id).exists()
             if owner_id != self.env.uid and not is_admin:
                 raise AccessError(
                     self.env._("You can only connect your own newsletter tools.")
@@ -423,24 +430,44 @@ class CoopNewsletterConnection(models.Model):
         return True
 
     def _enqueue_sync(self):
-        for connection in self.sudo():
+        """Queue the first page of each one's sync, unless its sync has a
+        job waiting or running (a second chain would send the same pages
+        again and reset the counts); returns those queued."""
+        connections = self.sudo() - self.sudo()._with_sync_job()
+        for connection in connections:
             connection.with_delay(
-                identity_key=identity_exact,
+                identity_key=_sync_identity,
                 description=self.env._(
                     "Newsletter sync of %(account)s", account=connection.account_name
                 ),
             )._sync_job(first=True)
+        return connections
+
+    def _with_sync_job(self):
+        """Those whose sync has a job waiting or running: queue_job's
+        identity check sees only the waiting ones."""
+        keys = {_sync_identity_key(connection.id): connection for connection in self}
+        jobs = (
+            self.env["queue.job"]
+            .sudo()
+            .search(
+                [
+                    ("identity_key", "in", list(keys)),
+                    ("state", "in", [PENDING, ENQUEUED, STARTED]),
+                ]
+            )
+        )
+        return self.browse([keys[job.identity_key].id for job in jobs])
 
     @api.model
     def _cron_sync(self):
         """Every connection with a list, from its cursor; those still shown
         syncing too (a job that crashed past its retries would leave them
-        so for good)."""
+        so for good), unless a job of their sync is still under way."""
         connections = self.sudo().search(
             [("state", "!=", "disconnected"), ("list_id", "!=", False)]
         )
-        connections._enqueue_sync()
-        return connections
+        return connections._enqueue_sync()
 
     def _sync_job(self, first=False):
         """One page of the buyer list into the provider; the next page in a
@@ -453,7 +480,7 @@ class CoopNewsletterConnection(models.Model):
         connection._lock()
         more = connection._sync_page(first)
         if more:
-            connection.with_delay(identity_key=identity_exact)._sync_job()
+            connection.with_delay(identity_key=_sync_identity)._sync_job()
         return "more" if more else "done"
 
     def _lock(self):
@@ -468,8 +495,11 @@ class CoopNewsletterConnection(models.Model):
                     )
                 )
         except psycopg2.errors.LockNotAvailable:
+            # Waiting its turn is not a try: it must not use up max_retries.
             raise RetryableJobError(
-                "another page of this connection is being synced", seconds=5
+                "another page of this connection is being synced",
+                seconds=5,
+                ignore_retry=True,
             ) from None
         self.invalidate_recordset()
 
@@ -543,7 +573,9 @@ class CoopNewsletterConnection(models.Model):
     def _contacts(self, rows):
         """(contacts, counts of the skipped): one contact per address. When
         buyers share an address, an active buyer wins over a removed one,
-        then the latest order; an address opted out stays opted out."""
+        then the latest order; an address opted out stays opted out. A
+        former address is taken off the list only when no buyer of the shop
+        has it any more."""
         counts = dict.fromkeys(COUNTS, 0)
         partners = {
             partner.id: partner
@@ -553,13 +585,16 @@ class CoopNewsletterConnection(models.Model):
             .exists()
         }
         by_address = {}
+        previous = {}  # address: the former addresses of its rows
         for row in rows:
             try:
-                address = provider.normalise_email(row.get("email"))
+                address = _row_address(row)
             except provider.InvalidEmail as exc:
                 counts[exc.reason] += 1
                 continue
             contact = self._contact(address, row, partners.get(row["partner_id"]))
+            if contact.moved:
+                previous.setdefault(address, []).append(contact.previous_email)
             kept = by_address.get(address)
             if kept is not None:
                 opted_out = provider.OPTED_OUT in (kept.state, contact.state)
@@ -572,25 +607,48 @@ class CoopNewsletterConnection(models.Model):
             for address, contact in by_address.items()
             if contact.state == provider.REMOVED
         ]
+        former = {old for olds in previous.values() for old in olds}
+        still_bought = self._addresses_still_bought(removed + sorted(former))
         # Another active buyer of the shop still has the address: it stays.
-        for address in self._addresses_still_bought(removed):
+        for address in still_bought.intersection(removed):
             del by_address[address]
-        return list(by_address.values()), counts
+        # A former address is taken off once, and only when no buyer of the
+        # page or of the shop has it any more; a row that lost the dedup
+        # passes its own to the winner, or to a removal of its own.
+        to_take_off = former - set(by_address) - still_bought
+        contacts = []
+        for address, contact in by_address.items():
+            olds = [old for old in previous.get(address, ()) if old in to_take_off]
+            if contact.previous_email not in olds:
+                contact = dataclasses.replace(
+                    contact, previous_email=olds[0] if olds else None
+                )
+            to_take_off.discard(contact.previous_email)
+            contacts.append(contact)
+        contacts += [
+            provider.Contact(old, state=provider.REMOVED) for old in sorted(to_take_off)
+        ]
+        return contacts, counts
 
     def _addresses_still_bought(self, addresses):
+        """Those an active buyer of the shop has, by the rule of the pages:
+        the buyer's one address (none when the field holds several)."""
         if not addresses:
             return set()
-        buyers = (
-            self.env["coop.buyer"]
-            .sudo()
-            .search(
-                [
-                    ("company_id", "=", self.company_id.id),
-                    ("email_normalized", "in", addresses),
-                ]
+        self.env.flush_all()  # the buyer rows are written by triggers
+        single = SQL(SINGLE_ADDRESS.format(row="b"))  # pylint: disable=sql-injection
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT DISTINCT %s FROM coop_buyer b WHERE b.company_id = %s "
+                "AND b.active AND b.email_normalized = ANY(%s) AND %s = ANY(%s)",
+                single,
+                self.company_id.id,
+                list(addresses),
+                single,
+                list(addresses),
             )
         )
-        return {buyer.email_normalized for buyer in buyers} & set(addresses)
+        return {address for (address,) in rows}
 
     def _contact(self, address, row, partner):
         previous = row.get("previous_email")
@@ -620,6 +678,33 @@ class CoopNewsletterConnection(models.Model):
             last_cycle=(row.get("last_cycle") or {}).get("name") or "",
             previous_email=previous or None,
         )
+
+
+def _row_address(row):
+    """The page's own address of the buyer (its email_normalized), the one
+    the still-bought check compares; InvalidEmail (none, several) when the
+    page has none or the provider would not take it."""
+    address = row.get("email_normalized")
+    if not address:
+        provider.normalise_email(row.get("email"))  # raises with the reason
+        raise provider.InvalidEmail("none")
+    try:
+        valid = provider.normalise_email(address) == address
+    except provider.InvalidEmail:
+        valid = False
+    if not valid:
+        raise provider.InvalidEmail("none")
+    return address
+
+
+def _sync_identity_key(connection_id):
+    """One sync job per connection, whatever its arguments (first or not)."""
+    text = f"coop.newsletter.connection,{connection_id},_sync_job"
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _sync_identity(job_):
+    return _sync_identity_key(job_.recordset.id)
 
 
 def _rank(contact):

@@ -14,7 +14,11 @@ from odoo.addons.base.models.res_users import check_identity
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..webhook import signing, url_guard
-from ..webhook.schemas import MAX_ID, MAX_LEAD_TIME_HOURS, MIN_LEAD_TIME_HOURS
+from ..webhook.schemas import (
+    MAX_LEAD_TIME_HOURS,
+    MIN_LEAD_TIME_HOURS,
+    is_record_id,
+)
 from .coop_secret_vault import SecretUnreadable
 from .coop_webhook_delivery import (
     ALL_STATES,
@@ -353,19 +357,9 @@ class CoopWebhookEndpoint(models.Model):
                 messages.get(exc.code, self.env._("This URL is refused."))
             ) from None
 
-    @api.model
-    def _is_record_id(self, value):
-        """Whether value can be a record id: checked before it reaches SQL
-        (a string or an integer beyond PostgreSQL's fails the query)."""
-        return (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and (0 < value <= MAX_ID)
-        )
-
     def _check_event_type_value(self, event_type_id):
         event_type = self.env["coop.webhook.event.type"]
-        if self._is_record_id(event_type_id):
+        if is_record_id(event_type_id):
             event_type = event_type.browse(event_type_id).exists()
         if not event_type or not event_type.subscribable:
             raise ValidationError(self.env._("Unknown event type."))
@@ -440,7 +434,7 @@ class CoopWebhookEndpoint(models.Model):
                         self.env._("You can only create your own webhooks.")
                     )
                 owner = self.env["res.users"]
-                if self._is_record_id(owner_id):
+                if is_record_id(owner_id):
                     owner = owner.browse(owner_id).exists()
                 self._check_owner(owner)
             vals["url"] = self._check_url_value(vals.get("url"))

@@ -9,17 +9,18 @@ import json
 import logging
 from unittest.mock import patch
 
-from odoo import Command
+from odoo import Command, sql_db
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import config
+from odoo.tools import config, email_normalize
 
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 
 from ..crypto import keyring
+from ..models import coop_newsletter_connection as connection_model
 from ..newsletter.mailchimp import subscriber_hash
-from .common import new_developer, pending_jobs, perform_jobs
+from .common import RealTransactionsMixin, new_developer, pending_jobs, perform_jobs
 from .fakes.brevo import FakeBrevo
 from .fakes.mailchimp import FakeMailchimp
 from .test_secrets_at_rest import KeyConfigMixin
@@ -154,6 +155,31 @@ class TestNewsletterConnect(NewsletterCase):
                 }
             )
         self.assertFalse(self.brevo.calls())
+
+    def test_ids_that_are_no_record_ids_are_refused_plainly(self):
+        """A string or an integer beyond PostgreSQL's never reaches SQL."""
+        connection = self.connect()
+        for hostile in ("1; DROP TABLE res_company", 2**40, True, [1]):
+            with self.assertRaisesRegex(ValidationError, "Choose a shop"):
+                self.Connection.with_user(self.developer).create(
+                    {
+                        "provider": "brevo",
+                        "api_key": self.brevo.key,
+                        "company_id": hostile,
+                    }
+                )
+            with self.assertRaisesRegex(ValidationError, "Choose a shop"):
+                connection.write({"company_id": hostile})
+            with self.assertRaisesRegex(ValidationError, "cannot own"):
+                self.Connection.with_user(self.admin).create(
+                    {
+                        "provider": "brevo",
+                        "api_key": self.brevo.key,
+                        "company_id": self.shop.id,
+                        "user_id": hostile,
+                    }
+                )
+        self.assertEqual(self.Connection.sudo().search([]), connection.sudo())
 
     def test_another_user_neither_sees_nor_changes_it(self):
         connection = self.connect()
@@ -463,6 +489,12 @@ class TestNewsletterSync(NewsletterCase):
         self.assertNotIn("0123456789abcdef0123456789abcdee", logged)
 
 
+def _api_address(email):
+    """email_normalized as the buyer API gives it: null unless the field
+    holds one address."""
+    return email_normalize(email) if email and email.count("@") == 1 else None
+
+
 def _addresses(request, known):
     """The addresses a Mailchimp request sends, or names by their hash
     (known: {hash: address})."""
@@ -487,6 +519,7 @@ class TestNewsletterContacts(NewsletterCase):
             "partner_id": None,
             "name": "Zoë Martin",
             "email": email,
+            "email_normalized": _api_address(email),
             "phone": None,
             "company": {"id": self.shop.id, "name": self.shop.name},
             "first_order_date": "2026-10-01 08:00:00",
@@ -497,8 +530,15 @@ class TestNewsletterContacts(NewsletterCase):
             **values,
         }
 
-    def tombstone(self, row_id, email):
-        return {"id": row_id, "removed": True, "partner_id": None, "email": email}
+    def tombstone(self, row_id, email, **values):
+        return {
+            "id": row_id,
+            "removed": True,
+            "partner_id": None,
+            "email": email,
+            "email_normalized": _api_address(email),
+            **values,
+        }
 
     def test_one_contact_per_valid_address(self):
         connection = self.connect()
@@ -513,12 +553,7 @@ class TestNewsletterContacts(NewsletterCase):
             self.row(5, "jardins@example.org", partner_id=farm.id, name=farm.name),
             # Shared: the active buyer wins over the removed one, then the
             # latest order; opted out stays opted out.
-            {
-                "id": 6,
-                "removed": True,
-                "partner_id": None,
-                "email": "shared@example.org",
-            },
+            self.tombstone(6, "shared@example.org"),
             self.row(7, "shared@example.org", name="Old Name", opt_out=True),
             self.row(
                 8,
@@ -535,18 +570,8 @@ class TestNewsletterContacts(NewsletterCase):
             ),
             self.row(12, "both@example.org", name="Old Name", opt_out=True),
             # Removed, but another active buyer of the shop has the address.
-            {
-                "id": 9,
-                "removed": True,
-                "partner_id": None,
-                "email": "joel.willis63@example.com",
-            },
-            {
-                "id": 10,
-                "removed": True,
-                "partner_id": None,
-                "email": "gone@example.org",
-            },
+            self.tombstone(9, "joel.willis63@example.com"),
+            self.tombstone(10, "gone@example.org"),
         ]
         contacts, counts = connection._contacts(rows)
         by_address = {contact.email: contact for contact in contacts}
@@ -575,6 +600,70 @@ class TestNewsletterContacts(NewsletterCase):
         both = by_address["both@example.org"]
         self.assertEqual((both.first_name, both.state), ("New", "opted_out"))
         self.assertEqual(by_address["gone@example.org"].state, "removed")
+
+    def test_a_former_address_still_in_use_is_not_taken_off(self):
+        """An address change takes the former address off the list only
+        when no buyer of the page or of the shop has it any more."""
+        connection = self.connect()
+        rows = [
+            # Another active buyer of the shop (the demo's Joel Willis).
+            self.row(1, "new@example.org", previous_email="Joel.Willis63@example.com"),
+            # Another buyer of the same page.
+            self.row(2, "b@example.org", previous_email="c@example.org"),
+            self.row(3, "c@example.org"),
+            # Nobody any more.
+            self.row(4, "moved@example.org", previous_email="old@example.org"),
+        ]
+        contacts, _counts = connection._contacts(rows)
+        self.assertEqual(
+            {contact.email: contact.previous_email for contact in contacts},
+            {
+                "new@example.org": None,
+                "b@example.org": None,
+                "c@example.org": None,
+                "moved@example.org": "old@example.org",
+            },
+        )
+
+    def test_the_former_address_of_a_row_that_lost_the_dedup_is_taken_off(self):
+        connection = self.connect()
+        older = {"last_order_date": "2026-10-02 08:00:00"}
+        rows = [
+            self.row(1, "d@example.org", previous_email="old-d@example.org", **older),
+            self.row(2, "d@example.org"),
+            # Both moved: the winner takes its own off, the other a removal.
+            self.row(3, "e@example.org", previous_email="old-e1@example.org", **older),
+            self.row(4, "e@example.org", previous_email="old-e2@example.org"),
+        ]
+        contacts, _counts = connection._contacts(rows)
+        self.assertEqual(
+            sorted((c.email, c.state, c.previous_email) for c in contacts),
+            [
+                ("d@example.org", "subscribed", "old-d@example.org"),
+                ("e@example.org", "subscribed", "old-e2@example.org"),
+                ("old-e1@example.org", "removed", None),
+            ],
+        )
+
+    def test_the_address_is_the_pages_own(self):
+        """The page's email_normalized, null for a field holding several
+        addresses, is the address sent and the one the still-bought check
+        compares: a buyer whose field holds several does not keep an
+        address on the list that the sync never sends for them."""
+        joel = self.buyers.filtered(lambda buyer: buyer.name == "Joel Willis")
+        joel.partner_id.email = "joel.willis63@example.com, joel@example.net"
+        rows = [
+            self.tombstone(1, "joel.willis63@example.com"),
+            self.row(2, joel.partner_id.email),
+            # Only the page's address counts, not the field re-read.
+            self.row(3, "Zoë <zoe@example.org>", email_normalized=None),
+        ]
+        contacts, counts = self.connect()._contacts(rows)
+        self.assertEqual(
+            [(c.email, c.state) for c in contacts],
+            [("joel.willis63@example.com", "removed")],
+        )
+        self.assertEqual((counts["several"], counts["none"]), (1, 1))
 
     def test_phones_in_e164_or_none(self):
         connection = self.connect()
@@ -607,6 +696,77 @@ class TestNewsletterCron(NewsletterCase):
             self.brevo.members(self.brevo_list),
             {buyer.email.lower() for buyer in self.buyers},
         )
+
+    def test_a_sync_under_way_is_not_started_again(self):
+        """queue_job's identity check sees only waiting jobs: while a page
+        job runs, neither the cron nor Sync now starts a second chain
+        (which would send the same pages again and reset the counts)."""
+        connection = self.connect()
+        connection.action_set_list(str(self.brevo_list))
+        connection.action_sync_now()
+        running = pending_jobs(self.env, SYNC)
+        running.state = "started"
+        self.assertFalse(self.Connection._cron_sync())
+        connection.action_sync_now()
+        self.assertFalse(pending_jobs(self.env, SYNC))
+        # The running page queues the next one (first=False): one job, that
+        # a later cron or Sync now does not double.
+        connection.sudo().with_delay(
+            identity_key=connection_model._sync_identity
+        )._sync_job()
+        self.Connection._cron_sync()
+        connection.action_sync_now()
+        self.assertEqual(len(pending_jobs(self.env, SYNC)), 1)
+        # Once the sync ended, the cron queues it again.
+        running.state = "done"
+        pending_jobs(self.env, SYNC).state = "done"
+        self.assertEqual(self.Connection._cron_sync(), connection.sudo())
+        self.assertEqual(len(pending_jobs(self.env, SYNC)), 1)
+
+
+@tagged("post_install", "-at_install")
+class TestNewsletterLockWait(RealTransactionsMixin, TransactionCase):
+    """A page job waiting for another page of its connection, in two real
+    transactions: the connection is committed first and removed at the end."""
+
+    def setUp(self):
+        super().setUp()
+        self.db = sql_db.db_connect(self.env.cr.dbname)
+        with self.db.cursor() as cr:
+            cr.execute(
+                "INSERT INTO coop_newsletter_connection "
+                "(user_id, company_id, provider, state, list_id, account_name) "
+                "VALUES (%s, %s, 'brevo', 'syncing', '1', 'Lock wait') RETURNING id",
+                [self.env.ref("base.user_admin").id, self.env.company.id],
+            )
+            self.connection_id = cr.fetchone()[0]
+        self.addCleanup(self.remove_connection)
+
+    def remove_connection(self):
+        with self.db.cursor() as cr:
+            cr.execute(
+                "DELETE FROM coop_newsletter_connection WHERE id = %s",
+                [self.connection_id],
+            )
+
+    def test_waiting_for_another_page_is_not_a_try(self):
+        """queue_job counts each run against max_retries: the runs put back
+        while another page holds the connection must not use them up."""
+        with self.db.cursor() as holder, self.db.cursor() as cr:
+            holder.execute(
+                "SELECT id FROM coop_newsletter_connection WHERE id = %s FOR UPDATE",
+                [self.connection_id],
+            )
+            connection = self.env_of(cr)["coop.newsletter.connection"].browse(
+                self.connection_id
+            )
+            job = Job(connection._sync_job, job_uuid="the-sync", max_retries=5)
+            with self.assertRaises(RetryableJobError) as caught:
+                job.perform()
+            cr.rollback()
+            holder.rollback()
+        self.assertTrue(caught.exception.ignore_retry)
+        self.assertEqual(job.retry, 0)
 
 
 @tagged("post_install", "-at_install")

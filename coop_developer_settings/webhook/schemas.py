@@ -14,6 +14,15 @@ PREFIX = "/coop/api/v1"
 DATABASE_HEADER = "X-Odoo-Database"
 MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 
+
+def is_record_id(value):
+    """Whether value can be a record id: checked before it reaches SQL
+    (a string or an integer beyond PostgreSQL's fails the query)."""
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+    )
+
+
 _UTC = {
     "type": "string",
     "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$",
