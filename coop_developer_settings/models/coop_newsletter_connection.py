@@ -478,11 +478,13 @@ class CoopNewsletterConnection(models.Model):
         """Ask the provider to post the list's opt-outs to the addon's
         route; on failure, say why on the connection (never blocks)."""
         self.ensure_one()
+        # What the owner reads in the tab: in the owner's language.
+        owner = self.with_context(lang=self._owner_lang())
         base_url = self._optout_base_url()
         if not base_url:
             self.write(
                 {
-                    "optout_status": self.env._(
+                    "optout_status": owner.env._(
                         "Opt-outs made in %(provider)s do not come back to Odoo: "
                         "the server's address (web.base.url) is not a public https "
                         "address. Set a public https web.base.url in the System "
@@ -503,10 +505,10 @@ class CoopNewsletterConnection(models.Model):
             self._write_optout_token_hash(None)
             self.write(
                 {
-                    "optout_status": self.env._(
+                    "optout_status": owner.env._(
                         "Opt-outs made in the tool do not come back to Odoo: "
                         "%(reason)s Choose the list again to retry.",
-                        reason=self._error_text(exc),
+                        reason=owner._error_text(exc),
                     ),
                 }
             )
@@ -535,6 +537,9 @@ class CoopNewsletterConnection(models.Model):
         self._write_optout_token_hash(None)
         self.write({"optout_webhook_id": False})
 
+    def _owner_lang(self):
+        return self.user_id.lang or "en_US"
+
     def _provider_name(self):
         return dict(self._fields["provider"]._description_selection(self.env))[
             self.provider
@@ -550,7 +555,7 @@ class CoopNewsletterConnection(models.Model):
         Blacklist = self.env["mail.blacklist"].with_user(SUPERUSER_ID)
         if Blacklist.search_count([("email", "=", address)]):
             return False
-        owner = self.with_context(lang=self.user_id.lang or "en_US")
+        owner = self.with_context(lang=self._owner_lang())
         Blacklist._add(
             address,
             message=owner.env._(

@@ -29,6 +29,7 @@ class TestNewsletterOptout(HttpCase):
         super().setUpClass()
         cls.shop = cls.env.ref("base.main_company")
         cls.developer = new_developer(cls.env, "coop-optout-dev", cls.shop)
+        cls.developer.lang = "en_US"
         cls.Connection = cls.env["coop.newsletter.connection"]
         cls.buyer = cls.env["coop.buyer"].search(
             [
@@ -224,23 +225,30 @@ class TestNewsletterOptout(HttpCase):
         self.assertTrue(other.last_error)
 
     def test_a_base_url_not_public_https_registers_nothing(self):
+        self.startPatcher(
+            patch.dict(
+                config.options,
+                {
+                    "coop_newsletter_optout_allow_http": False,
+                    "coop_newsletter_allowed_networks": "",
+                },
+            )
+        )
+        Parameters = self.env["ir.config_parameter"].sudo()
         for base_url in ("http://coop.example.org", "https://localhost:8069"):
             with self.subTest(base_url=base_url):
-                self.env["ir.config_parameter"].sudo().set_param(
-                    "web.base.url", base_url
-                )
-                with patch.dict(
-                    config.options,
-                    {
-                        "coop_newsletter_optout_allow_http": False,
-                        "coop_newsletter_allowed_networks": "",
-                    },
-                ):
-                    connection = self.connect("mailchimp")
+                Parameters.set_param("web.base.url", base_url)
+                connection = self.connect("mailchimp")
                 self.assertFalse(self.mailchimp.webhooks)
                 self.assertFalse(connection.optout_webhook_id)
                 self.assertIn("public https web.base.url", connection.optout_status)
                 connection.action_disconnect()
+        # The reason in the owner's language.
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.developer.lang = "fr_FR"
+        connection = self.connect("brevo")
+        self.assertFalse(self.brevo.webhooks)
+        self.assertIn("web.base.url public en https", connection.optout_status)
 
     def test_the_request_log_hides_the_token(self):
         token = "k9dV78jOzDe2BuezIBcZ25aJCNCcQblyuY2ezt0a0dM"
