@@ -170,6 +170,41 @@ class TestNewsletterOptout(HttpCase):
         # What Mailchimp holds now is what the sync sends: no re-subscribe.
         self.sync(connection)
         self.assertEqual(members[self.address]["status"], "unsubscribed")
+        # A cleaned (bouncing) address is blacklisted too; another list's
+        # event is not this connection's.
+        other = self.env["coop.buyer"].search(
+            [
+                ("company_id", "=", self.shop.id),
+                ("email_normalized", "not in", [False, self.address]),
+                ("opt_out", "=", False),
+            ],
+            limit=1,
+        )
+        foreign = self.post(
+            url,
+            data={
+                "type": "cleaned",
+                "data[list_id]": "another",
+                "data[email]": other.email_normalized,
+            },
+        )
+        self.assertEqual(foreign.status_code, 400)
+        self.assertFalse(self.blacklisted(other.email_normalized))
+        cleaned = self.post(
+            url,
+            data={
+                "type": "cleaned",
+                "data[list_id]": self.mailchimp_list,
+                "data[email]": other.email_normalized,
+            },
+        )
+        self.assertEqual(cleaned.status_code, 200, cleaned.text)
+        self.assertTrue(self.blacklisted(other.email_normalized))
+        subscribe = self.post(
+            url, data={"type": "subscribe", "data[email]": "new@example.org"}
+        )
+        self.assertEqual(subscribe.status_code, 400)
+        self.assertFalse(self.blacklisted("new@example.org"))
 
     def test_anything_else_is_refused_and_nothing_written(self):
         connection = self.connect("brevo")
