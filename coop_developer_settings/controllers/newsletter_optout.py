@@ -26,7 +26,9 @@ from .api_auth import json_response
 MAX_BODY = 64 * 1024
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 TOKEN_IN_PATH = re.compile(r"(/coop/newsletter/[^/\s]+/)[^\s?\"]+")
-BREVO_EVENTS = {"unsubscribed"}
+# The webhook is registered for "unsubscribed"; Brevo's documentation of the
+# marketing payloads names the event "unsubscribe": both are opt-outs.
+BREVO_EVENTS = {"unsubscribed", "unsubscribe"}
 MAILCHIMP_EVENTS = {"unsubscribe", "cleaned"}
 
 

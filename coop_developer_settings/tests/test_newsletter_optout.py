@@ -11,6 +11,7 @@ import logging
 from unittest.mock import patch
 from urllib.parse import urlsplit
 
+from odoo import Command
 from odoo.tests import HttpCase, tagged
 from odoo.tools import config
 
@@ -138,6 +139,20 @@ class TestNewsletterOptout(HttpCase):
         again = self.post_brevo(url, {"event": "unsubscribed", "email": self.address})
         self.assertEqual(again.json(), {"status": "already"})
 
+        # The payload's own spelling of the event ("unsubscribe") too.
+        other = self.env["coop.buyer"].search(
+            [
+                ("company_id", "=", self.shop.id),
+                ("email_normalized", "not in", [False, self.address]),
+            ],
+            limit=1,
+        )
+        spelled = self.post_brevo(
+            url, {"event": "unsubscribe", "email": other.email_normalized}
+        )
+        self.assertEqual(spelled.status_code, 200, spelled.text)
+        self.assertTrue(self.blacklisted(other.email_normalized))
+
         self.sync(connection)
         contact = self.brevo.contact(self.address)
         self.assertTrue(contact["blacklisted"])
@@ -250,6 +265,33 @@ class TestNewsletterOptout(HttpCase):
         self.assertTrue(self.mailchimp.webhooks)
         connection.action_disconnect()
         self.assertFalse(self.mailchimp.webhooks)
+        # Losing the Developer settings access unregisters it too.
+        lost = self.connect("brevo")
+        self.assertTrue(self.brevo.webhooks)
+        self.developer.write(
+            {
+                "groups_id": [
+                    Command.unlink(
+                        self.env.ref(
+                            "coop_developer_settings.group_developer_settings"
+                        ).id
+                    )
+                ]
+            }
+        )
+        self.assertEqual(lost.sudo().state, "disconnected")
+        self.assertFalse(self.brevo.webhooks)
+        self.developer.write(
+            {
+                "groups_id": [
+                    Command.link(
+                        self.env.ref(
+                            "coop_developer_settings.group_developer_settings"
+                        ).id
+                    )
+                ]
+            }
+        )
         # The provider down: the error recorded, disconnected all the same.
         other = self.connect("mailchimp")
         self.mailchimp.hostile = "html"
