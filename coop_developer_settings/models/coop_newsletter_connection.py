@@ -367,6 +367,12 @@ class CoopNewsletterConnection(models.Model):
             vals = {**vals, "sync_cursor": False}
         return super().write(vals)
 
+    def unlink(self):
+        # The provider would go on posting opt-outs to a dead URL.
+        for connection in self.sudo().filtered("optout_webhook_id"):
+            connection._unregister_optout_webhook()
+        return super().unlink()
+
     @api.constrains("user_id")
     def _check_cap(self):
         for connection in self:

@@ -265,6 +265,11 @@ class TestNewsletterOptout(HttpCase):
         self.assertTrue(self.mailchimp.webhooks)
         connection.action_disconnect()
         self.assertFalse(self.mailchimp.webhooks)
+        # Deleting the connection unregisters it too.
+        deleted = self.connect("mailchimp")
+        self.assertTrue(self.mailchimp.webhooks)
+        deleted.unlink()
+        self.assertFalse(self.mailchimp.webhooks)
         # Losing the Developer settings access unregisters it too.
         lost = self.connect("brevo")
         self.assertTrue(self.brevo.webhooks)
