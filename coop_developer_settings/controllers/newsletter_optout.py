@@ -18,7 +18,7 @@ import re
 from odoo import http
 from odoo.http import request
 
-from ..models.coop_newsletter_connection import OPTOUT_ROUTE
+from ..models.coop_newsletter_connection import CLIENTS, OPTOUT_ROUTE
 from ..newsletter import provider
 from .api_auth import json_response
 
@@ -54,7 +54,7 @@ def _error(status, code):
 def _brevo_address(httprequest):
     try:
         body = json.loads(httprequest.get_data(cache=False))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep
         return None
     if isinstance(body, dict) and body.get("event") in BREVO_EVENTS:
         return body.get("email")
@@ -80,7 +80,7 @@ class NewsletterOptout(http.Controller):
         methods=["GET", "HEAD", "POST"],
     )
     def coop_newsletter_optout(self, provider_name, token, **_params):
-        if provider_name not in ("brevo", "mailchimp") or not TOKEN.match(token):
+        if provider_name not in CLIENTS or not TOKEN.match(token):
             return _error(404, "not_found")
         if request.httprequest.method != "POST":
             # Mailchimp checks the URL before the connection's transaction

@@ -245,6 +245,10 @@ class TestNewsletterOptout(HttpCase):
             url, data=b"{", headers={"Content-Type": "application/json"}
         )
         self.assertEqual(not_json.status_code, 400)
+        nested = self.post(
+            url, data=b"[" * 60000, headers={"Content-Type": "application/json"}
+        )
+        self.assertEqual(nested.status_code, 400)
         huge = self.post(
             url,
             data=json.dumps({**good, "pad": "x" * 70000}),
