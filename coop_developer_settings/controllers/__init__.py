@@ -1,1 +1,1 @@
-from . import buyer_api, json2_api, sale_cycle_api, webhook_api
+from . import buyer_api, json2_api, newsletter_optout, sale_cycle_api, webhook_api
