@@ -92,7 +92,9 @@ def error_response(error):
 def translated_error(status, code, message, **args):
     """An error from before the key is checked (no user, maybe no database
     yet), in the language of the request's Accept-Language."""
-    return error_response(ApiError(status, code, message._translate(_lang()) % args))
+    return error_response(
+        ApiError(status, code, message._translate(request_lang()) % args)
+    )
 
 
 # Odoo's errors raised by the models, as the API answers them.
@@ -177,20 +179,27 @@ def serve_in_named_database(name):
     return request._serve_db()
 
 
-def authenticate(scope):
-    """The environment of the key's user, in their language and companies."""
+def bearer_token():
+    """The key of the request's Authorization header, or None: a key that
+    is not printable ASCII (a NUL...) is no key, never a database error."""
     match = BEARER.match(request.httprequest.headers.get("Authorization", ""))
     token = match and match.group(1).strip()
-    if token and not KEY_CHARACTERS.match(token):
-        token = None
+    return token if token and KEY_CHARACTERS.match(token) else None
+
+
+def authenticate(scope):
+    """The environment of the key's user, in their language and companies."""
+    token = bearer_token()
     keys = request.env["res.users.apikeys"]
     uid = token and keys._coop_key_user(scope, token)
     if not uid:
         if token and any(
             keys._coop_key_user(other, token) for other in API_SCOPES if other != scope
         ):
-            raise ApiError(403, "insufficient_scope", WRONG_SCOPE._translate(_lang()))
-        raise ApiError(401, "invalid_api_key", INVALID_KEY._translate(_lang()))
+            raise ApiError(
+                403, "insufficient_scope", WRONG_SCOPE._translate(request_lang())
+            )
+        raise ApiError(401, "invalid_api_key", INVALID_KEY._translate(request_lang()))
     user = request.env["res.users"].sudo().browse(uid)
     env = request.env(
         user=uid,
@@ -215,11 +224,11 @@ def public_env():
     """For the routes that need no key: the catalogue, in the request's
     language."""
     return request.env(
-        user=SUPERUSER_ID, context={**request.env.context, "lang": _lang()}
+        user=SUPERUSER_ID, context={**request.env.context, "lang": request_lang()}
     )
 
 
-def _lang():
+def request_lang():
     """The request's language: the first of its Accept-Language, in order of
     preference, installed here (exactly, else the same language in another
     region: fr-BE gets fr_FR when fr_BE is not installed), else English.

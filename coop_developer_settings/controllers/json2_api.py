@@ -36,7 +36,13 @@ from odoo.models import BaseModel
 from odoo.service.model import get_public_method
 from odoo.tools.translate import LazyTranslate
 
-from .api_auth import BEARER, DATABASE_HEADER, NO_DATABASE, UNKNOWN_DATABASE
+from .api_auth import (
+    DATABASE_HEADER,
+    NO_DATABASE,
+    UNKNOWN_DATABASE,
+    bearer_token,
+    request_lang,
+)
 
 _lt = LazyTranslate(__name__)
 
@@ -81,7 +87,7 @@ def json2_error(exc_class, status, message, arguments, headers=None):
 def translated(message, **args):
     """message in the request's language (Accept-Language): errors may come
     before the key, hence the user, is known."""
-    return message._translate(request.best_lang or "en_US") % args
+    return message._translate(request_lang()) % args
 
 
 def http_error(exc_class, message, **args):
@@ -236,8 +242,7 @@ class Json2Api(http.Controller):
 
     def _authenticate(self):
         """The key's user, checked as Odoo's bearer authentication does."""
-        match = BEARER.match(request.httprequest.headers.get("Authorization", ""))
-        token = match and match.group(1).strip()
+        token = bearer_token()
         uid = token and request.env["res.users.apikeys"]._check_credentials(
             scope=RPC_SCOPE, key=token
         )

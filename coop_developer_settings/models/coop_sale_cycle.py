@@ -123,17 +123,24 @@ class CoopSaleCycle(models.Model):
         string="Orders",
         groups="sales_team.group_sale_salesman",
     )
+    # The cycle's figures are computed over every order (sudo): the sales
+    # team's too, not the integrators'.
     order_count = fields.Integer(
-        string="Number of orders", compute="_compute_order_stats"
+        string="Number of orders",
+        compute="_compute_order_stats",
+        groups="sales_team.group_sale_salesman",
     )
     buyer_count = fields.Integer(
-        string="Number of buyers", compute="_compute_order_stats"
+        string="Number of buyers",
+        compute="_compute_order_stats",
+        groups="sales_team.group_sale_salesman",
     )
     currency_id = fields.Many2one(related="company_id.currency_id")
     amount_total = fields.Monetary(
         string="Total",
         compute="_compute_order_stats",
         currency_field="currency_id",
+        groups="sales_team.group_sale_salesman",
         help="Total of the confirmed orders, in the shop's currency.",
     )
 

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from markupsafe import Markup
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.base.models.res_users import (
     get_boolean_group,
@@ -19,6 +19,9 @@ GROUP_FIELD_PREFIXES = ("in_group_", "sel_groups_")
 # Set while a change of the access is watched: a nested write (e.g. the
 # implied groups Odoo adds) leaves the outer watch to conclude.
 WATCHING = "coop_watching_developer_access"
+# Its value: an object no RPC call can send, so that a caller's context
+# never turns the watch off.
+WATCHED = object()
 
 
 class ResUsers(models.Model):
@@ -130,8 +133,9 @@ class ResUsers(models.Model):
                     "name": event_type.name,
                     "description": event_type.description,
                     "endpoints": endpoints.filtered(
-                        lambda endpoint, event_type=event_type: endpoint.event_type_id
-                        == event_type
+                        lambda endpoint, event_type=event_type: (
+                            endpoint.event_type_id == event_type
+                        )
                     )._coop_tab_values(),
                 }
                 for event_type in self.env["coop.webhook.event.type"].search(
@@ -184,17 +188,17 @@ class ResUsers(models.Model):
 
         Yields the recordset to run the change with.
         """
-        if self.env.context.get(WATCHING):
+        if self.env.context.get(WATCHING) is WATCHED:
             yield self
             return
         before = self._coop_users_with_access()
         implied = self._coop_users_with_implying_group()
-        yield self.with_context(**{WATCHING: True})
+        yield self.with_context(**{WATCHING: WATCHED})
         demoted = (implied - self._coop_users_with_implying_group()).filtered(
             lambda user: not user.coop_developer_access_direct
         )
         if demoted:
-            demoted.with_context(**{WATCHING: True}).write(
+            demoted.with_context(**{WATCHING: WATCHED}).write(
                 {"groups_id": [Command.unlink(self.env.ref(GROUP_XMLID).id)]}
             )
         lost = before - self._coop_users_with_access()
@@ -256,7 +260,29 @@ class ResUsers(models.Model):
         # them (cascade), their contact keeps the note.
         with_access = self & self.env["res.users"]._coop_users_with_access()
         with_access._coop_on_access_removed(revoke=True, deleted=True)
+        self._coop_refuse_while_delivering()
         return super().unlink()
+
+    def _coop_refuse_while_delivering(self):
+        """The cascade from the users to their webhooks' deliveries would
+        wait for a job sending one of them (up to its receivers' timeout):
+        their endpoints are deleted first, which never waits; one still
+        there (a job is sending to it, or was when it was deleted) refuses
+        the deletion at once, with what to do."""
+        endpoints = (
+            self.env["coop.webhook.endpoint"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("user_id", "in", self.ids)])
+        )
+        endpoints.filtered("active").unlink()
+        if endpoints.exists():
+            raise UserError(
+                self.env._(
+                    "A delivery of this user's webhooks is being sent right now: "
+                    "delete the user again in a minute."
+                )
+            )
 
     def _coop_on_access_removed(self, revoke, deleted=False):
         """Developer settings access was just removed from these users (or

@@ -47,6 +47,14 @@ class TestEveryPathThatRemovesTheAccess(WebhookCase):
         self.developer.write({"groups_id": [Command.unlink(self.group.id)]})
         self.assertRevoked()
 
+    def test_a_callers_context_never_turns_the_watch_off(self):
+        """The watch's context key, sent by a caller (any RPC client can
+        send a context), is not the watch's own mark: the removal is seen."""
+        self.developer.with_context(coop_watching_developer_access=True).write(
+            {"groups_id": [Command.unlink(self.group.id)]}
+        )
+        self.assertRevoked()
+
     def test_archived(self):
         self.developer.action_archive()
         self.assertRevoked()

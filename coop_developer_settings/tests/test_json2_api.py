@@ -219,7 +219,8 @@ class TestJson2Api(HttpCase):
                 response.json(),
                 [{"id": self.partner_a.id, "name": self.partner_a.name}],
             )
-        for key in ("", "not-a-key"):
+        # Not printable ASCII (the red team's NUL): no key, never a 500.
+        for key in ("", "not-a-key", "a\x00b", "clé"):
             self.assertJson2Error(
                 self.json2(key, "res.partner", "search", {"domain": []}),
                 401,
@@ -378,6 +379,16 @@ class TestJson2Api(HttpCase):
             "search",
             {},
             headers={"Accept-Language": "fr-FR,fr;q=0.9"},
+        )
+        body = self.assertJson2Error(response, 401, "werkzeug.exceptions.Unauthorized")
+        self.assertIn("Clé d'API invalide", body["message"])
+        # A region not installed: the language's installed one (fr_FR).
+        response = self.json2(
+            "not-a-key",
+            "res.partner",
+            "search",
+            {},
+            headers={"Accept-Language": "fr-BE"},
         )
         body = self.assertJson2Error(response, 401, "werkzeug.exceptions.Unauthorized")
         self.assertIn("Clé d'API invalide", body["message"])

@@ -81,6 +81,10 @@ class TestSaleCycleApi(XmlrpcAssertionsMixin, ApiClientMixin, HttpCase):
         )
         self.assertEqual({row["name"] for row in read}, set(self.mine.mapped("name")))
         self.assertNotIn("order_ids", read[0], "the orders are the sales team's")
+        for figure in ("order_count", "buyer_count", "amount_total"):
+            self.assertNotIn(figure, read[0], "the cycle's sales are the team's")
+            with self.assertAccessDenied():
+                rpc("read", self.mine[:1].ids, [figure])
         theirs = self.cycles.filtered(lambda c: c.company_id == self.shop_c)[:1]
         with self.assertAccessDenied():
             rpc("read", theirs.ids, ["name"])

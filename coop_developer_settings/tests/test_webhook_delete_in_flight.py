@@ -4,7 +4,8 @@ import threading
 import time
 
 from odoo import sql_db
-from odoo.tests import TransactionCase, tagged
+from odoo.exceptions import UserError
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import CANCELLED, Job
@@ -203,3 +204,39 @@ class TestDeleteWhileSending(RealTransactionsMixin, TransactionCase):
                 env["queue.job"].search([("method_name", "=", "_remove_deleted")])
             )
             cr.commit()  # pylint: disable=invalid-commit
+
+    def test_deleting_the_owner_while_a_job_sends_refuses_at_once(self):
+        """The cascade from the user to the deliveries would wait for the
+        job: the deletion is refused at once, saying what to do, and goes
+        through once the job is over."""
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            owner = new_test_user(
+                env,
+                login="coop-owner-deleted-while-sending",
+                groups="base.group_user,coop_developer_settings.group_developer_settings",
+            )
+            env["coop.webhook.endpoint"].browse(self.endpoint_id)._change_owner(owner)
+            owner_id = owner.id
+            cr.commit()  # pylint: disable=invalid-commit
+        self.addCleanup(self.remove_user, owner_id)
+        thread, _outcome = self.send_in_a_job()
+        started = time.monotonic()
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            with self.assertRaisesRegex(UserError, "being sent right now"):
+                env["res.users"].browse(owner_id).unlink()
+            cr.rollback()
+        self.assertLess(time.monotonic() - started, 2, "no wait for the job")
+        self.assertTrue(thread.is_alive(), "the job was still sending")
+        thread.join(30)
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            env["res.users"].browse(owner_id).unlink()
+            Endpoint = env["coop.webhook.endpoint"].with_context(active_test=False)
+            self.assertFalse(Endpoint.browse(self.endpoint_id).exists())
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def remove_user(self, user_id):
+        with self.db.cursor() as cr:
+            self.env_of(cr)["res.users"].browse(user_id).exists().unlink()
