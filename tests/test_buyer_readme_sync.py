@@ -63,10 +63,12 @@ def test_opt_outs_and_removals_reach_the_readme_sync(odoo_server, admin):
     unsubscribed.clear()
     sync(cursor)
     assert f"bea.new-{tag}@example.org" in subscribed
-    # (Other tests' buyers may come too: only this test's are looked at.)
-    assert [address for address in unsubscribed if tag in address] == [
-        f"bea-{tag}@example.org"
-    ], "the previous address"
+    # (Other tests' buyers may come too: only this test's are looked at. A
+    # sync may return a row again, as the contract says, while a transaction
+    # older than the last sync still runs on the server: Ann's opt-out.)
+    mine = [address for address in unsubscribed if tag in address]
+    assert f"bea-{tag}@example.org" in mine, "the previous address"
+    assert set(mine) <= {f"bea-{tag}@example.org", f"ann-{tag}@example.org"}
 
 
 def test_the_readme_buyer_page_call_runs_as_written(odoo_server, admin):

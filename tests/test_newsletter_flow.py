@@ -92,8 +92,9 @@ def test_newsletter_tool_pulls_the_buyers_with_a_generated_key(odoo_server, admi
         timeout=30,
     )
     assert answer.status_code == 200, answer.text
-    api_names = sorted(row["name"] for row in answer.json()["data"])
-    assert api_names == sorted(b["name"] for b in buyers if not b["opt_out"])
+    # A contact without a name is null in JSON, false over XML-RPC.
+    api_names = sorted(row["name"] or "" for row in answer.json()["data"])
+    assert api_names == sorted(b["name"] or "" for b in buyers if not b["opt_out"])
 
     # The key's "last used" shows in the tab.
     [listed] = tool(
