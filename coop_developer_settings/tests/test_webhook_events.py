@@ -120,6 +120,25 @@ class TestEventLog(WebhookCase):
         self.assertIsNone(data["description_html"], "an empty description is null")
         self.assertIsNone(data["description_text"])
 
+    def test_a_closed_sample_for_an_owner_without_sales_rights(self):
+        """The sale figures are the sales team's fields; a test event of a
+        closed endpoint is built for any owner, from a made-up cycle too."""
+        shop = self.env["res.company"].create({"name": "Shop without cycles"})
+        developer = new_developer(self.env, "coop-no-sales-rights", shop)
+        closed = self.env.ref("coop_developer_settings.webhook_event_sale_cycle_closed")
+        endpoint = (
+            self.env["coop.webhook.endpoint"]
+            .with_user(developer)
+            .create(
+                {"event_type_id": closed.id, "url": "https://hooks.example.org/closed"}
+            )
+        )
+        data = endpoint._send_test_event().sudo().event_id.data
+        self.assertEqual(
+            (data["id"], data["order_count"], data["sample_of"]),
+            (0, 0, "sale_cycle.closed"),
+        )
+
 
 @tagged("post_install", "-at_install")
 class TestEventAccess(WebhookCase):
