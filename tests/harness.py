@@ -40,7 +40,13 @@ sys.path.insert(0, str(ROOT))
 
 from coopdev import commands  # noqa: E402
 from coopdev.console import DevError  # noqa: E402
-from coopdev.odoo import copy_database, drop_db, free_port, write_config  # noqa: E402
+from coopdev.odoo import (  # noqa: E402
+    copy_database,
+    drop_db,
+    filestore,
+    free_port,
+    write_config,
+)
 from coopdev.postgres import settings_uri  # noqa: E402, F401 (for the tests)
 from coopdev.project import DEV  # noqa: E402
 from coopdev.templates import ensure_template  # noqa: E402
@@ -102,6 +108,7 @@ class OdooCli:
         self.bin = odoo_env["bin"]
         self.db_settings = odoo_env["db"]
         self.db_name = db_name
+        self.data_dir = Path(options.get("data_dir", DEV / "data"))
         self.http_port = free_port()
         self.config = write_config(
             odoo_env["source"],
@@ -117,8 +124,13 @@ class OdooCli:
         )
 
     def copy(self, template):
-        """Create the database as a copy of a template database."""
+        """Create the database as a copy of a template database, its files
+        in this database's data directory."""
         copy_database(self.db_settings, template, self.db_name)
+        files = self.data_dir / "filestore" / self.db_name
+        if filestore(self.db_name).exists() and files != filestore(self.db_name):
+            files.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(filestore(self.db_name), files)
         return self
 
     def run(self, *args, timeout=900):

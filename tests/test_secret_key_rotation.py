@@ -9,10 +9,10 @@ import signal
 import subprocess
 
 import psycopg2
-from harness import ADDON, OdooCli, wait_for
+from harness import ADDON, OdooCli, template, wait_for
 
 # 8 endpoints of each of the 4 subscribable events (at most 10 each), a few
-# rotated (their previous secret is sealed too); prints every signing secret.
+# rotated (their previous secret is sealed too), committed.
 MAKE_ENDPOINTS = """
 import json
 admin = env.ref('base.user_admin')
@@ -23,7 +23,10 @@ for event_type in env['coop.webhook.event.type'].search([('subscribable', '=', T
          'url': 'https://hooks.example.org/%s/%d' % (event_type.code, i)}
         for i in range(8)])
 Endpoint.search([], limit=5, order='id')._rotate_secret()
+env.cr.commit()
+env.invalidate_all()  # what follows reads what was stored
 """
+# Prints every signing secret.
 SIGNING_SECRETS = """
 import json
 print('SECRETS=' + json.dumps({e.id: e._signing_secrets()
@@ -92,12 +95,12 @@ def test_rotation_killed_midway_resumes_and_keeps_every_secret(odoo_env, tmp_pat
     data_dir = tmp_path / "data"
     cli = OdooCli(odoo_env, f"coop_pytest_{secrets.token_hex(4)}", data_dir=data_dir)
     try:
+        cli.copy(template(odoo_env, demo=False))
         returncode, log = cli.run(
             "-i", ADDON, "--stop-after-init", "--without-demo=all"
         )
         assert returncode == 0, log[-3000:]
-        cli.shell(MAKE_ENDPOINTS)
-        before = printed(cli.shell(SIGNING_SECRETS), "SECRETS")
+        before = printed(cli.shell(MAKE_ENDPOINTS + SIGNING_SECRETS), "SECRETS")
         keys = Keys(cli, data_dir)
         [old_id] = keys.key_ids()
         assert keys.sealed_under() == {old_id: 32 + 5}
