@@ -8,6 +8,7 @@ restarted with ``pg_ctl -m immediate``: never the shared one.
 """
 
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -16,8 +17,14 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from coopdev.odoo import free_port
-from coopdev.postgres import DB_PASSWORD, DB_ROLE, as_pg_user, pg_bindir
+from coopdev.odoo import filestore, free_port
+from coopdev.postgres import (
+    DB_PASSWORD,
+    DB_ROLE,
+    as_pg_user,
+    pg_bindir,
+    settings_uri,
+)
 from harness import (
     ADDON,
     ADMIN,
@@ -27,6 +34,7 @@ from harness import (
     Rpc,
     create_developer,
     cycle_values,
+    template,
     wait_for,
 )
 from receiver import Receiver
@@ -108,6 +116,46 @@ class PrivateCluster:
             connection.cursor().execute("CHECKPOINT")
         self.ctl("restart", "-m", "immediate")
 
+    def load(self, odoo_env, source, db_name):
+        """db_name here, with the data of the shared server's database source
+        (pg_dump, pg_restore) and a copy of its files."""
+        dump = subprocess.run(
+            [
+                self.bindir / "pg_dump",
+                "--format=custom",
+                f"--dbname={settings_uri(odoo_env['db'])}/{source}",
+            ],
+            capture_output=True,
+            check=False,
+            timeout=300,
+        )
+        assert dump.returncode == 0, dump.stderr.decode()
+        connection = psycopg2.connect(dbname="postgres", **self.connection())
+        connection.autocommit = True
+        connection.cursor().execute(f'CREATE DATABASE "{db_name}"')
+        connection.close()
+        connection = self.connection()
+        restore = subprocess.run(
+            [
+                self.bindir / "pg_restore",
+                "--no-owner",
+                "--no-acl",
+                "--single-transaction",  # one commit, not one per table: seconds
+                f"--dbname={db_name}",
+                f"--host={connection['host']}",
+                f"--port={connection['port']}",
+                f"--username={connection['user']}",
+            ],
+            input=dump.stdout,
+            env=dict(os.environ, PGPASSWORD=connection["password"]),
+            capture_output=True,
+            check=False,
+            timeout=300,
+        )
+        assert restore.returncode == 0, restore.stderr.decode()
+        shutil.rmtree(filestore(db_name), ignore_errors=True)
+        shutil.copytree(filestore(source), filestore(db_name), copy_function=os.link)
+
     def connection(self):
         return {
             "host": "127.0.0.1",
@@ -131,7 +179,15 @@ def server_on_a_private_cluster(odoo_env):
         max_cron_threads="1",
     )
     server = None
+    # The template of the shared server, through a copy (a template refuses
+    # connections): seconds, where installing Odoo's modules takes minutes.
+    source = OdooCli(odoo_env, f"coop_pg_restart_source_{secrets.token_hex(4)}")
     try:
+        try:
+            source.copy(template(odoo_env))
+            cluster.load(odoo_env, source.db_name, cli.db_name)
+        finally:
+            source.drop()
         returncode, log = cli.run("-i", ADDON, "--stop-after-init")
         assert not returncode, f"installing {ADDON} failed:\n{log[-3000:]}"
         server = OdooServer(cli, DEV_LOGS / "coop_pg_restart-server.log").start()
@@ -140,6 +196,7 @@ def server_on_a_private_cluster(odoo_env):
         if server:
             server.stop()
         Path(cli.config).unlink(missing_ok=True)
+        shutil.rmtree(filestore(cli.db_name), ignore_errors=True)
         cluster.remove()
 
 
