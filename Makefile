@@ -6,7 +6,7 @@ PYTHON ?= python3
 run:  ## Odoo with the addon and its demo data on http://127.0.0.1:8069
 	$(PYTHON) tools/devtool.py run
 
-test:  ## unit tests, then pre-commit, the Odoo tests and pytest tests/ in parallel; ends with the time of each stage and "N passed, N failed"
+test:  ## unit tests, pre-commit, the Odoo tests and pytest tests/ in parallel; ends with the time of each stage and "N passed, N failed"
 	$(PYTHON) tools/devtool.py test
 
 unit:  ## the unit tests alone (tests/unit: no Odoo server, no database; seconds)

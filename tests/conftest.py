@@ -35,6 +35,34 @@ def pytest_configure(config):
         )
 
 
+# Modules that take minutes each (see `pytest --durations=0`): scheduled first
+# when the tests run in several processes, so that none is left to the end.
+LONGEST_FIRST = (
+    "test_webhook_faults",
+    "test_database_restart",
+    "test_secret_key_rotation",
+    "test_run_command",
+    "test_lifecycle",
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's, which reads the groups
+def pytest_collection_modifyitems(config, items):
+    """For pytest-xdist's ``--dist loadgroup`` (`make test` runs these tests
+    in several processes): the tests of a module run in one process, which
+    sets its fixtures up once, and the tests on the session's server share
+    one process, so one server; a module may name its own group (its own
+    process and server). The longest first."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            uses_server = "odoo_server" in item.fixturenames
+            group = "odoo_server" if uses_server else item.module.__name__
+            item.add_marker(pytest.mark.xdist_group(group))
+    if config.getoption("dist", "no") != "no":
+        rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+        items.sort(key=lambda item: rank.get(item.module.__name__, len(rank)))
+
+
 @pytest.fixture(scope="session")
 def odoo_env():
     try:

@@ -18,6 +18,10 @@ import requests
 from harness import GROUP_XMLID, WebClient, cycle_values, wait_for
 from receiver import RawReceiver, Receiver
 
+# A process and a server of their own when the tests run in several (they
+# kill the server).
+pytestmark = pytest.mark.xdist_group("webhook_faults")
+
 TOTAL_TIMEOUT = 2  # seconds: the answer timeout of these tests
 LOGIN_PAGE_WITHIN = 2  # seconds
 

@@ -2,7 +2,7 @@
 """Development environment for coop_developer_settings: ``run`` and ``test``.
 
     python3 tools/devtool.py run       # Odoo with the addon and demo data on :8069
-    python3 tools/devtool.py test      # unit, then pre-commit + Odoo tests + pytest
+    python3 tools/devtool.py test      # unit, pre-commit, Odoo tests, pytest: parallel
     python3 tools/devtool.py unit      # the unit tests alone (no database)
     python3 tools/devtool.py pictures  # the README's pictures of the tab, again
     python3 tools/devtool.py bench     # benchmarks/*.py, each prints a table

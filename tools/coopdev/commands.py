@@ -263,7 +263,9 @@ def harness_env(odoo_dir, db):
     }
 
 
-def run_pytest(odoo_dir, db, paths=("tests",), name="pytest", prefix="pytest | "):
+def run_pytest(
+    odoo_dir, db, paths=("tests",), name="pytest", prefix="pytest | ", options=()
+):
     """pytest on paths; each line of its output shown after prefix, and its
     junit report read back."""
     report = DEV / f"{name}-report.xml"
@@ -272,6 +274,7 @@ def run_pytest(odoo_dir, db, paths=("tests",), name="pytest", prefix="pytest | "
         [
             venv_bin("pytest"),
             *paths,
+            *options,
             "-p",
             "no:cacheprovider",
             f"--junitxml={report}",
@@ -302,14 +305,32 @@ def run_pytest(odoo_dir, db, paths=("tests",), name="pytest", prefix="pytest | "
     return passed, failed
 
 
-def run_unit_tests(odoo_dir=None, db=None):
+def run_unit_tests(odoo_dir=None, db=None, prefix=""):
     step("Unit tests: tests/unit/ (the plain packages and tools, no database)")
-    return run_pytest(odoo_dir, db, paths=("tests/unit",), name="unit", prefix="")
+    return run_pytest(odoo_dir, db, paths=("tests/unit",), name="unit", prefix=prefix)
+
+
+# The out-of-process tests mostly wait (for servers, receivers, deadlines):
+# in this many processes, grouped as tests/conftest.py says (one server per
+# process at most), they take the time of the longest group.
+PYTEST_PROCESSES = 3
 
 
 def run_integration_tests(odoo_dir, db):
-    step("pytest tests/ (out-of-process: wheel, install/upgrade/uninstall, end to end)")
-    return run_pytest(odoo_dir, db, paths=("tests", "--ignore=tests/unit"))
+    step(
+        "pytest tests/ (out-of-process: wheel, install/upgrade/uninstall, end to "
+        f"end), in {PYTEST_PROCESSES} processes"
+    )
+    return run_pytest(
+        odoo_dir,
+        db,
+        paths=("tests", "--ignore=tests/unit"),
+        options=(
+            f"--numprocesses={PYTEST_PROCESSES}",
+            "--dist=loadgroup",
+            "--no-loadscope-reorder",  # conftest.py puts the longest first
+        ),
+    )
 
 
 class Stages:
@@ -338,23 +359,28 @@ def minutes(seconds):
 
 
 def cmd_test(args):
-    """Unit tests first (seconds: they say at once what is broken), then
-    pre-commit, the Odoo tests and the out-of-process tests in parallel,
-    on copies of template databases."""
+    """The unit tests at once (no database: they say early what is broken),
+    the template databases meanwhile, then pre-commit, the Odoo tests and
+    the out-of-process tests (on copies of the templates), all in parallel:
+    most of their time is spent waiting for servers, answers and deadlines."""
     stages = Stages()
     odoo_dir, db = stages.timed(
         "environment (venv, PostgreSQL, tools)", prepare_test, args
     )
-    results = [stages.timed("unit tests", run_unit_tests, odoo_dir, db)]
-    stages.timed("template databases", ensure_test_templates, odoo_dir, db)
     suites = (
         ("pre-commit", run_precommit),
         ("Odoo tests", run_odoo_tests, odoo_dir, db),
         ("out-of-process tests (pytest)", run_integration_tests, odoo_dir, db),
     )
-    with ThreadPoolExecutor(len(suites)) as pool:
-        futures = [pool.submit(stages.timed, *suite) for suite in suites]
-        results += [future.result() for future in futures]
+    with ThreadPoolExecutor(1 + len(suites)) as pool:
+        futures = [
+            pool.submit(
+                stages.timed, "unit tests", run_unit_tests, odoo_dir, db, "unit   | "
+            )
+        ]
+        stages.timed("template databases", ensure_test_templates, odoo_dir, db)
+        futures += [pool.submit(stages.timed, *suite) for suite in suites]
+        results = [future.result() for future in futures]
     stages.report()
     passed = sum(suite_passed for suite_passed, _ in results)
     failed = sum(suite_failed for _, suite_failed in results)

@@ -40,6 +40,8 @@ def pip(*args):
     env["PIP_CONSTRAINT"] = str(CONSTRAINTS)
     if "--no-build-isolation" not in args:
         env["PIP_BUILD_CONSTRAINT"] = str(CONSTRAINTS)
+    else:  # pip refuses it there, even inherited (make test passes it to pytest)
+        env.pop("PIP_BUILD_CONSTRAINT", None)
     env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     cmd = [VENV_PY, "-m", "pip", "install", *args]
     if run_logged(cmd, PIP_LOG, is_pip_progress, env=env, append=True):
