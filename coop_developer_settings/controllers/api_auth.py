@@ -22,7 +22,7 @@ from odoo.http import request
 from odoo.tools.translate import LazyTranslate
 
 from ..models.coop_buyer import BuyerListError
-from ..models.coop_webhook_endpoint import TooManySends
+from ..models.coop_webhook_endpoint_replay import TooManySends
 from ..models.res_users import GROUP_XMLID
 from ..models.res_users_apikeys import SCOPE_BUYERS, SCOPE_WEBHOOKS
 
