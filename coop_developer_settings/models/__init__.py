@@ -6,6 +6,7 @@ from . import coop_newsletter_connection
 from . import coop_sale_cycle
 from . import coop_webhook_attempt
 from . import coop_webhook_delivery
+from . import coop_webhook_delivery_job
 from . import coop_webhook_endpoint
 from . import coop_webhook_endpoint_health
 from . import coop_webhook_endpoint_owner

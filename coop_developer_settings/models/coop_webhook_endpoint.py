@@ -24,7 +24,7 @@ from ..webhook.schemas import (
     MIN_LEAD_TIME_HOURS,
     is_record_id,
 )
-from .coop_webhook_delivery import CHANNEL, IN_FLIGHT, LOCKED_RETRY
+from .coop_webhook_delivery import CHANNEL, FAILED_STATES, IN_FLIGHT, LOCKED_RETRY
 from .res_users import GROUP_XMLID
 
 MAX_ENDPOINTS_PER_TYPE = 10
@@ -161,8 +161,8 @@ class CoopWebhookEndpoint(models.Model):
             mine = {s: c for (e, s), c in counts.items() if e == endpoint.id}
             endpoint.delivery_count = sum(mine.values())
             # Cancelled ones were stopped by the endpoint's disabling: as failed.
-            endpoint.failed_delivery_count = mine.get("failed", 0) + mine.get(
-                "cancelled", 0
+            endpoint.failed_delivery_count = sum(
+                mine.get(state, 0) for state in FAILED_STATES
             )
 
     # ------------------------------------------------------------------
@@ -389,13 +389,25 @@ class CoopWebhookEndpoint(models.Model):
         return f"removed: {len(endpoints)} endpoints, {len(deliveries)} deliveries"
 
     @api.model
+    def _recipients(self, company, event_type=None, among=None):
+        """The endpoints that may receive an event of company (of
+        event_type; among those given), in id order: the one recipient rule.
+
+        Checked when the event is queued (and reminders claimed) and again
+        when each delivery is about to be sent or sent again: the access or
+        the company may be gone meanwhile.
+        """
+        domain = self._recipient_domain(company)
+        if event_type is not None:
+            domain.append(("event_type", "=", event_type))
+        if among is not None:
+            domain.append(("id", "in", among.ids))
+        return self.sudo().search(domain, order="id")
+
+    @api.model
     def _recipient_domain(self, company):
         """Endpoints that may receive an event of company: enabled, owned by
-        an active user who has the access and is allowed on company.
-
-        Checked when the event is queued and again when each delivery is
-        about to be sent: the access or the company may be gone meanwhile.
-        """
+        an active user who has the access and is allowed on company."""
         return [
             ("state", "=", "enabled"),
             ("user_id.active", "=", True),
@@ -422,7 +434,7 @@ class CoopWebhookEndpoint(models.Model):
             }
         )
         failed = self._owned_deliveries().filtered(
-            lambda delivery: delivery.state in ("failed", "cancelled")
+            lambda delivery: delivery.state in FAILED_STATES
         )
         if not failed:
             return True

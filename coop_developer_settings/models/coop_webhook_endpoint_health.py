@@ -10,6 +10,8 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.tools import SQL, mute_logger
 
+from .coop_webhook_delivery import FAILED_STATES, STATE_DONE
+
 # The health shown in the tab counts the deliveries of the last days.
 HEALTH_DAYS = 7
 
@@ -145,7 +147,7 @@ class CoopWebhookEndpoint(models.Model):
             ._read_group(
                 [
                     ("endpoint_id", "in", self.ids),
-                    ("state", "in", ("done", "failed", "cancelled")),
+                    ("state", "in", (STATE_DONE, *FAILED_STATES)),
                     (
                         "create_date",
                         ">=",
@@ -157,7 +159,7 @@ class CoopWebhookEndpoint(models.Model):
             )
         ):
             done, failed = counts.get(endpoint.id, (0, 0))
-            if state == "done":
+            if state == STATE_DONE:
                 done += count
             else:
                 failed += count

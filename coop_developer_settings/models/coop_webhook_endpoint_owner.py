@@ -5,6 +5,7 @@
 from odoo import models
 from odoo.exceptions import AccessError, ValidationError
 
+from .coop_webhook_delivery import IN_FLIGHT
 from .res_users import GROUP_XMLID
 
 
@@ -66,7 +67,7 @@ class CoopWebhookEndpoint(models.Model):
             endpoint.write({"user_id": new_owner.id})
             endpoint._hand_chatter_over(new_owner)
             in_flight = endpoint.delivery_ids.filtered(
-                lambda delivery: delivery.state in ("pending", "retrying")
+                lambda delivery: delivery.state in IN_FLIGHT
             )
             allowed = in_flight.filtered(
                 lambda delivery: delivery.company_id in new_owner.company_ids

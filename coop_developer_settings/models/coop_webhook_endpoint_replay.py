@@ -8,7 +8,13 @@ from datetime import timedelta
 from odoo import fields, models
 from odoo.exceptions import UserError
 
-from .coop_webhook_delivery import ALL_STATES, IN_FLIGHT, MAX_RESEND
+from .coop_webhook_delivery import (
+    ALL_STATES,
+    FAILED_STATES,
+    IN_FLIGHT,
+    MAX_RESEND,
+    STATE_EXPIRED,
+)
 
 
 class TooManySends(UserError):
@@ -80,7 +86,7 @@ class CoopWebhookEndpoint(models.Model):
         self.check_access("write")
         return (
             self._owned_deliveries()
-            .filtered(lambda delivery: delivery.state in ("failed", "cancelled"))
+            .filtered(lambda delivery: delivery.state in FAILED_STATES)
             .action_redeliver()
         )
 
@@ -94,7 +100,7 @@ class CoopWebhookEndpoint(models.Model):
         self.check_access("write")
         since = self._retention_start()
         failed = self._owned_deliveries().filtered(
-            lambda delivery: delivery.state in ("failed", "cancelled", "expired")
+            lambda delivery: delivery.state in (*FAILED_STATES, STATE_EXPIRED)
             and delivery.create_date >= since
         )
         missed = self.env["coop.webhook.event"]
@@ -218,7 +224,7 @@ class CoopWebhookEndpoint(models.Model):
         deliveries = self.env["coop.webhook.delivery"]._queue(
             [(event, self) for event in events], replay=True
         )
-        return deliveries.filtered(lambda delivery: delivery.state == "expired")
+        return deliveries.filtered(lambda delivery: delivery.state == STATE_EXPIRED)
 
     def _resent_notification(self, count, expired):
         message = self.env._("%(count)s events queued again.", count=count - expired)
