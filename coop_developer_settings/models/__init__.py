@@ -4,6 +4,7 @@ from . import coop_api_key_usage
 from . import coop_buyer_source
 from . import coop_newsletter_connection
 from . import coop_sale_cycle
+from . import coop_sale_cycle_webhook
 from . import coop_webhook_attempt
 from . import coop_webhook_delivery
 from . import coop_webhook_delivery_job

@@ -4,7 +4,6 @@
 deliveries, one attempt each, records the attempts and moves the
 deliveries on (done, retried on their schedule, failed)."""
 
-import logging
 import math
 import time
 from collections import Counter
@@ -28,9 +27,8 @@ from .coop_webhook_delivery import (
     STATE_DONE,
     STATE_FAILED,
     STATE_RETRYING,
+    _logger,  # the deliveries' one logger, whichever file logs
 )
-
-_logger = logging.getLogger(__name__)
 
 MODULE_VERSION = get_manifest("coop_developer_settings")["version"]
 # A job starts attempts during this many seconds at most, then leaves the
