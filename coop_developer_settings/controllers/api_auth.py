@@ -21,7 +21,7 @@ from odoo.exceptions import AccessError, MissingError, UserError, ValidationErro
 from odoo.http import request
 from odoo.tools.translate import LazyTranslate
 
-from ..models.coop_buyer import BuyerListError
+from ..models.coop_api_parameters import BuyerListError
 from ..models.coop_webhook_endpoint_replay import TooManySends
 from ..models.res_users import GROUP_XMLID
 from ..models.res_users_apikeys import SCOPE_BUYERS, SCOPE_WEBHOOKS

@@ -1,6 +1,7 @@
 # First: coop.sealed.mixin, inherited by the models that keep secrets.
 from . import coop_secret_vault
 from . import coop_api_key_usage
+from . import coop_api_parameters
 from . import coop_buyer_source
 from . import coop_newsletter_connection
 from . import coop_sale_cycle
@@ -33,3 +34,4 @@ from . import coop_developer_tab
 
 # Last: its init() fills the table from columns that the models above add.
 from . import coop_buyer
+from . import coop_buyer_page

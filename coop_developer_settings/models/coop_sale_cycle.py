@@ -12,19 +12,9 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import mute_logger
 
-from ..webhook.schemas import MAX_ID
+from ..webhook.schemas import MAX_ID, SALE_CYCLE_PAGE_PARAMETERS
 
 _logger = logging.getLogger(__name__)
-
-# GET /coop/api/v1/sale-cycles
-CYCLE_PAGE_PARAMETERS = (
-    "cursor",
-    "limit",
-    "state",
-    "company_id",
-    "date_from",
-    "date_to",
-)
 
 
 class CoopSaleCycle(models.Model):
@@ -32,7 +22,7 @@ class CoopSaleCycle(models.Model):
 
     _name = "coop.sale.cycle"
     _description = "Sale cycle"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "coop.api.parameters"]
     _order = "date_open desc, id desc"
     _check_company_auto = True
 
@@ -316,28 +306,27 @@ class CoopSaleCycle(models.Model):
         record rule): what ``GET /coop/api/v1/sale-cycles`` answers. Filters:
         state, company_id, and date_from/date_to (the cycles open at some
         time between them). In id order; ``next_cursor`` is the next page."""
-        parser = self.env["coop.buyer"]  # the API's parameters, parsed once
-        parser._check_known_parameters(params, CYCLE_PAGE_PARAMETERS)
-        after_id = parser._parse_whole_number(params, "cursor", 1, MAX_ID, default=0)
-        limit = parser._parse_limit(params)
+        self._check_known_parameters(params, SALE_CYCLE_PAGE_PARAMETERS)
+        after_id = self._parse_whole_number(params, "cursor", 1, MAX_ID, default=0)
+        limit = self._parse_limit(params)
         domain = [("id", ">", after_id)]
         state = params.get("state")
         if state not in (None, "", False):
             states = [value for value, _label in self._fields["state"].selection]
             if state not in states:
-                raise parser._bad_parameter(
+                raise self._bad_parameter(
                     self.env._(
                         "state must be one of %(states)s.", states=", ".join(states)
                     )
                 )
             domain.append(("state", "=", state))
-        company_id = parser._parse_company_id(params)
+        company_id = self._parse_company_id(params)
         if company_id:
             domain.append(("company_id", "=", company_id))
-        date_from = parser._parse_datetime(params, "date_from")
+        date_from = self._parse_datetime(params, "date_from")
         if date_from is not None:
             domain.append(("date_close", ">=", date_from))
-        date_to = parser._parse_datetime(params, "date_to")
+        date_to = self._parse_datetime(params, "date_to")
         if date_to is not None:
             domain.append(("date_open", "<=", date_to))
         cycles = self.search(domain, limit=limit + 1, order="id")

@@ -13,6 +13,9 @@ API_VERSION = "1"
 PREFIX = "/coop/api/v1"
 DATABASE_HEADER = "X-Odoo-Database"
 MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
+# The pages of the lists (buyers, sale cycles): limit's default and maximum.
+DEFAULT_PAGE_LIMIT = 50
+MAX_PAGE_LIMIT = 1000
 
 
 def is_record_id(value):
@@ -407,8 +410,10 @@ BUYER_PARAMETERS = [
     {
         "name": "limit",
         "in": "query",
-        "schema": _or_empty({"type": "integer", "minimum": 1, "maximum": 1000}),
-        "description": "1 to 1000, 50 by default.",
+        "schema": _or_empty(
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_LIMIT}
+        ),
+        "description": f"1 to {MAX_PAGE_LIMIT}, {DEFAULT_PAGE_LIMIT} by default.",
     },
     _COMPANY_FILTER,
     {"name": "cycle_id", "in": "query", "schema": _or_empty(_ID_QUERY)},
@@ -488,6 +493,11 @@ SALE_CYCLE_PARAMETERS = [
         "description": "Only the cycles opening at or before this date-time.",
     },
 ]
+# The parameters each list accepts, in the order its refusals name them.
+BUYER_PAGE_PARAMETERS = tuple(parameter["name"] for parameter in BUYER_PARAMETERS)
+SALE_CYCLE_PAGE_PARAMETERS = tuple(
+    parameter["name"] for parameter in SALE_CYCLE_PARAMETERS
+)
 TEST_SENT = {
     "type": "object",
     "required": ["event_id"],
