@@ -25,6 +25,7 @@ from ..models.coop_api_parameters import BuyerListError
 from ..models.coop_webhook_endpoint_replay import TooManySends
 from ..models.res_users import GROUP_XMLID
 from ..models.res_users_apikeys import SCOPE_BUYERS, SCOPE_WEBHOOKS
+from ..webhook.schemas import DATABASE_HEADER
 
 _lt = LazyTranslate(__name__)
 
@@ -33,8 +34,6 @@ BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE)
 # What a key can be made of (printable ASCII): anything else is no key, and
 # never reaches the database (a NUL fails the query).
 KEY_CHARACTERS = re.compile(r"^[\x21-\x7e]+$")
-# As Odoo 19's JSON-2 API: names the database on a server that has several.
-DATABASE_HEADER = "X-Odoo-Database"
 API_SCOPES = (SCOPE_BUYERS, SCOPE_WEBHOOKS)
 # Every route of the API: no session, no CSRF token (a key instead).
 ROUTE = {

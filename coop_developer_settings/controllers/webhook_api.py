@@ -24,7 +24,6 @@ from odoo.tools.translate import LazyTranslate
 from ..models.res_users_apikeys import SCOPE_WEBHOOKS
 from ..webhook import schemas
 from .api_auth import (
-    DATABASE_HEADER,
     ROUTE,
     ApiError,
     dispatch,
@@ -237,6 +236,6 @@ class WebhookApi(http.Controller):
             document,
             headers=[
                 ("Cache-Control", "private, no-cache"),
-                ("Vary", f"Host, Cookie, {DATABASE_HEADER}"),
+                ("Vary", f"Host, Cookie, {schemas.DATABASE_HEADER}"),
             ],
         )

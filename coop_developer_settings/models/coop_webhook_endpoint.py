@@ -20,7 +20,9 @@ from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..webhook import signing, url_guard
 from ..webhook.schemas import (
+    DEFAULT_LEAD_TIME_HOURS,
     MAX_LEAD_TIME_HOURS,
+    MAX_URL_LENGTH,
     MIN_LEAD_TIME_HOURS,
     is_record_id,
 )
@@ -28,8 +30,6 @@ from .coop_webhook_delivery import CHANNEL, FAILED_STATES, IN_FLIGHT, LOCKED_RET
 from .res_users import GROUP_XMLID
 
 MAX_ENDPOINTS_PER_TYPE = 10
-# Reminders: how long before the date, per endpoint (1 hour to 7 days).
-DEFAULT_LEAD_TIME_HOURS = 24
 # Ownership and lifecycle: only the model's own actions change them (in
 # superuser mode, after their own checks), never a plain write, whoever
 # calls it: an owner could otherwise hand an endpoint to a user of another
@@ -178,7 +178,9 @@ class CoopWebhookEndpoint(models.Model):
         except url_guard.UnsafeUrl as exc:
             messages = {
                 "empty": self.env._("Paste the URL your tool gave you."),
-                "too_long": self.env._("This URL is longer than 2048 characters."),
+                "too_long": self.env._(
+                    "This URL is longer than %(max)s characters.", max=MAX_URL_LENGTH
+                ),
                 "malformed": self.env._("This is not a valid URL."),
                 "scheme": self.env._("The URL must start with https://")
                 if not settings.allow_http

@@ -10,6 +10,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.tools import SQL, mute_logger
 
+from ..webhook.schemas import SUCCESS_STATUSES, is_success
 from .coop_webhook_delivery import FAILED_STATES, STATE_DONE
 
 # The health shown in the tab counts the deliveries of the last days.
@@ -73,7 +74,7 @@ class CoopWebhookEndpoint(models.Model):
             at, status, error = last.get(endpoint.id, (False, 0, False))
             endpoint.last_attempt_at = at
             endpoint.last_attempt_status = status
-            endpoint.last_attempt_ok = bool(at) and 200 <= status <= 299
+            endpoint.last_attempt_ok = bool(at) and is_success(status)
             endpoint.last_attempt_error = error
             endpoint.recent_done_count, endpoint.recent_failed_count = recent.get(
                 endpoint.id, (0, 0)
@@ -92,7 +93,7 @@ class CoopWebhookEndpoint(models.Model):
                 """
                 WITH attempts AS (
                     SELECT d.endpoint_id, a.attempted_at,
-                           COALESCE(a.status_code BETWEEN 200 AND 299, false) AS ok
+                           COALESCE(a.status_code BETWEEN %s AND %s, false) AS ok
                       FROM coop_webhook_attempt a
                       JOIN coop_webhook_delivery d ON d.id = a.delivery_id
                       JOIN coop_webhook_endpoint e ON e.id = d.endpoint_id
@@ -109,6 +110,8 @@ class CoopWebhookEndpoint(models.Model):
                    AND a.attempted_at > COALESCE(s.attempted_at, '-infinity')
                  GROUP BY a.endpoint_id
                 """,
+                SUCCESS_STATUSES[0],
+                SUCCESS_STATUSES[-1],
                 ids,
             )
         )

@@ -9,9 +9,8 @@ from odoo import fields, models
 from odoo.addons.base.models.res_users import check_identity
 
 from ..webhook import signing
+from ..webhook.schemas import ROTATION_OVERLAP_HOURS
 from .coop_secret_vault import SecretUnreadable
-
-ROTATION_OVERLAP = timedelta(hours=24)
 
 
 class CoopWebhookEndpoint(models.Model):
@@ -80,7 +79,7 @@ class CoopWebhookEndpoint(models.Model):
             endpoint.write(
                 {
                     "previous_secret_until": previous
-                    and fields.Datetime.now() + ROTATION_OVERLAP
+                    and fields.Datetime.now() + timedelta(hours=ROTATION_OVERLAP_HOURS)
                 }
             )
             endpoint.message_post(

@@ -5,6 +5,7 @@ from odoo.exceptions import ValidationError
 
 from ..webhook.settings import DEFAULTS, InvalidSetting, WebhookSettings
 from .ir_config_parameter import JSON2_PARAM
+from .res_users_apikeys_description import RESTRICT_PARAM
 
 # The settings page's field of each webhook setting.
 WEBHOOK_FIELDS = {
@@ -32,7 +33,7 @@ class ResConfigSettings(models.TransientModel):
 
     coop_restrict_api_key_creation = fields.Boolean(
         string="Restrict API key creation to Developer settings access",
-        config_parameter="coop_developer_settings.restrict_api_key_creation",
+        config_parameter=RESTRICT_PARAM,
         help="Odoo's own New API Key wizard is refused to users without "
         "Developer settings access. Administrators are never blocked.",
     )

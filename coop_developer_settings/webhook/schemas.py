@@ -3,7 +3,10 @@ and the OpenAPI 3.1 document that gathers them (GET /coop/api/v1/openapi.json).
 
 Plain Python (no Odoo): the tests validate the document, the API's answers
 and the delivered payloads against these very schemas, so they cannot drift
-from what is sent.
+from what is sent. The contract's constants (limits, headers, id and secret
+formats, what a receiver's answer means) are spelled here only: the
+controllers, the models and the rest of this package import them. A leaf
+module: it imports nothing of the addon (tests load it alone, by path).
 """
 
 import copy
@@ -11,8 +14,31 @@ import copy
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
 PREFIX = "/coop/api/v1"
+# As Odoo 19's JSON-2 API: names the database on a server that has several.
 DATABASE_HEADER = "X-Odoo-Database"
 MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
+# Webhook URLs: at most that many characters.
+MAX_URL_LENGTH = 2048
+# Reminders: how long before the date, per endpoint (1 hour to 7 days).
+MIN_LEAD_TIME_HOURS = 1
+MAX_LEAD_TIME_HOURS = 7 * 24
+DEFAULT_LEAD_TIME_HOURS = 24
+# Event ids: the webhook-id header of every delivery of the event.
+EVENT_ID_PREFIX = "evt_"
+EVENT_ID_PATTERN = f"^{EVENT_ID_PREFIX}[0-9a-f]{{32}}$"
+# Signing secrets (Standard Webhooks); after a rotation the previous one also
+# signs for this many hours.
+SECRET_PREFIX = "whsec_"
+ROTATION_OVERLAP_HOURS = 24
+# A receiver's answer: any 2xx is a success.
+SUCCESS_STATUSES = range(200, 300)
+
+
+def is_success(status):
+    """Whether a receiver's HTTP status says it took the delivery."""
+    return status in SUCCESS_STATUSES
+
+
 # The pages of the lists (buyers, sale cycles): limit's default and maximum.
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 1000
@@ -160,7 +186,7 @@ def envelope_schema(event_type, data=None):
         "properties": {
             "id": {
                 "type": "string",
-                "pattern": "^evt_[0-9a-f]{32}$",
+                "pattern": EVENT_ID_PATTERN,
                 "description": "The event's id, also in the webhook-id header: "
                 "the same on every retry and resend (deduplicate on it).",
             },
@@ -196,8 +222,6 @@ ERROR = {
     },
     "additionalProperties": False,
 }
-MIN_LEAD_TIME_HOURS = 1
-MAX_LEAD_TIME_HOURS = 7 * 24
 WEBHOOK = {
     "type": "object",
     "required": [
@@ -228,7 +252,7 @@ WEBHOOK_CREATED = _extended(
     WEBHOOK,
     secret={
         "type": "string",
-        "pattern": "^whsec_",
+        "pattern": f"^{SECRET_PREFIX}",
         "description": "The signing secret (Standard Webhooks), shown this once.",
     },
 )
@@ -244,7 +268,7 @@ WEBHOOK_CREATE = {
         "url": {
             "type": "string",
             "pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]?://",
-            "maxLength": 2048,
+            "maxLength": MAX_URL_LENGTH,
             "description": "Where the events are sent: https, a public server.",
         },
         "lead_time_hours": {
@@ -252,7 +276,8 @@ WEBHOOK_CREATE = {
             "minimum": MIN_LEAD_TIME_HOURS,
             "maximum": MAX_LEAD_TIME_HOURS,
             "description": "Reminders only (sale_cycle.opening_soon, "
-            "sale_cycle.closing_soon): how many hours before; 24 by default.",
+            f"sale_cycle.closing_soon): how many hours before; "
+            f"{DEFAULT_LEAD_TIME_HOURS} by default.",
         },
     },
     "additionalProperties": False,
@@ -501,7 +526,7 @@ SALE_CYCLE_PAGE_PARAMETERS = tuple(
 TEST_SENT = {
     "type": "object",
     "required": ["event_id"],
-    "properties": {"event_id": {"type": "string", "pattern": "^evt_[0-9a-f]{32}$"}},
+    "properties": {"event_id": {"type": "string", "pattern": EVENT_ID_PATTERN}},
     "additionalProperties": False,
 }
 
