@@ -15,11 +15,13 @@ WHOLE_NUMBER = re.compile(r"[0-9]{1,10}")
 
 
 class BuyerListError(UserError):
-    """A bad request to the buyer list; the HTTP API answers it as JSON."""
+    """A bad request to a list API (buyers, sale cycles); the HTTP API
+    answers it as JSON, with the status of its code (webhook/schemas.py's
+    ERROR_STATUSES)."""
 
-    def __init__(self, status, code, message):
+    def __init__(self, code, message):
         super().__init__(message)
-        self.status, self.code = status, code
+        self.code = code
 
 
 class CoopApiParameters(models.AbstractModel):
@@ -29,7 +31,7 @@ class CoopApiParameters(models.AbstractModel):
     _description = "List API parameters"
 
     def _bad_parameter(self, message):
-        return BuyerListError(400, "invalid_parameter", message)
+        return BuyerListError("invalid_parameter", message)
 
     def _check_known_parameters(self, params, known):
         unknown = sorted(set(params) - set(known))
@@ -52,7 +54,6 @@ class CoopApiParameters(models.AbstractModel):
         company_id = self._parse_whole_number(params, "company_id", 1, MAX_ID)
         if company_id and company_id not in self.env.user._get_company_ids():
             raise BuyerListError(
-                403,
                 "company_forbidden",
                 self.env._("You are not allowed on company %(id)s.", id=company_id),
             )

@@ -156,7 +156,6 @@ class CoopBuyer(models.Model):
             cycle = self.env["coop.sale.cycle"].sudo().browse(cycle_id).exists()
             if not cycle or cycle.company_id not in user_companies:
                 raise BuyerListError(
-                    404,
                     "cycle_not_found",
                     self.env._("No sale cycle %(id)s.", id=cycle_id),
                 )

@@ -206,6 +206,24 @@ def envelope_schema(event_type, data=None):
 # The HTTP API
 # ----------------------------------------------------------------------
 
+# The API's errors answer {"error": <code>, "message": <translated text>},
+# with the HTTP status of their code.
+ERROR_STATUSES = {
+    "invalid_request": 400,
+    "invalid_json": 400,
+    "invalid_parameter": 400,
+    "database_required": 400,
+    "invalid_api_key": 401,
+    "forbidden": 403,
+    "insufficient_scope": 403,
+    "company_forbidden": 403,
+    "not_found": 404,
+    "cycle_not_found": 404,
+    "database_not_found": 404,
+    "method_not_allowed": 405,
+    "validation_error": 422,
+    "rate_limited": 429,
+}
 ERROR = {
     "type": "object",
     "required": ["error", "message"],
