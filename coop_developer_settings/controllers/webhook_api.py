@@ -22,7 +22,7 @@ from odoo.http import request
 from odoo.tools.translate import LazyTranslate
 
 from ..models.res_users_apikeys import SCOPE_WEBHOOKS
-from ..webhook import schemas
+from ..webhook import openapi, schemas
 from .api_auth import (
     ROUTE,
     ApiError,
@@ -219,7 +219,7 @@ class WebhookApi(http.Controller):
 
     def _openapi(self, env):
         env = env(context={**env.context, "lang": "en_US"})  # the contract's language
-        document = schemas.openapi_document(
+        document = openapi.openapi_document(
             [(t.code, t.name, t.description, t.subscribable) for t in event_types(env)],
         )
         # Each database's own document (chosen by host, header or session):
