@@ -21,10 +21,11 @@ from odoo.exceptions import AccessError, MissingError, UserError, ValidationErro
 from odoo.http import request
 from odoo.tools.translate import LazyTranslate
 
-from ..models.coop_buyer import BuyerListError
-from ..models.coop_webhook_endpoint import TooManySends
+from ..models.coop_api_parameters import BuyerListError
+from ..models.coop_webhook_endpoint_replay import TooManySends
 from ..models.res_users import GROUP_XMLID
 from ..models.res_users_apikeys import SCOPE_BUYERS, SCOPE_WEBHOOKS
+from ..webhook.schemas import DATABASE_HEADER, ERROR_STATUSES
 
 _lt = LazyTranslate(__name__)
 
@@ -33,8 +34,6 @@ BEARER = re.compile(r"^bearer\s+(.+)$", re.IGNORECASE)
 # What a key can be made of (printable ASCII): anything else is no key, and
 # never reaches the database (a NUL fails the query).
 KEY_CHARACTERS = re.compile(r"^[\x21-\x7e]+$")
-# As Odoo 19's JSON-2 API: names the database on a server that has several.
-DATABASE_HEADER = "X-Odoo-Database"
 API_SCOPES = (SCOPE_BUYERS, SCOPE_WEBHOOKS)
 # Every route of the API: no session, no CSRF token (a key instead).
 ROUTE = {
@@ -62,12 +61,12 @@ NO_DATABASE = _lt(
 
 
 class ApiError(Exception):
-    """An error the API answers as JSON, with its HTTP status (and a
-    Retry-After of retry_after seconds, if given)."""
+    """An error the API answers as JSON, with the HTTP status of its code
+    (and a Retry-After of retry_after seconds, if given)."""
 
-    def __init__(self, status, code, message, retry_after=None):
+    def __init__(self, code, message, retry_after=None):
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message = ERROR_STATUSES[code], code, message
         self.retry_after = retry_after
 
 
@@ -89,20 +88,18 @@ def error_response(error):
     )
 
 
-def translated_error(status, code, message, **args):
+def translated_error(code, message, **args):
     """An error from before the key is checked (no user, maybe no database
     yet), in the language of the request's Accept-Language."""
-    return error_response(
-        ApiError(status, code, message._translate(request_lang()) % args)
-    )
+    return error_response(ApiError(code, message._translate(request_lang()) % args))
 
 
 # Odoo's errors raised by the models, as the API answers them.
 ODOO_ERRORS = (
-    (MissingError, 404, "not_found"),
-    (AccessError, 403, "forbidden"),
-    (ValidationError, 422, "validation_error"),
-    (UserError, 400, "invalid_request"),
+    (MissingError, "not_found"),
+    (AccessError, "forbidden"),
+    (ValidationError, "validation_error"),
+    (UserError, "invalid_request"),
 )
 
 
@@ -116,7 +113,7 @@ def dispatch(handlers, scope, *args):
     handler = handlers.get("GET" if method == "HEAD" else method)
     if not handler:
         response = translated_error(
-            405, "method_not_allowed", METHOD_NOT_ALLOWED, method=method
+            "method_not_allowed", METHOD_NOT_ALLOWED, method=method
         )
         response.headers["Allow"] = allow
         return response
@@ -135,7 +132,7 @@ def serve(scope, handler, *args):
     if not request.db:
         return serve_in_named_database(named)
     if named and named != request.db:
-        return translated_error(404, "database_not_found", UNKNOWN_DATABASE, name=named)
+        return translated_error("database_not_found", UNKNOWN_DATABASE, name=named)
     try:
         env = authenticate(scope) if scope else public_env()
         try:
@@ -150,17 +147,13 @@ def serve(scope, handler, *args):
 def odoo_error(error):
     """The ApiError of an Odoo error raised by the models."""
     if isinstance(error, BuyerListError):  # it says its own status and code
-        return ApiError(error.status, error.code, error.args[0])
+        return ApiError(error.code, error.args[0])
     if isinstance(error, TooManySends):
-        return ApiError(
-            429, "rate_limited", error.args[0], retry_after=error.retry_after
-        )
-    status, code = next(
-        (status, code)
-        for error_class, status, code in ODOO_ERRORS
-        if isinstance(error, error_class)
+        return ApiError("rate_limited", error.args[0], retry_after=error.retry_after)
+    code = next(
+        code for error_class, code in ODOO_ERRORS if isinstance(error, error_class)
     )
-    return ApiError(status, code, error.args[0])
+    return ApiError(code, error.args[0])
 
 
 def serve_in_named_database(name):
@@ -172,9 +165,9 @@ def serve_in_named_database(name):
     before opening a database.
     """
     if not name:
-        return translated_error(400, "database_required", NO_DATABASE)
+        return translated_error("database_required", NO_DATABASE)
     if name not in http.db_list(force=True):
-        return translated_error(404, "database_not_found", UNKNOWN_DATABASE, name=name)
+        return translated_error("database_not_found", UNKNOWN_DATABASE, name=name)
     request.db = name
     return request._serve_db()
 
@@ -196,10 +189,8 @@ def authenticate(scope):
         if token and any(
             keys._coop_key_user(other, token) for other in API_SCOPES if other != scope
         ):
-            raise ApiError(
-                403, "insufficient_scope", WRONG_SCOPE._translate(request_lang())
-            )
-        raise ApiError(401, "invalid_api_key", INVALID_KEY._translate(request_lang()))
+            raise ApiError("insufficient_scope", WRONG_SCOPE._translate(request_lang()))
+        raise ApiError("invalid_api_key", INVALID_KEY._translate(request_lang()))
     user = request.env["res.users"].sudo().browse(uid)
     env = request.env(
         user=uid,
@@ -212,7 +203,6 @@ def authenticate(scope):
     )
     if not env.user.has_group(GROUP_XMLID):
         raise ApiError(
-            403,
             "forbidden",
             env._("This API key's user has no Developer settings access."),
         )

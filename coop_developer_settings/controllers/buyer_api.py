@@ -10,15 +10,17 @@ itself is ``coop.buyer._buyer_page()``; RPC clients call it as
 
 from odoo import http
 
-from ..models.coop_buyer import PAGE_PARAMETERS
 from ..models.res_users_apikeys import SCOPE_BUYERS
+from ..webhook.schemas import BUYER_PAGE_PARAMETERS
 from .api_auth import ROUTE, dispatch, json_response
 
 
 class BuyerApi(http.Controller):
     @http.route("/coop/api/v1/buyers", **ROUTE)
     def buyers(self, **params):
-        page_params = {name: params[name] for name in PAGE_PARAMETERS if name in params}
+        page_params = {
+            name: params[name] for name in BUYER_PAGE_PARAMETERS if name in params
+        }
         return dispatch({"GET": self._buyers}, SCOPE_BUYERS, page_params)
 
     def _buyers(self, env, params):

@@ -36,8 +36,8 @@ from odoo.models import BaseModel
 from odoo.service.model import get_public_method
 from odoo.tools.translate import LazyTranslate
 
+from ..webhook.schemas import DATABASE_HEADER
 from .api_auth import (
-    DATABASE_HEADER,
     NO_DATABASE,
     UNKNOWN_DATABASE,
     bearer_token,

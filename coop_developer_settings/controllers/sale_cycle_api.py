@@ -10,9 +10,8 @@ personal data) or a full-account key. The listing itself is
 
 from odoo import http
 
-from ..models.coop_sale_cycle import CYCLE_PAGE_PARAMETERS
 from ..models.res_users_apikeys import SCOPE_BUYERS
-from ..webhook.schemas import PREFIX
+from ..webhook.schemas import PREFIX, SALE_CYCLE_PAGE_PARAMETERS
 from .api_auth import ROUTE, dispatch, json_response
 
 
@@ -20,7 +19,7 @@ class SaleCycleApi(http.Controller):
     @http.route(f"{PREFIX}/sale-cycles", **ROUTE)
     def sale_cycles(self, **params):
         page_params = {
-            name: params[name] for name in CYCLE_PAGE_PARAMETERS if name in params
+            name: params[name] for name in SALE_CYCLE_PAGE_PARAMETERS if name in params
         }
         return dispatch({"GET": self._sale_cycles}, SCOPE_BUYERS, page_params)
 

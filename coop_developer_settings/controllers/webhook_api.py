@@ -22,9 +22,8 @@ from odoo.http import request
 from odoo.tools.translate import LazyTranslate
 
 from ..models.res_users_apikeys import SCOPE_WEBHOOKS
-from ..webhook import schemas
+from ..webhook import openapi, schemas
 from .api_auth import (
-    DATABASE_HEADER,
     ROUTE,
     ApiError,
     dispatch,
@@ -95,7 +94,7 @@ class WebhookApi(http.Controller):
 
     @http.route(f"{PREFIX}/<path:path>", **ROUTE)
     def not_found(self, path):
-        return translated_error(404, "not_found", NOT_FOUND)
+        return translated_error("not_found", NOT_FOUND)
 
     # ------------------------------------------------------------------
 
@@ -121,11 +120,10 @@ class WebhookApi(http.Controller):
             body = text = None
         if not isinstance(body, dict):
             raise ApiError(
-                400, "invalid_json", env._("The request body must be a JSON object.")
+                "invalid_json", env._("The request body must be a JSON object.")
             )
         if not text:
             raise ApiError(
-                400,
                 "invalid_json",
                 env._(
                     "The request body holds characters that are not text: NUL, or "
@@ -140,14 +138,12 @@ class WebhookApi(http.Controller):
         unknown = sorted(set(body) - set(schemas.WEBHOOK_CREATE["properties"]))
         if unknown:
             raise ApiError(
-                400,
                 "invalid_request",
                 env._("Unknown field(s): %(fields)s.", fields=", ".join(unknown)),
             )
         for name, kind in (("event_type", str), ("url", str)):
             if not isinstance(body.get(name), kind):
                 raise ApiError(
-                    400,
                     "invalid_request",
                     env._("%(name)s is required: a string.", name=name),
                 )
@@ -158,7 +154,6 @@ class WebhookApi(http.Controller):
         )
         if not event_type:
             raise ApiError(
-                422,
                 "validation_error",
                 env._(
                     "Unknown event type %(code)s: see GET /coop/api/v1/event-types.",
@@ -170,7 +165,6 @@ class WebhookApi(http.Controller):
             lead_time = body["lead_time_hours"]
             if not event_type.has_lead_time:
                 raise ApiError(
-                    422,
                     "validation_error",
                     env._(
                         "lead_time_hours only applies to reminders "
@@ -179,7 +173,6 @@ class WebhookApi(http.Controller):
                 )
             if not isinstance(lead_time, int) or isinstance(lead_time, bool):
                 raise ApiError(
-                    400,
                     "invalid_request",
                     env._("lead_time_hours must be a whole number of hours."),
                 )
@@ -196,9 +189,7 @@ class WebhookApi(http.Controller):
             else None
         )
         if not endpoint:
-            raise ApiError(
-                404, "not_found", env._("No webhook %(id)s.", id=endpoint_id)
-            )
+            raise ApiError("not_found", env._("No webhook %(id)s.", id=endpoint_id))
         return endpoint
 
     def _delete(self, env, endpoint_id):
@@ -228,7 +219,7 @@ class WebhookApi(http.Controller):
 
     def _openapi(self, env):
         env = env(context={**env.context, "lang": "en_US"})  # the contract's language
-        document = schemas.openapi_document(
+        document = openapi.openapi_document(
             [(t.code, t.name, t.description, t.subscribable) for t in event_types(env)],
         )
         # Each database's own document (chosen by host, header or session):
@@ -237,6 +228,6 @@ class WebhookApi(http.Controller):
             document,
             headers=[
                 ("Cache-Control", "private, no-cache"),
-                ("Vary", f"Host, Cookie, {DATABASE_HEADER}"),
+                ("Vary", f"Host, Cookie, {schemas.DATABASE_HEADER}"),
             ],
         )

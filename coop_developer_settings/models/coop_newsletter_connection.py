@@ -96,11 +96,12 @@ class CoopNewsletterConnection(models.Model):
 
     _name = "coop.newsletter.connection"
     _description = "Newsletter tool connection"
+    _inherit = ["coop.sealed.mixin"]
     _order = "id"
     _rec_name = "account_name"
     # The provider key, encrypted (coop.secret.vault) in a column the ORM
-    # does not know (see init): no read, export, tracking or log returns it,
-    # administrators' included. Only its last characters are shown.
+    # does not know (coop.sealed.mixin): no read, export, tracking or log
+    # returns it, administrators' included. Only its last characters are shown.
     _coop_sealed_columns = ("api_key_sealed",)
 
     user_id = fields.Many2one(
@@ -179,9 +180,6 @@ class CoopNewsletterConnection(models.Model):
     # ------------------------------------------------------------------
 
     def init(self):
-        for column in self._coop_sealed_columns:
-            if not sql.column_exists(self.env.cr, self._table, column):
-                sql.create_column(self.env.cr, self._table, column, "varchar")
         if not sql.column_exists(self.env.cr, self._table, "optout_token_hash"):
             sql.create_column(self.env.cr, self._table, "optout_token_hash", "varchar")
         sql.create_unique_index(
@@ -204,41 +202,21 @@ class CoopNewsletterConnection(models.Model):
             )
         return CLIENTS[provider_name](key, **options)
 
-    def _purpose(self):
-        vault = self.env["coop.secret.vault"]
-        return vault._purpose(self._table, "api_key_sealed")
-
     def _write_key(self, key):
         """Seal and store the key (None: forget it)."""
-        self.ensure_one()
-        sealed = key and self.env["coop.secret.vault"]._seal(key, self._purpose())
-        self.env.cr.execute(
-            SQL(
-                "UPDATE coop_newsletter_connection SET api_key_sealed = %s "
-                "WHERE id = %s",
-                sealed,
-                self.id,
-            )
-        )
+        self._coop_store_sealed({"api_key_sealed": key})
 
     def _key(self):
         """The provider key, in clear: for the provider's requests only."""
-        self.ensure_one()
-        self.env.cr.execute(
-            SQL(
-                "SELECT api_key_sealed FROM coop_newsletter_connection WHERE id = %s",
-                self.id,
-            )
-        )
-        row = self.env.cr.fetchone()
-        if not row or not row[0]:
+        (sealed,) = self._coop_read_sealed("api_key_sealed")
+        if not sealed:
             raise UserError(
                 self.env._(
                     "This connection has no API key any more: connect it again "
                     "with the key."
                 )
             )
-        return self.env["coop.secret.vault"]._unseal(row[0], self._purpose())
+        return self._coop_unseal("api_key_sealed", sealed)
 
     def _connected_client(self):
         self.ensure_one()

@@ -7,10 +7,10 @@ The key is never in the database: in the server configuration
 environment (COOP_SECRET_KEY), or else in a file the addon creates on first
 use in Odoo's data directory. A database dump alone opens no secret.
 
-A model keeps its secrets sealed in columns the ORM does not know (created
-in its init(), named in its _coop_sealed_columns), so that no read, export,
-tracking or log can return them; the key rotation (cli/rotate_key.py)
-encrypts those columns again under the current key.
+A model keeps its secrets sealed in columns the ORM does not know (it
+inherits coop.sealed.mixin and names them in its _coop_sealed_columns), so
+that no read, export, tracking or log can return them; the key rotation
+(cli/rotate_key.py) encrypts those columns again under the current key.
 """
 
 import logging
@@ -18,7 +18,7 @@ import os
 
 from odoo import api, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, config
+from odoo.tools import SQL, config, sql
 
 from ..crypto import keyring as keyrings
 from ..crypto import sealing
@@ -219,3 +219,70 @@ class CoopSecretVault(models.AbstractModel):
             "README to move the key or rotate it."
         )
         return f"{text} {backup}"
+
+
+class CoopSealedMixin(models.AbstractModel):
+    """Secrets sealed in columns of the model's table that the ORM does not
+    know: created with the table, read and written only through these methods, each
+    value sealed for its own table and column (it opens there only)."""
+
+    _name = "coop.sealed.mixin"
+    _description = "Secrets sealed at rest"
+    _coop_sealed_columns = ()
+
+    def _auto_init(self):
+        res = super()._auto_init()
+        for column in self._coop_sealed_columns:
+            if not sql.column_exists(self.env.cr, self._table, column):
+                sql.create_column(self.env.cr, self._table, column, "varchar")
+        return res
+
+    def _coop_seal(self, values):
+        """{column: the value sealed for it, or None}, of values {column:
+        plaintext or None}: sealed before anything is written, so that
+        without a usable key nothing is."""
+        vault = self.env["coop.secret.vault"]
+        return {
+            column: value and vault._seal(value, vault._purpose(self._table, column))
+            for column, value in values.items()
+        }
+
+    def _coop_write_sealed(self, sealed):
+        """Store sealed values ({column: sealed or None}) in this record."""
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE %s SET %s WHERE id = %s",
+                SQL.identifier(self._table),
+                SQL(", ").join(
+                    SQL("%s = %s", SQL.identifier(column), value)
+                    for column, value in sealed.items()
+                ),
+                self.id,
+            ),
+            # Never logged, whatever happens: only ciphertext, but no value
+            # of a secret column belongs in a log line.
+            log_exceptions=False,
+        )
+
+    def _coop_store_sealed(self, values):
+        """Seal and store values ({column: plaintext or None})."""
+        self._coop_write_sealed(self._coop_seal(values))
+
+    def _coop_read_sealed(self, *columns):
+        """The values of columns in this record, as stored: sealed, or None."""
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL(
+                "SELECT %s FROM %s WHERE id = %s",
+                SQL(", ").join(SQL.identifier(column) for column in columns),
+                SQL.identifier(self._table),
+                self.id,
+            )
+        )
+        return self.env.cr.fetchone() or (None,) * len(columns)
+
+    def _coop_unseal(self, column, sealed):
+        """The plaintext of a value sealed for column."""
+        vault = self.env["coop.secret.vault"]
+        return vault._unseal(sealed, vault._purpose(self._table, column))

@@ -3,7 +3,7 @@
 from odoo import api, fields, models
 from odoo.tools import create_index
 
-from ..webhook import envelope
+from ..webhook import envelope, schemas
 
 
 class CoopWebhookEvent(models.Model):
@@ -130,6 +130,27 @@ class CoopWebhookEvent(models.Model):
             )
         return self.sudo().create(vals_list)
 
+    @api.model
+    def _record_tests(self, endpoints):
+        """A webhook.test event for each endpoint, with a sample of the data
+        of its type, sent to that endpoint only."""
+        Event = self.sudo()
+        test_type = self.env.ref("coop_developer_settings.webhook_event_test")
+        events = Event.browse()
+        for endpoint in endpoints:
+            company, data = self.env[endpoint.event_type_id.res_model]._webhook_sample(
+                endpoint.event_type, endpoint.user_id
+            )
+            events |= Event.create(
+                {
+                    "event_type_id": test_type.id,
+                    "company_id": company.id,
+                    "data": {**data, schemas.SAMPLE_OF: endpoint.event_type},
+                    "endpoint_id": endpoint.id,
+                }
+            )
+        return events
+
     def _deliver(self):
         """Queue the deliveries of these new events: an endpoint's event to
         that endpoint, the shop's to every endpoint that may receive it."""
@@ -141,9 +162,7 @@ class CoopWebhookEvent(models.Model):
             .grouped(lambda event: (event.company_id, event.event_type))
             .items()
         ):
-            receivers = Endpoint.search(
-                [("event_type", "=", event_type), *Endpoint._recipient_domain(company)]
-            )
+            receivers = Endpoint._recipients(company, event_type)
             pairs += [(event, endpoint) for event in events for endpoint in receivers]
         return self.env["coop.webhook.delivery"]._queue(pairs)
 

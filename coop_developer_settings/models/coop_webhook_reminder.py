@@ -1,7 +1,16 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import logging
+from datetime import timedelta
+
+import psycopg2
+
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
+
+from ..webhook.schemas import MAX_LEAD_TIME_HOURS
+
+_logger = logging.getLogger(__name__)
 
 
 class CoopWebhookReminder(models.Model):
@@ -39,6 +48,64 @@ class CoopWebhookReminder(models.Model):
             "A reminder is sent once per endpoint, sale cycle and date.",
         ),
     ]
+
+    @api.model
+    def _send_due(self, cycles=None):
+        """Send the sale cycles' reminders that fell due (of the given
+        cycles, or all).
+
+        For each endpoint of sale_cycle.opening_soon / closing_soon: each
+        cycle in the reminder's state whose date is within the endpoint's
+        lead time ahead, and not past. Once per endpoint, cycle and date
+        (this model's rows), whoever runs this at the same time; after an
+        outage, the reminders still relevant are caught up (the date has not
+        passed, the state still holds); a moved date is a new reminder.
+        """
+        now = fields.Datetime.now()
+        Cycle = self.env["coop.sale.cycle"].sudo()
+        Endpoint = self.env["coop.webhook.endpoint"]
+        for event_type, (state, date_field) in Cycle._webhook_lead_time_events.items():
+            domain = [
+                ("state", "=", state),
+                (date_field, ">", now),
+                (date_field, "<=", now + timedelta(hours=MAX_LEAD_TIME_HOURS)),
+            ]
+            if cycles is not None:
+                domain.append(("id", "in", cycles.ids))
+            by_company = Cycle.search(domain, order="id").grouped("company_id")
+            for company, company_cycles in by_company.items():
+                # Always in the same order: concurrent claims never deadlock.
+                due = [
+                    (endpoint, cycle)
+                    for endpoint in Endpoint._recipients(company, event_type)
+                    for cycle in company_cycles
+                    if cycle[date_field] - timedelta(hours=endpoint.lead_time_hours)
+                    <= now
+                ]
+                self._send_claimed(event_type, date_field, company, due)
+
+    @api.model
+    def _send_claimed(self, event_type, date_field, company, due):
+        """Claim the reminders of due, [(endpoint, cycle)] of company, and
+        send those this transaction claimed."""
+        Reminder = self.sudo()
+        try:
+            # A claim lost to a concurrent transaction is expected.
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                claimed = Reminder._claim(event_type, due, date_field)
+        except psycopg2.extensions.TransactionRollbackError as exc:
+            _logger.info(
+                "%s reminders of company %s sent by another transaction: %s",
+                event_type,
+                company.id,
+                exc,
+            )
+            return
+        events = self.env["coop.webhook.event"]._record(
+            event_type, [(cycle, endpoint) for endpoint, cycle in claimed]
+        )
+        Reminder._link_events(event_type, date_field, events)
+        events._deliver()
 
     @api.model
     def _claim(self, event_type, due, date_field):

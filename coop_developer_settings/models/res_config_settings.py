@@ -3,23 +3,20 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..webhook.settings import DEFAULTS, InvalidSetting, WebhookSettings
+from ..webhook.settings import (
+    DEFAULTS,
+    PARAM_PREFIX,
+    InvalidSetting,
+    WebhookSettings,
+)
 from .ir_config_parameter import JSON2_PARAM
+from .res_users_apikeys_description import RESTRICT_PARAM
 
-# The settings page's field of each webhook setting.
-WEBHOOK_FIELDS = {
-    "allow_http": "coop_webhook_allow_http",
-    "allowed_networks": "coop_allowed_private_networks",
-    "retry_schedule": "coop_webhook_retry_schedule",
-    "connect_timeout": "coop_webhook_connect_timeout",
-    "total_timeout": "coop_webhook_total_timeout",
-    "disable_after_days": "coop_webhook_disable_after_days",
-    "retention_days": "coop_webhook_retention_days",
-    "manual_send_interval": "coop_webhook_manual_send_interval",
-    "delivery_concurrency": "coop_webhook_delivery_concurrency",
-    "endpoint_concurrency": "coop_webhook_endpoint_concurrency",
-}
 PARAMS = WebhookSettings.params()
+# The settings page's field of each webhook setting: coop_ and its parameter.
+WEBHOOK_FIELDS = {
+    name: "coop_" + param.removeprefix(PARAM_PREFIX) for name, param in PARAMS.items()
+}
 NEWSLETTER_CRON = "coop_developer_settings.ir_cron_sync_newsletter_connections"
 # The newsletter sync's interval, in minutes: from 5 minutes to a day.
 MIN_SYNC_MINUTES, MAX_SYNC_MINUTES = 5, 1440
@@ -27,12 +24,23 @@ MIN_SYNC_MINUTES, MAX_SYNC_MINUTES = 5, 1440
 CRON_MINUTES = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080}
 
 
+def webhook_setting(field_type, name, **attributes):
+    """The settings page's field of the webhook setting name: its parameter
+    and its default are WebhookSettings' (webhook/settings.py)."""
+    default = getattr(DEFAULTS, name)
+    if isinstance(default, tuple):
+        default = ",".join(str(value) for value in default)
+    if default:
+        attributes["default"] = default
+    return field_type(config_parameter=PARAMS[name], **attributes)
+
+
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
     coop_restrict_api_key_creation = fields.Boolean(
         string="Restrict API key creation to Developer settings access",
-        config_parameter="coop_developer_settings.restrict_api_key_creation",
+        config_parameter=RESTRICT_PARAM,
         help="Odoo's own New API Key wizard is refused to users without "
         "Developer settings access. Administrators are never blocked.",
     )
@@ -42,65 +50,67 @@ class ResConfigSettings(models.TransientModel):
         "key, for n8n's Odoo node and odoo-client-lib: the key user's rights, as "
         "over XML-RPC. Switched off, it answers 404.",
     )
-    coop_webhook_allow_http = fields.Boolean(
+    coop_webhook_allow_http = webhook_setting(
+        fields.Boolean,
+        "allow_http",
         string="Allow http:// webhook URLs",
-        config_parameter=PARAMS["allow_http"],
         help="Only https:// by default: deliveries carry shop data.",
     )
-    coop_allowed_private_networks = fields.Char(
+    coop_allowed_private_networks = webhook_setting(
+        fields.Char,
+        "allowed_networks",
         string="Private networks webhooks may reach",
-        config_parameter=PARAMS["allowed_networks"],
         help="CIDR ranges, comma separated (e.g. 10.1.0.0/16 for an intranet "
         "tool). Empty: only public addresses.",
     )
-    coop_webhook_retry_schedule = fields.Char(
+    coop_webhook_retry_schedule = webhook_setting(
+        fields.Char,
+        "retry_schedule",
         string="Retry schedule (seconds)",
-        config_parameter=PARAMS["retry_schedule"],
-        default=",".join(str(delay) for delay in DEFAULTS.retry_schedule),
         help="Waits before each new attempt, comma separated (with 10 % jitter).",
     )
-    coop_webhook_connect_timeout = fields.Integer(
+    coop_webhook_connect_timeout = webhook_setting(
+        fields.Integer,
+        "connect_timeout",
         string="Connection timeout (seconds)",
-        config_parameter=PARAMS["connect_timeout"],
-        default=DEFAULTS.connect_timeout,
     )
-    coop_webhook_total_timeout = fields.Integer(
+    coop_webhook_total_timeout = webhook_setting(
+        fields.Integer,
+        "total_timeout",
         string="Answer timeout (seconds)",
-        config_parameter=PARAMS["total_timeout"],
-        default=DEFAULTS.total_timeout,
         help="Each attempt, from the name resolution to the end of the answer, "
         "ends within it. A delivery holds a worker that long at most.",
     )
-    coop_webhook_disable_after_days = fields.Integer(
+    coop_webhook_disable_after_days = webhook_setting(
+        fields.Integer,
+        "disable_after_days",
         string="Disable an endpoint failing for (days)",
-        config_parameter=PARAMS["disable_after_days"],
-        default=DEFAULTS.disable_after_days,
         help="Its owner is warned by email at half this time.",
     )
-    coop_webhook_retention_days = fields.Integer(
+    coop_webhook_retention_days = webhook_setting(
+        fields.Integer,
+        "retention_days",
         string="Keep events and deliveries for (days)",
-        config_parameter=PARAMS["retention_days"],
-        default=DEFAULTS.retention_days,
         help="Older ones are purged, but deliveries still on their way; Resend "
         "events since... goes back at most this far.",
     )
-    coop_webhook_manual_send_interval = fields.Integer(
+    coop_webhook_manual_send_interval = webhook_setting(
+        fields.Integer,
+        "manual_send_interval",
         string="Seconds between two manual sends to an endpoint",
-        config_parameter=PARAMS["manual_send_interval"],
-        default=DEFAULTS.manual_send_interval,
         help="Send test event, Redeliver and the resends: at most once per endpoint "
         "in this time.",
     )
-    coop_webhook_delivery_concurrency = fields.Integer(
+    coop_webhook_delivery_concurrency = webhook_setting(
+        fields.Integer,
+        "delivery_concurrency",
         string="Deliveries sent at once per job",
-        config_parameter=PARAMS["delivery_concurrency"],
-        default=DEFAULTS.delivery_concurrency,
         help="Threads of one delivery job (1 to 100).",
     )
-    coop_webhook_endpoint_concurrency = fields.Integer(
+    coop_webhook_endpoint_concurrency = webhook_setting(
+        fields.Integer,
+        "endpoint_concurrency",
         string="Deliveries sent at once to one endpoint",
-        config_parameter=PARAMS["endpoint_concurrency"],
-        default=DEFAULTS.endpoint_concurrency,
         help="Per job (1 to 100): a receiver gets at most this many requests at "
         "once from a job.",
     )

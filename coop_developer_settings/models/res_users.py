@@ -97,53 +97,6 @@ class ResUsers(models.Model):
             "views": [(False, "form")],
         }
 
-    def coop_developer_tab(self):
-        """What the Developer settings tab shows of this user, in one call:
-        their API keys, and each event of the catalogue with their endpoints
-        and their health. The user themselves (with the access) or an
-        administrator."""
-        self.ensure_one()
-        if self != self.env.user:
-            if not self.env.user.has_group("base.group_system"):
-                raise AccessError(
-                    self.env._("Only administrators see another user's tab.")
-                )
-        else:
-            self._coop_check_developer_access()
-        endpoints = self.env["coop.webhook.endpoint"].search(
-            [("user_id", "=", self.id)]
-        )
-        return {
-            "is_self": self == self.env.user,
-            "api_keys": [
-                {
-                    "id": key.id,
-                    "name": key.name,
-                    "access": key.coop_access,
-                    "create_date": key.create_date,
-                    "expiration_date": key.expiration_date,
-                    "last_used": key.last_used,
-                }
-                for key in self.sudo().api_key_ids
-            ],
-            "events": [
-                {
-                    "id": event_type.id,
-                    "code": event_type.code,
-                    "name": event_type.name,
-                    "description": event_type.description,
-                    "endpoints": endpoints.filtered(
-                        lambda endpoint, event_type=event_type: (
-                            endpoint.event_type_id == event_type
-                        )
-                    )._coop_tab_values(),
-                }
-                for event_type in self.env["coop.webhook.event.type"].search(
-                    [("subscribable", "=", True)]
-                )
-            ],
-        }
-
     @api.model
     def _coop_users_with_access(self):
         """The active users who hold the access now."""

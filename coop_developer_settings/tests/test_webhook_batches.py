@@ -12,7 +12,11 @@ from odoo.tools import config
 
 from odoo.addons.queue_job.jobrunner.runner import Database
 
-from ..models import coop_webhook_attempt, coop_webhook_delivery
+from ..models import (
+    coop_webhook_attempt,
+    coop_webhook_delivery,
+    coop_webhook_delivery_job,
+)
 from .common import WebhookCase, new_developer
 from .receiver import RawReceiver, Receiver
 
@@ -122,7 +126,7 @@ class TestDeliveryBatches(WebhookCase):
             endpoints = self.endpoints(receiver, 3)
             self.create_cycle(state="open")
             [job] = self.pending_jobs()
-            with patch.object(coop_webhook_delivery, "BATCH_BUDGET", 0):
+            with patch.object(coop_webhook_delivery_job, "BATCH_BUDGET", 0):
                 self.run_jobs(rounds=1)
             deliveries = self.all_deliveries(endpoints)
             self.assertEqual(receiver.requests, [])
@@ -197,8 +201,8 @@ class TestDeliveryBatches(WebhookCase):
         """A job killed by limit_time_real would send its whole batch again:
         starting attempts, the last answer and the recording fit in it."""
         limits = self.env["coop.webhook.delivery"]._batch_limits
-        overhead = coop_webhook_delivery.BATCH_OVERHEAD
-        budget = coop_webhook_delivery.BATCH_BUDGET
+        overhead = coop_webhook_delivery_job.BATCH_OVERHEAD
+        budget = coop_webhook_delivery_job.BATCH_BUDGET
         for limit in (0, 40, 60, 120, 600):
             for total_timeout in (1, 15, 60, 300):
                 with (

@@ -14,7 +14,7 @@ from odoo.tools import mute_logger
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 
-from ..models.coop_webhook_delivery import CONNECTION_LOST_RETRY
+from ..models.coop_webhook_delivery_job import CONNECTION_LOST_RETRY
 from .common import RealTransactionsMixin, WebhookCase
 from .receiver import Receiver
 

@@ -8,7 +8,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from ..models.coop_webhook_endpoint import TooManySends
+from ..models.coop_webhook_endpoint_replay import TooManySends
 from .common import WebhookCase, new_developer
 from .receiver import Receiver
 

@@ -9,7 +9,7 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..models.coop_webhook_endpoint import TooManySends
+from ..models.coop_webhook_endpoint_replay import TooManySends
 from .common import WebhookCase
 from .receiver import RawReceiver, Receiver
 

@@ -3,7 +3,8 @@
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
-from ..webhook.settings import DEFAULTS
+from ..models.res_config_settings import WEBHOOK_FIELDS
+from ..webhook.settings import DEFAULTS, WebhookSettings
 from .common import WebhookCase
 from .receiver import Receiver
 
@@ -38,6 +39,35 @@ class TestWebhookSettings(WebhookCase):
         page.write({"coop_webhook_total_timeout": 7})
         page.execute()
         self.assertEqual(params._coop_webhook_settings().total_timeout, 7)
+
+    def test_the_page_declares_each_setting_once_as_webhook_settings_does(self):
+        """Every setting of WebhookSettings has its field on the page, with
+        its parameter and default, and the page has no other webhook one."""
+        page = self.env["res.config.settings"]
+        for name, param in WebhookSettings.params().items():
+            with self.subTest(name):
+                field = page._fields[WEBHOOK_FIELDS[name]]
+                self.assertEqual(field.config_parameter, param)
+                default = getattr(DEFAULTS, name)
+                if isinstance(default, tuple):
+                    default = ",".join(map(str, default))
+                self.assertEqual(
+                    field.default(page) if field.default else False, default or False
+                )
+        # No other setting field of the webhooks, declared by hand.
+        webhook_fields = {
+            field.name: field.config_parameter
+            for field in page._fields.values()
+            if field.name.startswith("coop_webhook_")
+            or field.name in WEBHOOK_FIELDS.values()
+        }
+        self.assertEqual(
+            webhook_fields,
+            {
+                WEBHOOK_FIELDS[name]: param
+                for name, param in WebhookSettings.params().items()
+            },
+        )
 
     def test_the_url_check_and_the_job_follow_the_page(self):
         page = self.env["res.config.settings"].create({})

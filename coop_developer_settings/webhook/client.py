@@ -21,7 +21,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from . import url_guard
+from . import schemas, url_guard
 from .retry import parse_retry_after
 
 RESPONSE_EXCERPT = 2048  # bytes of the answer kept in the delivery log
@@ -57,7 +57,7 @@ def classify(status):
         # 101 Switching Protocols to a POST (FinalAnswer reads past the
         # other 1xx): no answer to the delivery.
         return "retry"
-    if 200 <= status < 300:
+    if schemas.is_success(status):
         return "done"
     if status == 410:
         return "gone"

@@ -7,7 +7,7 @@ one event, to any endpoint, on any retry or replay, sends the same bytes.
 import json
 import uuid
 
-EVENT_ID_PREFIX = "evt_"
+from .schemas import EVENT_ID_PREFIX
 
 
 def new_event_id():

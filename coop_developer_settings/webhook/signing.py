@@ -9,7 +9,8 @@ import hashlib
 import hmac
 import secrets
 
-SECRET_PREFIX = "whsec_"
+from .schemas import SECRET_PREFIX
+
 SECRET_BYTES = 32
 
 
@@ -19,7 +20,7 @@ def generate_secret():
 
 def _key(secret):
     if not secret.startswith(SECRET_PREFIX):
-        raise ValueError("a webhook secret starts with whsec_")
+        raise ValueError(f"a webhook secret starts with {SECRET_PREFIX}")
     return base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
 
 

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import idna
 
-MAX_URL_LENGTH = 2048
+from .schemas import MAX_URL_LENGTH
+
 # inet_aton also reads the legacy spellings 2130706433, 0x7f.1, 0177.0.0.1.
 LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$", re.I)
 # A host name once IDNA-normalised: ASCII letters, digits, hyphens and dots.
