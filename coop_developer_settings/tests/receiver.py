@@ -106,10 +106,8 @@ class Receiver(LocalHTTPServer):
         super().__init__(Handler, port)
         self.url = f"http://127.0.0.1:{self.port}/hook"
 
-    def failure(self):
-        if self.invalid:
-            return "payloads that do not match their schema: " + "; ".join(self.invalid)
-        return None
+    def failures(self):
+        return "payloads that do not match their schema", self.invalid
 
 
 class RawReceiver:

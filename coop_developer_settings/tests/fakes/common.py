@@ -32,7 +32,7 @@ HOSTILE_MODES = ("html", "malformed", "huge", "drip", "gzip")
 class LocalHTTPServer:
     """A threading HTTP server on 127.0.0.1 (on a free port unless given),
     serving in a thread for the time of a ``with`` block. Leaving the block
-    without an exception fails the test with ``failure()``, if any."""
+    without an exception fails the test when ``failures()`` lists any."""
 
     def __init__(self, handler, port=0):
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
@@ -40,9 +40,9 @@ class LocalHTTPServer:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def failure(self):
-        """What went wrong, as the test's failure message (None: nothing)."""
-        return None
+    def failures(self):
+        """What went wrong: (a title, the list of the problems)."""
+        return "", []
 
     def __enter__(self):
         self.thread.start()
@@ -51,9 +51,9 @@ class LocalHTTPServer:
     def __exit__(self, exc_type, *exc):
         self.server.shutdown()
         self.server.server_close()
-        failure = self.failure()
-        if exc_type is None and failure:
-            raise AssertionError(failure)
+        title, problems = self.failures()
+        if exc_type is None and problems:
+            raise AssertionError(f"{title}: " + "; ".join(problems))
 
 
 def send_answer(http, status, body=b"", headers=None):
@@ -151,13 +151,9 @@ class FakeProvider(LocalHTTPServer):
             and (path is None or re.fullmatch(path, request["path"]))
         ]
 
-    def failure(self):
-        if self.violations:
-            return (
-                f"{type(self).__name__}: requests outside the provider's contract: "
-                + "; ".join(self.violations)
-            )
-        return None
+    def failures(self):
+        title = f"{type(self).__name__}: requests outside the provider's contract"
+        return title, self.violations
 
     # Serving.
     def _serve(self, http):
