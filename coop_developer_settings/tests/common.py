@@ -39,6 +39,9 @@ LOCAL_RECEIVER_PARAMS = {
     "coop_developer_settings.allowed_private_networks": "127.0.0.0/8",
     "coop_developer_settings.webhook_allow_http": "1",
 }
+# The JSON API's collections.
+BUYERS = "/coop/api/v1/buyers"
+WEBHOOKS = "/coop/api/v1/webhooks"
 # The job method of the newsletter connections' syncs.
 SYNC_JOB = "_sync_job"
 

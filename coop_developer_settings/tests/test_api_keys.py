@@ -17,7 +17,7 @@ from ..models.res_users_apikeys import (
     SCOPE_FULL,
     SCOPE_WEBHOOKS,
 )
-from .common import ApiClientMixin, new_developer
+from .common import BUYERS, WEBHOOKS, ApiClientMixin, new_developer
 
 
 @tagged("post_install", "-at_install")
@@ -158,11 +158,6 @@ class TestApiKeys(HttpCase):
         self.assertIn("not recorded", logs.output[0])
         self.assertNotIn(key, logs.output[0], "a key never reaches the logs")
         self.assertFalse(self.developer.api_key_ids.last_used)
-
-
-WEBHOOKS = "/coop/api/v1/webhooks"
-
-BUYERS = "/coop/api/v1/buyers"
 
 
 @tagged("post_install", "-at_install")

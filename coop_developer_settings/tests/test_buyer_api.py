@@ -17,10 +17,8 @@ from odoo import Command
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import SQL, mute_logger
 
-from .common import GROUP_XMLID, ApiClientMixin, RealTransactionsMixin
+from .common import BUYERS, GROUP_XMLID, ApiClientMixin, RealTransactionsMixin
 from .hypothesis_profiles import examples
-
-URL = "/coop/api/v1/buyers"
 
 
 @tagged("post_install", "-at_install")
@@ -91,7 +89,7 @@ class TestBuyerApi(ApiClientMixin, HttpCase):
             order.action_confirm()
         return order
 
-    def get(self, key=None, headers=None, path=URL, **params):
+    def get(self, key=None, headers=None, path=BUYERS, **params):
         headers = dict(headers or {})
         if key != "":
             headers["Authorization"] = f"Bearer {key or self.key}"
@@ -99,7 +97,7 @@ class TestBuyerApi(ApiClientMixin, HttpCase):
         self.assertEqual(
             response.headers["Content-Type"], "application/json; charset=utf-8"
         )
-        if path == URL:  # as the OpenAPI document says
+        if path == BUYERS:  # as the OpenAPI document says
             self.assert_conforms(response)
         return response.status_code, response.json()
 
@@ -421,7 +419,7 @@ class TestBuyerApi(ApiClientMixin, HttpCase):
 
     def test_options_answers_without_data(self):
         response = self.opener.options(
-            self.base_url() + URL, headers={"Authorization": f"Bearer {self.key}"}
+            self.base_url() + BUYERS, headers={"Authorization": f"Bearer {self.key}"}
         )
         self.assertEqual(response.status_code, 204)
         self.assertEqual(response.content, b"")
