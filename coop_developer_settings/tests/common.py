@@ -257,6 +257,16 @@ def create_shops_with_cycles(env, *shop_and_cycle_names):
 class XmlrpcAssertionsMixin:
     """For HttpCase tests that call the server over XML-RPC."""
 
+    def xmlrpc_as(self, login, model, method, *args, **kwargs):
+        """model.method(*args, **kwargs) over XML-RPC as the user whose
+        password is their login (as new_test_user makes them)."""
+        db = self.env.cr.dbname
+        uid = self.xmlrpc_common.authenticate(db, login, login, {})
+        self.assertTrue(uid, f"{login} could not log in")
+        return self.xmlrpc_object.execute_kw(
+            db, uid, login, model, method, list(args), kwargs
+        )
+
     @contextmanager
     def assertAccessDenied(self):
         """The server answered with an AccessError (not any other fault)."""

@@ -14,6 +14,8 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from .common import GROUP_XMLID, WebhookCase, XmlrpcAssertionsMixin
 
+RESTRICT_PARAM = "coop_developer_settings.restrict_api_key_creation"
+
 
 @tagged("post_install", "-at_install")
 class TestAccessGroup(TransactionCase):
@@ -65,9 +67,6 @@ class TestAccessGroup(TransactionCase):
         )
         with self.assertRaises(ValidationError):
             portal.write({"groups_id": [Command.link(self.group.id)]})
-
-
-RESTRICT_PARAM = "coop_developer_settings.restrict_api_key_creation"
 
 
 def in_30_days():

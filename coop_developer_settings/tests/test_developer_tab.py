@@ -27,6 +27,14 @@ from .common import (
 )
 from .receiver import Receiver
 
+PICTURES = Path(get_module_path("coop_developer_settings")) / "static" / "description"
+TOUR_PREFIX = "coop-tour: "
+# Fixed dates: the same pictures at every run.
+DAY = datetime(2026, 11, 27, 9, 0)
+WRITE_PICTURES = bool(os.environ.get("COOP_WRITE_PICTURES"))
+# The modules whose words the tab and the Preferences dialog show.
+FRENCH_MODULES = ["base", "web", "mail", "coop_developer_settings"]
+
 
 @tagged("post_install", "-at_install")
 class TestDeveloperTab(WebhookCase):
@@ -183,19 +191,6 @@ class TestWebhookTour(DeliveryJobsMixin, HttpCase):
             f"/odoo/action-base.action_partner_form/{developer.partner_id.id}",
         ):
             self.start_tour(url, "coop_developer_settings_admin_tab", login="admin")
-
-
-PICTURES = Path(get_module_path("coop_developer_settings")) / "static" / "description"
-
-TOUR_PREFIX = "coop-tour: "
-
-# Fixed dates: the same pictures at every run.
-DAY = datetime(2026, 11, 27, 9, 0)
-
-WRITE_PICTURES = bool(os.environ.get("COOP_WRITE_PICTURES"))
-
-# The modules whose words the tab and the Preferences dialog show.
-FRENCH_MODULES = ["base", "web", "mail", "coop_developer_settings"]
 
 
 @tagged("post_install", "-at_install")

@@ -453,15 +453,8 @@ class TestSaleCycleAccess(XmlrpcAssertionsMixin, HttpCase):
             company_ids=[(6, 0, cls.company_a.ids)],
         )
 
-    def call(self, login, model, method, *args, **kwargs):
-        uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, login, login, {})
-        self.assertTrue(uid, f"{login} could not log in")
-        return self.xmlrpc_object.execute_kw(
-            self.env.cr.dbname, uid, login, model, method, list(args), kwargs
-        )
-
     def test_salesman_reads_only_the_cycles_of_their_company(self):
-        found = self.call(
+        found = self.xmlrpc_as(
             "salesman-a",
             "coop.sale.cycle",
             "search_read",
@@ -470,17 +463,17 @@ class TestSaleCycleAccess(XmlrpcAssertionsMixin, HttpCase):
         )
         self.assertEqual([row["name"] for row in found], ["Cycle A"])
         with self.assertAccessDenied():
-            self.call(
+            self.xmlrpc_as(
                 "salesman-a", "coop.sale.cycle", "read", self.cycle_b.ids, ["name"]
             )
 
     def test_salesman_cannot_change_cycles(self):
         with self.assertAccessDenied():
-            self.call(
+            self.xmlrpc_as(
                 "salesman-a", "coop.sale.cycle", "action_schedule", self.cycle_a.ids
             )
         with self.assertAccessDenied():
-            self.call(
+            self.xmlrpc_as(
                 "salesman-a",
                 "coop.sale.cycle",
                 "write",
@@ -491,16 +484,22 @@ class TestSaleCycleAccess(XmlrpcAssertionsMixin, HttpCase):
         self.assertEqual((self.cycle_a.state, self.cycle_a.name), ("draft", "Cycle A"))
 
     def test_manager_moves_cycles_of_their_company_over_xmlrpc(self):
-        self.call("manager-a", "coop.sale.cycle", "action_schedule", self.cycle_a.ids)
+        self.xmlrpc_as(
+            "manager-a", "coop.sale.cycle", "action_schedule", self.cycle_a.ids
+        )
         with (
             self.assertRaisesRegex(Fault, "only an open cycle can be closed"),
             mute_logger("odoo.http"),
         ):
-            self.call("manager-a", "coop.sale.cycle", "action_close", self.cycle_a.ids)
-        self.call("manager-a", "coop.sale.cycle", "action_open", self.cycle_a.ids)
+            self.xmlrpc_as(
+                "manager-a", "coop.sale.cycle", "action_close", self.cycle_a.ids
+            )
+        self.xmlrpc_as("manager-a", "coop.sale.cycle", "action_open", self.cycle_a.ids)
         self.cycle_a.invalidate_recordset()
         self.assertEqual(self.cycle_a.state, "open")
         with self.assertAccessDenied():
-            self.call("manager-a", "coop.sale.cycle", "action_open", self.cycle_b.ids)
+            self.xmlrpc_as(
+                "manager-a", "coop.sale.cycle", "action_open", self.cycle_b.ids
+            )
         self.cycle_b.invalidate_recordset()
         self.assertEqual(self.cycle_b.state, "draft")

@@ -48,6 +48,10 @@ ring = keyring.load_or_create_file(sys.argv[2])
 odoo = sorted(name for name in sys.modules if name.split(".")[0] == "odoo")
 print(json.dumps([ring.current_id, hashlib.sha256(ring.current_key).hexdigest(), odoo]))
 """
+URL = "https://hooks.example.org/secrets"
+SEALED_COLUMNS = ("secret_sealed", "previous_secret_sealed")
+VAULT_LOGGER = "odoo.addons.coop_developer_settings.models.coop_secret_vault"
+DELIVERY_LOGGER = "odoo.addons.coop_developer_settings.models.coop_webhook_delivery"
 
 
 @tagged("post_install", "-at_install")
@@ -195,15 +199,6 @@ class TestKeyring(BaseCase):
         self.path.write_bytes(b"\xff\xfe not a keyring")
         with self.assertRaises(keyring.KeyringError):
             keyring.load_file(str(self.path))
-
-
-URL = "https://hooks.example.org/secrets"
-
-SEALED_COLUMNS = ("secret_sealed", "previous_secret_sealed")
-
-VAULT_LOGGER = "odoo.addons.coop_developer_settings.models.coop_secret_vault"
-
-DELIVERY_LOGGER = "odoo.addons.coop_developer_settings.models.coop_webhook_delivery"
 
 
 @tagged("post_install", "-at_install")

@@ -17,6 +17,8 @@ from odoo.tools import mute_logger
 from .common import WebhookCase
 from .receiver import RawReceiver, Receiver
 
+NO_CONTENT = b"Content-Length: 0\r\n\r\n"
+
 
 @tagged("post_install", "-at_install")
 class TestWebhookDelivery(WebhookCase):
@@ -261,9 +263,6 @@ class TestWebhookDelivery(WebhookCase):
         self.assertFalse(done_event.exists(), "the event goes with its deliveries")
         self.assertTrue(retrying.exists(), "still on its way")
         self.assertTrue(retrying_event.exists())
-
-
-NO_CONTENT = b"Content-Length: 0\r\n\r\n"
 
 
 @tagged("post_install", "-at_install")

@@ -20,6 +20,7 @@ from .common import LOCAL_RECEIVER_PARAMS, CommittedEndpointCase, WebhookCase
 from .receiver import RawReceiver
 
 GOOD_URL = "https://hooks.example.org/coop"
+DELETED = "Webhook endpoint deleted."
 
 
 @tagged("post_install", "-at_install")
@@ -198,9 +199,6 @@ class TestWebhookEndpointsOverXmlrpc(HttpCase):
                     "lead_time_hours": 0,
                 },
             )
-
-
-DELETED = "Webhook endpoint deleted."
 
 
 @tagged("post_install", "-at_install")

@@ -41,16 +41,9 @@ class TestEndpointOwnershipOverXmlrpc(
         )
 
     def call(self, method, *args, **kwargs):
-        db = self.env.cr.dbname
-        uid = self.xmlrpc_common.authenticate(db, "coop-attacker", "coop-attacker", {})
-        return self.xmlrpc_object.execute_kw(
-            db,
-            uid,
-            "coop-attacker",
-            "coop.webhook.endpoint",
-            method,
-            list(args),
-            kwargs,
+        """As the attacker, on the endpoints."""
+        return self.xmlrpc_as(
+            "coop-attacker", "coop.webhook.endpoint", method, *args, **kwargs
         )
 
     def test_the_owner_cannot_hand_an_endpoint_over_nor_pin_it(self):
