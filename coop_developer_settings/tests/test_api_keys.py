@@ -20,8 +20,26 @@ from ..models.res_users_apikeys import (
 from .common import BUYERS, WEBHOOKS, ApiClientMixin, new_developer
 
 
+class DeveloperKeysMixin:
+    """Keys of ``self.developer``, generated as the tab does, and the
+    XML-RPC login with one."""
+
+    def generate(self, scope=None, expiration=None, name="Newsletter"):
+        keys = self.env["res.users.apikeys"].with_user(self.developer)
+        if expiration is not None and expiration < datetime.now():
+            keys = keys.sudo()  # only sudo may create an already expired key
+        return keys._generate(
+            scope, name, expiration or datetime.now() + timedelta(days=7)
+        )
+
+    def xmlrpc_login(self, key):
+        return self.xmlrpc_common.authenticate(
+            self.env.cr.dbname, self.developer.login, key, {}
+        )
+
+
 @tagged("post_install", "-at_install")
-class TestApiKeys(HttpCase):
+class TestApiKeys(DeveloperKeysMixin, HttpCase):
     """Odoo's native keys, as the Developer settings tab hands them out."""
 
     @classmethod
@@ -29,19 +47,6 @@ class TestApiKeys(HttpCase):
         super().setUpClass()
         cls.developer = new_test_user(
             cls.env, login="coop-key-user", groups=f"base.group_user,{GROUP_XMLID}"
-        )
-
-    def generate(self, expiration=None, name="Newsletter"):
-        keys = self.env["res.users.apikeys"].with_user(self.developer)
-        if expiration is not None and expiration < datetime.now():
-            keys = keys.sudo()  # only sudo may create an already expired key
-        return keys._generate(
-            None, name, expiration or datetime.now() + timedelta(days=7)
-        )
-
-    def xmlrpc_login(self, key):
-        return self.xmlrpc_common.authenticate(
-            self.env.cr.dbname, "coop-key-user", key, {}
         )
 
     def test_key_logs_in_over_xmlrpc_until_revoked(self):
@@ -161,26 +166,13 @@ class TestApiKeys(HttpCase):
 
 
 @tagged("post_install", "-at_install")
-class TestApiScopes(ApiClientMixin, HttpCase):
+class TestApiScopes(DeveloperKeysMixin, ApiClientMixin, HttpCase):
     """Least privilege: a scoped key opens its own API and nothing else."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.developer = new_developer(cls.env, "coop-scope-dev", cls.env.company)
-
-    def generate(self, scope, expiration=None):
-        keys = self.env["res.users.apikeys"].with_user(self.developer)
-        if expiration and expiration < datetime.now():
-            keys = keys.sudo()  # only sudo may create an already expired key
-        return keys._generate(
-            scope, "Tool", expiration or datetime.now() + timedelta(days=7)
-        )
-
-    def rpc_login(self, key):
-        return self.xmlrpc_common.authenticate(
-            self.env.cr.dbname, self.developer.login, key, {}
-        )
 
     def jsonrpc_login(self, key):
         response = self.opener.post(
@@ -225,7 +217,7 @@ class TestApiScopes(ApiClientMixin, HttpCase):
 
     def test_a_full_account_key_opens_rpc_and_every_api(self):
         key = self.generate(None)
-        self.assertEqual(self.rpc_login(key), self.developer.id)
+        self.assertEqual(self.xmlrpc_login(key), self.developer.id)
         self.assertEqual(self.jsonrpc_login(key), self.developer.id)
         self.assertEqual(self.api("GET", WEBHOOKS, key).status_code, 200)
         self.assertEqual(self.api("GET", BUYERS, key).status_code, 200)
@@ -233,7 +225,7 @@ class TestApiScopes(ApiClientMixin, HttpCase):
     def test_a_scoped_key_is_refused_by_xmlrpc_and_jsonrpc_login(self):
         for scope in (SCOPE_BUYERS, SCOPE_WEBHOOKS):
             key = self.generate(scope)
-            self.assertFalse(self.rpc_login(key), scope)
+            self.assertFalse(self.xmlrpc_login(key), scope)
             self.assertFalse(self.jsonrpc_login(key), scope)
 
     def test_a_scoped_key_is_refused_by_odoo_bearer_routes(self):
