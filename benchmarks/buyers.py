@@ -41,6 +41,11 @@ from harness import (  # noqa: E402
 )
 
 HERE = Path(__file__).resolve().parent
+
+# The tests' reference (the view of before): harness puts the addon tests'
+# folder on the path.
+from buyer_reference import REFERENCE_QUERY  # noqa: E402
+
 SIZES = [
     int(n) for n in os.environ.get("BENCH_BUYERS_SIZES", "100000,1000000").split(",")
 ]
@@ -68,10 +73,9 @@ def load_plain(name, path):
     return module
 
 
-# The addon's SQL (the rebuild) and the tests' reference (the view of before):
-# plain modules, loaded without Odoo.
+# The addon's SQL (the rebuild): a plain module, but in models/, whose
+# package imports Odoo, so loaded by path.
 BUYER_SQL = load_plain("buyer_sql", ROOT / ADDON / "models" / "coop_buyer_sql.py")
-REFERENCE = load_plain("buyer_reference", ROOT / ADDON / "tests" / "buyer_reference.py")
 
 # The view of before, with the table's columns, swapped in for the table.
 SWAP_TO_VIEW = f"""
@@ -82,7 +86,7 @@ SWAP_TO_VIEW = f"""
                first_order_date, last_order_date, order_count::integer,
                last_cycle_id, opt_out, TRUE AS active, updated_at,
                NULL::xid8 AS write_xid
-          FROM ({REFERENCE.REFERENCE_QUERY}) AS reference;
+          FROM ({REFERENCE_QUERY}) AS reference;
 """
 SWAP_TO_TABLE = """
     DROP VIEW coop_buyer;

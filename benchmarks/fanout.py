@@ -44,7 +44,8 @@ def main():
                 os.environ,
                 BENCH_SIZES=sizes,
                 BENCH_NATIVE_SIZES=native_sizes,
-                BENCH_RECEIVER_DIR=str(ROOT / ADDON / "tests"),
+                # The addon tests' receiver, imported by its name as tests/ do.
+                PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / ADDON / 'tests'}",
             ),
             check=False,
         )

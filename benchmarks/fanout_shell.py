@@ -3,7 +3,6 @@
 # bare with_delay() loop and Odoo's native webhook server actions.
 import json
 import os
-import sys
 import time
 from datetime import datetime, timedelta
 
@@ -14,8 +13,7 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
 # The addon tests' receiver, answering after LATENCY (an internet-like one).
-sys.path.insert(0, os.environ["BENCH_RECEIVER_DIR"])
-from receiver import Receiver  # noqa: E402
+from receiver import Receiver  # noqa: E402 (on PYTHONPATH, with the addon)
 
 receiver = Receiver((200, {}, LATENCY)).__enter__()
 URL = receiver.url

@@ -1,10 +1,14 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import os
+import shutil
 import sys
+import tempfile
 import threading
 import traceback
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from unittest.mock import patch
 from xmlrpc.client import Fault
 
 from openapi_core import OpenAPI
@@ -13,15 +17,33 @@ from openapi_core.contrib.requests import (
     RequestsOpenAPIResponse,
 )
 
-from odoo import SUPERUSER_ID, Command, api
+from odoo import SUPERUSER_ID, Command, api, fields, sql_db
 from odoo.tests import TransactionCase, new_test_user
-from odoo.tools import mute_logger
+from odoo.tools import config, mute_logger
 
 from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
 from odoo.addons.queue_job.job import Job
 
+from ..crypto import keyring
+from ..models.coop_secret_vault import load_keyring
+from ..models.res_users import GROUP_XMLID
+from .fakes.brevo import FakeBrevo
+from .fakes.mailchimp import FakeMailchimp
+from .receiver import Receiver
+
 # A fixed "now" for the tests that travel in time.
 T0 = datetime(2026, 3, 2, 8, 0, 0)
+# The tests' receivers listen on loopback over plain http, which the webhook
+# URL check refuses by default.
+LOCAL_RECEIVER_PARAMS = {
+    "coop_developer_settings.allowed_private_networks": "127.0.0.0/8",
+    "coop_developer_settings.webhook_allow_http": "1",
+}
+# The JSON API's collections.
+BUYERS = "/coop/api/v1/buyers"
+WEBHOOKS = "/coop/api/v1/webhooks"
+# The job method of the newsletter connections' syncs.
+SYNC_JOB = "_sync_job"
 
 
 class SaleCycleCase(TransactionCase):
@@ -139,10 +161,9 @@ class DeliveryJobsMixin:
 
 
 def allow_local_receivers(env):
-    """The tests' receivers listen on loopback over plain http."""
     params = env["ir.config_parameter"].sudo()
-    params.set_param("coop_developer_settings.allowed_private_networks", "127.0.0.0/8")
-    params.set_param("coop_developer_settings.webhook_allow_http", "1")
+    for key, value in LOCAL_RECEIVER_PARAMS.items():
+        params.set_param(key, value)
 
 
 def new_developer(env, login, company):
@@ -150,7 +171,7 @@ def new_developer(env, login, company):
     return new_test_user(
         env,
         login=login,
-        groups="base.group_user,coop_developer_settings.group_developer_settings",
+        groups=f"base.group_user,{GROUP_XMLID}",
         company_id=company.id,
         company_ids=[Command.set(company.ids)],
     )
@@ -236,6 +257,16 @@ def create_shops_with_cycles(env, *shop_and_cycle_names):
 class XmlrpcAssertionsMixin:
     """For HttpCase tests that call the server over XML-RPC."""
 
+    def xmlrpc_as(self, login, model, method, *args, **kwargs):
+        """model.method(*args, **kwargs) over XML-RPC as the user whose
+        password is their login (as new_test_user makes them)."""
+        db = self.env.cr.dbname
+        uid = self.xmlrpc_common.authenticate(db, login, login, {})
+        self.assertTrue(uid, f"{login} could not log in")
+        return self.xmlrpc_object.execute_kw(
+            db, uid, login, model, method, list(args), kwargs
+        )
+
     @contextmanager
     def assertAccessDenied(self):
         """The server answered with an AccessError (not any other fault)."""
@@ -252,6 +283,10 @@ class RealTransactionsMixin:
     """Workers that run at once, each in a real transaction of its own
     (what they work on is committed first, and removed at the end)."""
 
+    def setUp(self):
+        super().setUp()
+        self.db = sql_db.db_connect(self.env.cr.dbname)
+
     def env_of(self, cr):
         """A superuser environment on a real cursor of its own.
 
@@ -260,6 +295,11 @@ class RealTransactionsMixin:
         """
         cr.transaction = api.Transaction(self.registry)
         return api.Environment(cr, SUPERUSER_ID, {})
+
+    def committed(self, query):
+        """query(env) on a fresh cursor: what the workers committed."""
+        with self.db.cursor() as cr:
+            return query(self.env_of(cr))
 
     def race(self, model, res_id, *workers, refused=()):
         """Run the workers at once on one record, each in its transaction.
@@ -335,3 +375,194 @@ class ApiClientMixin:
         self.assertEqual(response.status_code, status, response.text)
         self.assertEqual(response.json()["error"], code, response.text)
         return response.json()["message"]
+
+
+class CommittedCase(RealTransactionsMixin, TransactionCase):
+    """Records committed for workers in real transactions: the settings of
+    ``params`` set for the test's time, and at the end what the test
+    committed (``remove_records``) removed with the jobs queued meanwhile
+    (later tests run whatever job is pending)."""
+
+    params = LOCAL_RECEIVER_PARAMS
+
+    def setUp(self):
+        super().setUp()
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            self.last_job_id = (
+                env["queue.job"].search([], order="id desc", limit=1).id or 0
+            )
+            settings = env["ir.config_parameter"]
+            saved = {key: settings.get_param(key) for key in self.params}
+            for key, value in self.params.items():
+                settings.set_param(key, value)
+        self.addCleanup(self._remove_committed, saved)
+
+    def remove_records(self, env):
+        """Remove what the test committed (the jobs are removed after)."""
+
+    def _remove_committed(self, saved):
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            self.remove_records(env)
+            env["queue.job"].search([("id", ">", self.last_job_id)]).unlink()
+            settings = env["ir.config_parameter"]
+            for key, value in saved.items():
+                settings.set_param(key, value or False)
+
+
+class CommittedEndpointCase(CommittedCase):
+    """An administrator's endpoint of "opened", committed, sending to a
+    receiver on 127.0.0.1 (``new_receiver``); ``create_deliveries`` commits
+    its deliveries with it."""
+
+    def new_receiver(self):
+        return Receiver((200, {}, 1.0))
+
+    def create_deliveries(self, env, endpoint):
+        raise NotImplementedError
+
+    def setUp(self):
+        super().setUp()
+        self.receiver = self.enterContext(self.new_receiver())
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            self.owner_id = env.ref("base.user_admin").id
+            endpoint = env["coop.webhook.endpoint"].create(
+                {
+                    "user_id": self.owner_id,
+                    "event_type_id": env.ref(
+                        "coop_developer_settings.webhook_event_sale_cycle_opened"
+                    ).id,
+                    "url": self.receiver.url,
+                }
+            )
+            self.endpoint_id = endpoint.id
+            self.create_deliveries(env, endpoint)
+
+    def remove_records(self, env):
+        # The endpoint may be gone (the test deleted it), or archived.
+        env["coop.webhook.endpoint"].with_context(active_test=False).browse(
+            self.endpoint_id
+        ).exists().unlink()
+
+
+class CommittedWebhookCase(CommittedCase):
+    """An endpoint and a sale cycle committed for real workers
+    (``create_records``), removed at the end with everything they caused
+    (events, deliveries, jobs)."""
+
+    def setUp(self):
+        super().setUp()
+        self.cycle_id = self.endpoint_id = None
+
+    def create_records(self, event_xmlid, url, state, opens_in, closes_in):
+        """The cycle (brought to state), then the endpoint, committed."""
+        now = fields.Datetime.now()
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            cycle = env["coop.sale.cycle"].create(
+                {
+                    "name": "Raced",
+                    "date_open": now + opens_in,
+                    "date_close": now + closes_in,
+                }
+            )
+            cycle.action_schedule()
+            if state == "open":
+                cycle.action_open()
+            endpoint = env["coop.webhook.endpoint"].create(
+                {
+                    "user_id": env.ref("base.user_admin").id,
+                    "event_type_id": env.ref(event_xmlid).id,
+                    "url": url,
+                }
+            )
+            self.cycle_id, self.endpoint_id = cycle.id, endpoint.id
+
+    def remove_records(self, env):
+        cycle = env["coop.sale.cycle"].browse(self.cycle_id).exists()
+        env["coop.webhook.event"].search(
+            [("res_model", "=", cycle._name), ("res_id", "=", self.cycle_id)]
+        ).unlink()
+        env["coop.webhook.endpoint"].browse(self.endpoint_id).exists().unlink()
+        env["mail.message"].search(
+            [("model", "=", cycle._name), ("res_id", "=", self.cycle_id)]
+        ).unlink()
+        cycle.unlink()
+
+
+class KeyConfigMixin:
+    """Each test chooses where the key is: a data directory of its own, and
+    the configuration option or environment variable it sets."""
+
+    def setUp(self):
+        super().setUp()
+        # The server's own keys: the database may hold secrets sealed with
+        # them (the key rotation goes over every row).
+        try:
+            self.server_keys = load_keyring().dumps()
+        except keyring.KeyringError:
+            self.server_keys = ""
+        self.data_dir = tempfile.mkdtemp(prefix="coop-data-")
+        self.addCleanup(shutil.rmtree, self.data_dir)
+        self.key_file = os.path.join(
+            self.data_dir, "coop_developer_settings", "secret.keys"
+        )
+        self.use_keys(data_dir=self.data_dir)
+
+    def use_keys(self, **options):
+        """Server options from now on (coop_secret_key, coop_secret_key_file,
+        data_dir); the others, and the environment variable, unset."""
+        for patcher in (
+            patch.dict(
+                config.options,
+                {"coop_secret_key": None, "coop_secret_key_file": None, **options},
+            ),
+            patch.dict(os.environ),
+        ):
+            patcher.start()
+            self.addCleanup(patcher.stop)
+        os.environ.pop("COOP_SECRET_KEY", None)
+
+
+class NewsletterFakesMixin:
+    """The Brevo and Mailchimp fakes on 127.0.0.1, each with a list
+    "Buyers", for the test's time; the class gives ``shop`` and
+    ``developer``. ``server_options``: more server options to set."""
+
+    server_options = {}
+
+    def setUp(self):
+        super().setUp()
+        self.brevo = self.enterContext(FakeBrevo(import_delay=0))
+        self.mailchimp = self.enterContext(FakeMailchimp())
+        self.brevo_list = self.brevo.add_list("Buyers")
+        self.mailchimp_list = self.mailchimp.add_list("Buyers")
+        # The fakes' addresses come from the server configuration only.
+        self.startPatcher(
+            patch.dict(
+                config.options,
+                {
+                    "coop_newsletter_brevo_url": self.brevo.url,
+                    "coop_newsletter_mailchimp_url": self.mailchimp.url,
+                    **self.server_options,
+                },
+            )
+        )
+
+    def connect(self, provider="brevo", user=None, key=None):
+        fake = self.brevo if provider == "brevo" else self.mailchimp
+        connections = self.env["coop.newsletter.connection"].with_user(
+            user or self.developer
+        )
+        return connections.browse(
+            connections.coop_connect(provider, key or fake.key, self.shop.id)["id"]
+        )
+
+    def sync(self, connection):
+        """Sync now, running the sync's jobs to the end."""
+        connection.action_sync_now()
+        perform_jobs(self.env, method=SYNC_JOB)
+        self.assertFalse(pending_jobs(self.env, SYNC_JOB))
+        connection.invalidate_recordset()

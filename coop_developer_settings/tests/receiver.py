@@ -9,29 +9,23 @@ test on exit. RawReceiver answers raw bytes, for broken and
 stalling receivers.
 """
 
-import importlib.util
 import json
 import socket
 import struct
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 
 import jsonschema
 
+if __package__:  # the addon's tests: odoo.addons.coop_developer_settings.tests
+    from ..webhook import schemas
+    from .fakes.common import LocalHTTPServer, send_answer
+else:  # tests/ and benchmarks/ import it as `receiver`, the tests' folder and
+    # the repository on the path (the addon's plain packages need no Odoo)
+    from fakes.common import LocalHTTPServer, send_answer
 
-def _load_schemas():
-    # By path: this module is also imported alone, outside Odoo (tests/,
-    # benchmarks/), where the addon is no package.
-    path = Path(__file__).resolve().parents[1] / "webhook" / "schemas.py"
-    spec = importlib.util.spec_from_file_location("coop_webhook_schemas", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-schemas = _load_schemas()
+    from coop_developer_settings.webhook import schemas
 
 
 def payload_errors(body):
@@ -48,7 +42,7 @@ def payload_errors(body):
     ]
 
 
-class Receiver:
+class Receiver(LocalHTTPServer):
     def __init__(self, *script, port=0, events=True, keep_alive=False):
         """events: what it receives are event deliveries, to check against
         their schema (False for tests of the HTTP client with other bytes).
@@ -102,35 +96,18 @@ class Receiver:
                 status, headers, delay = receiver.script[index]
                 time.sleep(delay)
                 try:
-                    self.send_response(status)
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"ok")
+                    send_answer(self, status, b"ok", headers)
                 except OSError:
                     return  # the client gave up (timeout test)
 
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
+        super().__init__(Handler, port)
         self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, exc_type, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        if exc_type is None and self.invalid:
-            raise AssertionError(
-                "payloads that do not match their schema: " + "; ".join(self.invalid)
-            )
+    def failures(self):
+        return "payloads that do not match their schema", self.invalid
 
 
 class RawReceiver:

@@ -7,9 +7,8 @@ from xmlrpc.client import Fault
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from .common import create_shops_with_cycles
+from .common import GROUP_XMLID, create_shops_with_cycles
 
-GROUP_XMLID = "coop_developer_settings.group_developer_settings"
 JSON2_PARAM = "coop_developer_settings.json2_api"
 
 

@@ -9,7 +9,7 @@ import json
 import logging
 from unittest.mock import patch
 
-from odoo import Command, sql_db
+from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config, email_normalize
@@ -20,15 +20,19 @@ from odoo.addons.queue_job.job import Job
 from ..crypto import keyring
 from ..models import coop_newsletter_connection as connection_model
 from ..newsletter.mailchimp import subscriber_hash
-from .common import RealTransactionsMixin, new_developer, pending_jobs, perform_jobs
+from .common import (
+    SYNC_JOB,
+    KeyConfigMixin,
+    NewsletterFakesMixin,
+    RealTransactionsMixin,
+    new_developer,
+    pending_jobs,
+    perform_jobs,
+)
 from .fakes.brevo import FakeBrevo
-from .fakes.mailchimp import FakeMailchimp
-from .test_secrets_at_rest import KeyConfigMixin
-
-SYNC = "_sync_job"
 
 
-class NewsletterCase(TransactionCase):
+class NewsletterCase(NewsletterFakesMixin, TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -40,31 +44,6 @@ class NewsletterCase(TransactionCase):
         # The demo shop's buyers, as the buyer list holds them.
         cls.buyers = cls.env["coop.buyer"].search([("company_id", "=", cls.shop.id)])
 
-    def setUp(self):
-        super().setUp()
-        self.brevo = self.enterContext(FakeBrevo(import_delay=0))
-        self.mailchimp = self.enterContext(FakeMailchimp())
-        self.brevo_list = self.brevo.add_list("Buyers")
-        self.mailchimp_list = self.mailchimp.add_list("Buyers")
-        # The fakes' addresses come from the server configuration only.
-        self.startPatcher(
-            patch.dict(
-                config.options,
-                {
-                    "coop_newsletter_brevo_url": self.brevo.url,
-                    "coop_newsletter_mailchimp_url": self.mailchimp.url,
-                },
-            )
-        )
-
-    def connect(self, provider="brevo", user=None, key=None):
-        fake = self.brevo if provider == "brevo" else self.mailchimp
-        return self.Connection.with_user(user or self.developer).browse(
-            self.Connection.with_user(user or self.developer).coop_connect(
-                provider, key or fake.key, self.shop.id
-            )["id"]
-        )
-
     def raw_row(self, connection):
         self.env.flush_all()
         self.env.cr.execute(
@@ -73,12 +52,6 @@ class NewsletterCase(TransactionCase):
             [connection.id],
         )
         return self.env.cr.fetchone()[0]
-
-    def sync(self, connection):
-        connection.action_sync_now()
-        perform_jobs(self.env, method=SYNC)
-        self.assertFalse(pending_jobs(self.env, SYNC))
-        connection.invalidate_recordset()
 
 
 @tagged("post_install", "-at_install")
@@ -243,7 +216,7 @@ class TestNewsletterConnect(NewsletterCase):
         self.developer.company_ids = [Command.unlink(second.id)]
         connection.invalidate_recordset()
         connection.action_sync_now()
-        perform_jobs(self.env, method=SYNC)
+        perform_jobs(self.env, method=SYNC_JOB)
         connection.invalidate_recordset()
         self.assertEqual(connection.state, "failing")
         self.assertIn("not allowed on company", connection.last_error)
@@ -456,7 +429,7 @@ class TestNewsletterSync(NewsletterCase):
         connection.action_set_list(str(self.brevo_list))
         connection.action_sync_now()
         self.brevo.throttle(1, reset=300)
-        job = Job.load(self.env, pending_jobs(self.env, SYNC).uuid)
+        job = Job.load(self.env, pending_jobs(self.env, SYNC_JOB).uuid)
         with self.assertRaises(RetryableJobError) as caught:
             job.perform()
         self.assertEqual(caught.exception.seconds, 301)
@@ -685,11 +658,11 @@ class TestNewsletterCron(NewsletterCase):
         gone.action_disconnect()
         queued = self.Connection._cron_sync()
         self.assertEqual(queued, (ready | stuck).sudo())
-        self.assertEqual(len(pending_jobs(self.env, SYNC)), 2)
+        self.assertEqual(len(pending_jobs(self.env, SYNC_JOB)), 2)
         # Queued twice, run once.
         self.Connection._cron_sync()
-        self.assertEqual(len(pending_jobs(self.env, SYNC)), 2)
-        perform_jobs(self.env, method=SYNC)
+        self.assertEqual(len(pending_jobs(self.env, SYNC_JOB)), 2)
+        perform_jobs(self.env, method=SYNC_JOB)
         self.assertEqual(ready.state, "connected")
         self.assertEqual(stuck.state, "connected")
         self.assertEqual(
@@ -704,11 +677,11 @@ class TestNewsletterCron(NewsletterCase):
         connection = self.connect()
         connection.action_set_list(str(self.brevo_list))
         connection.action_sync_now()
-        running = pending_jobs(self.env, SYNC)
+        running = pending_jobs(self.env, SYNC_JOB)
         running.state = "started"
         self.assertFalse(self.Connection._cron_sync())
         connection.action_sync_now()
-        self.assertFalse(pending_jobs(self.env, SYNC))
+        self.assertFalse(pending_jobs(self.env, SYNC_JOB))
         # The running page queues the next one (first=False): one job, that
         # a later cron or Sync now does not double.
         connection.sudo().with_delay(
@@ -716,12 +689,12 @@ class TestNewsletterCron(NewsletterCase):
         )._sync_job()
         self.Connection._cron_sync()
         connection.action_sync_now()
-        self.assertEqual(len(pending_jobs(self.env, SYNC)), 1)
+        self.assertEqual(len(pending_jobs(self.env, SYNC_JOB)), 1)
         # Once the sync ended, the cron queues it again.
         running.state = "done"
-        pending_jobs(self.env, SYNC).state = "done"
+        pending_jobs(self.env, SYNC_JOB).state = "done"
         self.assertEqual(self.Connection._cron_sync(), connection.sudo())
-        self.assertEqual(len(pending_jobs(self.env, SYNC)), 1)
+        self.assertEqual(len(pending_jobs(self.env, SYNC_JOB)), 1)
 
 
 @tagged("post_install", "-at_install")
@@ -731,7 +704,6 @@ class TestNewsletterLockWait(RealTransactionsMixin, TransactionCase):
 
     def setUp(self):
         super().setUp()
-        self.db = sql_db.db_connect(self.env.cr.dbname)
         with self.db.cursor() as cr:
             cr.execute(
                 "INSERT INTO coop_newsletter_connection "

@@ -16,15 +16,21 @@ from odoo.tests import HttpCase, tagged
 from odoo.tools import config
 
 from ..controllers.newsletter_optout import HideOptoutTokens
-from .common import new_developer, pending_jobs, perform_jobs
-from .fakes.brevo import FakeBrevo
-from .fakes.mailchimp import FakeMailchimp
-
-SYNC = "_sync_job"
+from .common import (
+    NewsletterFakesMixin,
+    new_developer,
+)
 
 
 @tagged("post_install", "-at_install")
-class TestNewsletterOptout(HttpCase):
+class TestNewsletterOptout(NewsletterFakesMixin, HttpCase):
+    # The tests' server is plain http on loopback: allowed by the server
+    # configuration only, as the fakes' addresses are.
+    server_options = {
+        "coop_newsletter_allowed_networks": "127.0.0.0/8",
+        "coop_newsletter_optout_allow_http": True,
+    }
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -44,34 +50,14 @@ class TestNewsletterOptout(HttpCase):
 
     def setUp(self):
         super().setUp()
-        self.brevo = self.enterContext(FakeBrevo(import_delay=0))
-        self.mailchimp = self.enterContext(FakeMailchimp())
-        self.brevo_list = self.brevo.add_list("Buyers")
-        self.mailchimp_list = self.mailchimp.add_list("Buyers")
-        # The tests' server is plain http on loopback: allowed by the
-        # server configuration only, as the fakes' addresses are.
-        self.startPatcher(
-            patch.dict(
-                config.options,
-                {
-                    "coop_newsletter_brevo_url": self.brevo.url,
-                    "coop_newsletter_mailchimp_url": self.mailchimp.url,
-                    "coop_newsletter_allowed_networks": "127.0.0.0/8",
-                    "coop_newsletter_optout_allow_http": True,
-                },
-            )
-        )
         self.env["ir.config_parameter"].sudo().set_param(
             "web.base.url", self.base_url()
         )
 
     def connect(self, provider_name):
-        fake = self.brevo if provider_name == "brevo" else self.mailchimp
+        """Connected, with its list chosen (which registers the webhook)."""
+        connection = super().connect(provider_name)
         list_id = self.brevo_list if provider_name == "brevo" else self.mailchimp_list
-        Connection = self.Connection.with_user(self.developer)
-        connection = Connection.browse(
-            Connection.coop_connect(provider_name, fake.key, self.shop.id)["id"]
-        )
         connection.action_set_list(str(list_id))
         return connection
 
@@ -89,11 +75,6 @@ class TestNewsletterOptout(HttpCase):
 
     def blacklisted(self, address):
         return self.env["mail.blacklist"].sudo().search([("email", "=", address)])
-
-    def sync(self, connection):
-        connection.action_sync_now()
-        perform_jobs(self.env, method=SYNC)
-        self.assertFalse(pending_jobs(self.env, SYNC))
 
     def test_brevo_unsubscribe_blacklists_and_is_never_resubscribed(self):
         connection = self.connect("brevo")

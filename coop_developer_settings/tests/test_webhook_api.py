@@ -11,9 +11,8 @@ from odoo.tests.common import JsonRpcException
 from ..models.coop_webhook_endpoint import MAX_ENDPOINTS_PER_TYPE
 from ..models.res_users_apikeys import SCOPE_WEBHOOKS
 from ..webhook import schemas
-from .common import ApiClientMixin, allow_local_receivers, new_developer
+from .common import WEBHOOKS, ApiClientMixin, allow_local_receivers, new_developer
 
-WEBHOOKS = "/coop/api/v1/webhooks"
 HOOK_URL = "http://127.0.0.1:9/hook"
 
 

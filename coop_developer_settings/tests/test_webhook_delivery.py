@@ -1,16 +1,23 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Deliveries as the receiver sees them: signed POSTs, the payloads, retries
+on failures, and any answer (odd headers, no HTTP at all, resets, a crashed
+job) ending as a recorded attempt."""
+
 import json
 from datetime import timedelta
 
 from freezegun import freeze_time
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from odoo import Command, fields
+from odoo import SUPERUSER_ID, Command, fields
 from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
 
 from .common import WebhookCase
-from .receiver import Receiver
+from .receiver import RawReceiver, Receiver
+
+NO_CONTENT = b"Content-Length: 0\r\n\r\n"
 
 
 @tagged("post_install", "-at_install")
@@ -137,57 +144,6 @@ class TestWebhookDelivery(WebhookCase):
         self.assertEqual(delivery.state, "failed")
         self.assertEqual(endpoint.state, "enabled", "one failure is not five days")
 
-    def test_410_disables_at_once_and_tells_the_owner(self):
-        with Receiver((410, {}, 0)) as receiver:
-            endpoint = self.endpoint(receiver.url)
-            self.create_cycle(state="open")
-            self.run_jobs()
-        self.assertEqual(len(receiver.requests), 1)
-        self.assertEqual(endpoint.state, "disabled")
-        self.assertIn("410", endpoint.disabled_reason)
-        notice = endpoint.message_ids.filtered(
-            lambda m: self.developer.partner_id in m.partner_ids
-        )
-        self.assertTrue(notice, "the owner is notified")
-        self.assertIn("re-enable", notice[0].body)
-        self.assertNotIn(endpoint._secret(), notice[0].body)
-
-    def test_five_days_of_failures_disable_and_notify(self):
-        self.env["ir.config_parameter"].set_param(
-            "coop_developer_settings.webhook_retry_schedule", "1,1,1,1,1"
-        )
-        with Receiver((500, {}, 0)) as receiver:
-            endpoint = self.endpoint(receiver.url)
-            start = fields.Datetime.now()
-            with freeze_time(start):
-                self.create_cycle(state="open")
-                self.run_jobs(rounds=1)
-            endpoint.invalidate_recordset(["failing_since"])
-            self.assertEqual(endpoint.failing_since, start)
-            with freeze_time(start + timedelta(days=4)):
-                self.run_jobs(rounds=1)
-            self.assertEqual(endpoint.state, "enabled")
-            with freeze_time(start + timedelta(days=5, minutes=1)):
-                self.run_jobs(rounds=1)
-        self.assertEqual(endpoint.state, "disabled")
-        self.assertIn("5 days", endpoint.disabled_reason)
-        [delivery] = self.deliveries(endpoint)
-        self.assertEqual(delivery.state, "cancelled")
-        self.assertFalse(
-            self.pending_jobs(), "no attempt after the endpoint is disabled"
-        )
-        # Re-enabling says what failed meanwhile; redelivering sends it again.
-        notice = endpoint.with_user(self.developer).action_enable()
-        self.assertIn("Redeliver failed", notice["params"]["message"])
-        endpoint.with_user(self.developer).action_redeliver_failed()
-        with Receiver() as receiver:
-            endpoint.sudo().url = receiver.url
-            self.run_jobs()
-        self.assertEqual(delivery.state, "done")
-        self.assertEqual(
-            receiver.requests[0]["headers"]["webhook-id"], delivery.webhook_id
-        )
-
     def test_redirect_is_not_followed(self):
         with Receiver() as target, Receiver((302, {}, 0)) as receiver:
             receiver.script = [(302, {"Location": target.url}, 0)]
@@ -307,3 +263,127 @@ class TestWebhookDelivery(WebhookCase):
         self.assertFalse(done_event.exists(), "the event goes with its deliveries")
         self.assertTrue(retrying.exists(), "still on its way")
         self.assertTrue(retrying_event.exists())
+
+
+@tagged("post_install", "-at_install")
+class TestAnyAnswerEndsAsAnAttempt(WebhookCase):
+    """Answers that crashed the delivery job, leaving it pending forever."""
+
+    def deliver_once(self, receiver):
+        endpoint = self.endpoint(receiver.url)
+        self.create_cycle(state="open")
+        self.run_jobs(rounds=1)
+        [delivery] = self.deliveries(endpoint)
+        self.assertEqual(delivery.attempt_count, 1)
+        self.assertEqual(len(delivery.attempt_ids), 1)
+        return delivery
+
+    def test_odd_retry_after_headers(self):
+        for retry_after in (
+            "\xb2".encode("latin-1"),  # "²": a digit for str.isdigit()
+            b"Wed, 21 Oct 2015 07:28:00 -0000",  # a date without offset
+            b"9" * 5000,  # beyond int()'s digit limit
+            b"Wed, 21 Oct 2099 07:28:00 +0100",
+        ):
+            answer = b"HTTP/1.1 503 Busy\r\nRetry-After: " + retry_after + b"\r\n"
+            with (
+                self.subTest(retry_after=retry_after[:30]),
+                RawReceiver(answer + NO_CONTENT) as receiver,
+            ):
+                delivery = self.deliver_once(receiver)
+                self.assertEqual(
+                    (delivery.state, delivery.last_status), ("retrying", 503)
+                )
+                self.assertTrue(delivery.next_attempt_at)
+
+    def test_a_body_with_nul_bytes(self):
+        body = b"ok\x00\x00\xff\xfe then more"
+        answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        with RawReceiver(answer) as receiver:
+            delivery = self.deliver_once(receiver)
+        self.assertEqual(delivery.state, "done")
+        self.assertTrue(delivery.attempt_ids.response.startswith("ok\ufffd\ufffd"))
+
+    def test_no_http_at_all_and_resets(self):
+        for steps, state in (
+            ((b"\x00\xff not http\r\n\r\n",), "retrying"),
+            # Headers cut by the close: what came is a 200.
+            ((b"HTTP/1.1 200 OK\r\nX-A: \x00\r\n",), "done"),
+            ((RawReceiver.RESET,), "retrying"),
+            (
+                (
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+                    RawReceiver.RESET,
+                ),
+                "retrying",
+            ),
+        ):
+            with self.subTest(steps=steps), RawReceiver(*steps) as receiver:
+                delivery = self.deliver_once(receiver)
+                self.assertEqual(delivery.state, state)
+
+    @mute_logger("odoo.addons.coop_developer_settings.models.coop_webhook_delivery")
+    def test_a_crash_of_the_job_is_an_attempt_without_secrets(self):
+        """Here a broken secret makes signing raise: the attempt is logged
+        with the exception's class, and the delivery goes on retrying."""
+        with Receiver() as receiver:
+            endpoint = self.endpoint(receiver.url)
+            endpoint._store_secrets("broken")
+            self.create_cycle(state="open")
+            self.run_jobs(rounds=1)
+        [delivery] = self.deliveries(endpoint)
+        self.assertEqual(delivery.state, "retrying")
+        self.assertEqual(delivery.attempt_ids.error, "internal error: ValueError")
+        self.assertEqual(receiver.requests, [])
+
+
+@tagged("post_install", "-at_install")
+class TestJobsOfDeletedRecords(WebhookCase):
+    def test_deleting_an_endpoint_with_a_retry_scheduled(self):
+        with Receiver((500, {}, 0)) as receiver:
+            endpoint = self.endpoint(receiver.url)
+            self.create_cycle(state="open")
+            self.run_jobs(rounds=1)
+            [job] = self.pending_jobs()
+            endpoint.with_user(self.developer).action_delete()
+            self.assertEqual(job.state, "cancelled")
+            self.assertIn("endpoint deleted", job.result)
+            self.run_jobs()
+        self.assertEqual(len(receiver.requests), 1)
+
+    def test_a_job_whose_delivery_is_gone_ends_cleanly(self):
+        """Even when nothing cancelled it (e.g. deleted in SQL)."""
+        endpoint = self.endpoint("https://hooks.example.org/x")
+        self.create_cycle(state="open")
+        [delivery] = self.deliveries(endpoint)
+        self.env.cr.execute(
+            "DELETE FROM coop_webhook_endpoint WHERE id = %s", [endpoint.id]
+        )
+        delivery.invalidate_recordset()
+        [job] = self.pending_jobs()
+        self.run_jobs()
+        self.assertEqual(job.state, "done")
+        self.assertIn("deleted", job.result)
+
+    def test_jobs_run_as_the_superuser_not_as_the_user_who_caused_them(self):
+        with Receiver() as receiver:
+            endpoint = self.endpoint(receiver.url)
+            cycle = self.create_cycle(state="scheduled")
+            manager = self.env["res.users"].create(
+                {
+                    "name": "Shop manager",
+                    "login": "coop-shop-manager",
+                    "groups_id": [
+                        (6, 0, [self.env.ref("sales_team.group_sale_manager").id])
+                    ],
+                    "company_id": self.company.id,
+                    "company_ids": [(6, 0, self.company.ids)],
+                }
+            )
+            cycle.with_user(manager).action_open()
+            [job] = self.pending_jobs()
+            self.assertEqual(job.user_id.id, SUPERUSER_ID)
+            manager.unlink()
+            self.run_jobs()
+        self.assertEqual(self.deliveries(endpoint).state, "done")
+        self.assertEqual(len(receiver.requests), 1)

@@ -1,6 +1,12 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Webhook events: recorded once, their payloads and who reads them, and the
+stale ones (an "opened" or a reminder on its way when the cycle closes)
+expired instead of sent."""
+
 import json
+import time
+from datetime import timedelta
 
 from freezegun import freeze_time
 from standardwebhooks.webhooks import Webhook
@@ -8,7 +14,7 @@ from standardwebhooks.webhooks import Webhook
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from .common import T0, WebhookCase, new_developer
+from .common import T0, CommittedWebhookCase, WebhookCase, new_developer
 from .receiver import Receiver
 
 
@@ -186,3 +192,156 @@ class TestEventAccess(WebhookCase):
                         "company_id": self.company.id,
                     }
                 )
+
+
+@tagged("post_install", "-at_install")
+class TestStaleEventsExpire(WebhookCase):
+    """An "opened" or a reminder still on its way when the cycle closes (or
+    is cancelled) is never sent: its delivery expires, with the reason."""
+
+    def test_closing_expires_opened_and_closing_soon_but_never_closed(self):
+        self.env["ir.config_parameter"].set_param(
+            "coop_developer_settings.webhook_retry_schedule", "1,1,1"
+        )
+        with Receiver((503, {}, 0), (503, {}, 0), (200, {}, 0)) as receiver:
+            opened = self.endpoint(receiver.url)
+            closing_soon = self.endpoint(receiver.url, self.closing_soon_type)
+            closed = self.endpoint(receiver.url, self.closed_type)
+            with freeze_time(T0):
+                cycle = self.create_cycle(opens_in_hours=0, lasts_hours=5)
+                cycle.action_open()
+            self.run_jobs(rounds=1)
+            late = self.deliveries(opened) | self.deliveries(closing_soon)
+            self.assertEqual(late.mapped("state"), ["retrying", "retrying"])
+            cycle.action_close()
+            self.assertEqual(late.mapped("state"), ["expired", "expired"])
+            self.assertFalse(
+                self.pending_jobs().filtered(
+                    lambda job: job.records.endpoint_id != closed
+                ),
+                "their retries are cancelled",
+            )
+            self.run_jobs()
+        for delivery in late:
+            self.assertEqual(
+                delivery.last_error, "The sale cycle closed before it was sent."
+            )
+            self.assertFalse(delivery.next_attempt_at)
+        self.assertEqual(self.deliveries(closed).state, "done")
+        self.assertEqual(
+            [request["body"] for request in receiver.requests[2:]],
+            [self.deliveries(closed).event_id.body.encode()],
+            "after the closing, only 'closed' is sent",
+        )
+
+    def test_cancelling_expires_them_with_its_reason(self):
+        with Receiver() as receiver:
+            endpoint = self.endpoint(receiver.url)
+            cycle = self.create_cycle(state="open")
+            cycle.action_cancel()
+            self.run_jobs()
+        self.assertEqual(receiver.requests, [])
+        [delivery] = self.deliveries(endpoint)
+        self.assertEqual(
+            (delivery.state, delivery.last_error),
+            ("expired", "The sale cycle was cancelled before it was sent."),
+        )
+
+    def test_an_administrator_can_keep_them_per_event_type(self):
+        self.assertTrue(self.opened_type.can_be_stale)
+        self.assertFalse(self.closed_type.can_be_stale, "'closed' is never late")
+        self.opened_type.expire_when_stale = False
+        with Receiver() as receiver:
+            endpoint = self.endpoint(receiver.url)
+            cycle = self.create_cycle(state="open")
+            cycle.action_close()
+            self.run_jobs()
+        self.assertEqual(self.deliveries(endpoint).state, "done")
+        self.assertEqual(len(receiver.requests), 1)
+
+    def test_the_job_checks_again_right_before_sending(self):
+        """Whatever the transition missed (a delivery it could not lock, or
+        one queued by a transaction it did not see), the job expires."""
+        self.opened_type.expire_when_stale = False
+        with Receiver() as receiver:
+            endpoint = self.endpoint(receiver.url)
+            cycle = self.create_cycle(state="open")
+            cycle.action_close()
+            [delivery] = self.deliveries(endpoint)
+            self.assertEqual(delivery.state, "pending")
+            self.opened_type.expire_when_stale = True
+            self.run_jobs()
+        self.assertEqual(receiver.requests, [])
+        self.assertEqual(delivery.state, "expired")
+        self.assertFalse(delivery.attempt_ids)
+
+    def test_redelivering_a_stale_event_expires_it_again(self):
+        with Receiver((500, {}, 0)) as receiver:
+            self.env["ir.config_parameter"].set_param(
+                "coop_developer_settings.webhook_retry_schedule", "1"
+            )
+            endpoint = self.endpoint(receiver.url)
+            cycle = self.create_cycle(state="open")
+            self.run_jobs()
+            [delivery] = self.deliveries(endpoint)
+            self.assertEqual(delivery.state, "failed")
+            cycle.action_close()
+            delivery.with_user(self.developer).action_redeliver()
+            self.run_jobs()
+        self.assertEqual(len(receiver.requests), 2, "nothing after the closing")
+        self.assertEqual(delivery.state, "expired")
+
+
+@tagged("post_install", "-at_install")
+class TestClosingWhileAnAttemptIsMade(CommittedWebhookCase):
+    """The cycle closes while its "opened" is being sent to a slow receiver:
+    the closing does not wait for it, and the retry that follows is never
+    sent: the job expires it."""
+
+    def test_the_transition_skips_it_and_the_job_expires_it(self):
+        receiver = Receiver((503, {}, 2.0)).__enter__()
+        self.addCleanup(receiver.__exit__, None, None, None)
+        self.create_records(
+            "coop_developer_settings.webhook_event_sale_cycle_opened",
+            receiver.url,
+            "scheduled",
+            opens_in=-timedelta(minutes=5),
+            closes_in=timedelta(days=1),
+        )
+        with self.db.cursor() as cr:
+            self.env_of(cr)["coop.sale.cycle"].browse(self.cycle_id).action_open()
+        delivery_id = self.committed(
+            lambda env: env["coop.webhook.delivery"]
+            .search([("endpoint_id", "=", self.endpoint_id)])
+            .id
+        )
+        closing_took = []
+
+        def send(cycle):
+            cycle.env["coop.webhook.delivery"].browse(delivery_id)._deliver_job()
+
+        def close_a_moment_later(cycle):
+            time.sleep(0.3)  # the attempt is under way by then
+            start = time.monotonic()
+            cycle.action_close()
+            closing_took.append(time.monotonic() - start)
+
+        outcomes = self.race(
+            "coop.sale.cycle", self.cycle_id, send, close_a_moment_later
+        )
+        self.assertEqual(sorted(outcomes), ["done", "done"])
+        self.assertLess(
+            closing_took[0], 1.5, "the closing did not wait for the receiver"
+        )
+
+        def retry_job(env):
+            delivery = env["coop.webhook.delivery"].browse(delivery_id)
+            self.assertEqual(delivery.state, "retrying")
+            delivery._deliver_job()
+            return delivery.state, delivery.last_error
+
+        self.assertEqual(
+            self.committed(retry_job),
+            ("expired", "The sale cycle closed before it was sent."),
+        )
+        self.assertEqual(len(receiver.requests), 1)

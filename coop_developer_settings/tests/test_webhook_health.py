@@ -1,12 +1,18 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Endpoint health: the figures the tab shows, the warning before disabling,
+the automatic disabling (410 Gone, five days of failures) and the index of
+slow attempts."""
+
 from datetime import timedelta
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
 from odoo import fields
-from odoo.tests import tagged
+from odoo.tests import TransactionCase, tagged
 
+from ..models import coop_webhook_attempt
 from .common import WebhookCase
 from .receiver import Receiver
 
@@ -165,3 +171,100 @@ class TestEndpointHealth(WebhookCase):
             return self.env.cr.sql_log_count - before
 
         self.assertEqual(queries(endpoints[:1]), queries(endpoints))
+
+
+@tagged("post_install", "-at_install")
+class TestAutoDisable(WebhookCase):
+    """An endpoint that is gone (410) or has failed for five days is
+    disabled, and its owner told."""
+
+    def test_410_disables_at_once_and_tells_the_owner(self):
+        with Receiver((410, {}, 0)) as receiver:
+            endpoint = self.endpoint(receiver.url)
+            self.create_cycle(state="open")
+            self.run_jobs()
+        self.assertEqual(len(receiver.requests), 1)
+        self.assertEqual(endpoint.state, "disabled")
+        self.assertIn("410", endpoint.disabled_reason)
+        notice = endpoint.message_ids.filtered(
+            lambda m: self.developer.partner_id in m.partner_ids
+        )
+        self.assertTrue(notice, "the owner is notified")
+        self.assertIn("re-enable", notice[0].body)
+        self.assertNotIn(endpoint._secret(), notice[0].body)
+
+    def test_five_days_of_failures_disable_and_notify(self):
+        self.env["ir.config_parameter"].set_param(
+            "coop_developer_settings.webhook_retry_schedule", "1,1,1,1,1"
+        )
+        with Receiver((500, {}, 0)) as receiver:
+            endpoint = self.endpoint(receiver.url)
+            start = fields.Datetime.now()
+            with freeze_time(start):
+                self.create_cycle(state="open")
+                self.run_jobs(rounds=1)
+            endpoint.invalidate_recordset(["failing_since"])
+            self.assertEqual(endpoint.failing_since, start)
+            with freeze_time(start + timedelta(days=4)):
+                self.run_jobs(rounds=1)
+            self.assertEqual(endpoint.state, "enabled")
+            with freeze_time(start + timedelta(days=5, minutes=1)):
+                self.run_jobs(rounds=1)
+        self.assertEqual(endpoint.state, "disabled")
+        self.assertIn("5 days", endpoint.disabled_reason)
+        [delivery] = self.deliveries(endpoint)
+        self.assertEqual(delivery.state, "cancelled")
+        self.assertFalse(
+            self.pending_jobs(), "no attempt after the endpoint is disabled"
+        )
+        # Re-enabling says what failed meanwhile; redelivering sends it again.
+        notice = endpoint.with_user(self.developer).action_enable()
+        self.assertIn("Redeliver failed", notice["params"]["message"])
+        endpoint.with_user(self.developer).action_redeliver_failed()
+        with Receiver() as receiver:
+            endpoint.sudo().url = receiver.url
+            self.run_jobs()
+        self.assertEqual(delivery.state, "done")
+        self.assertEqual(
+            receiver.requests[0]["headers"]["webhook-id"], delivery.webhook_id
+        )
+
+    def test_record_failure_says_whether_it_disabled(self):
+        endpoint = self.endpoint("https://hooks.example.org/x").sudo()
+        self.assertFalse(endpoint._record_failure())
+        self.assertTrue(endpoint._record_failure(gone=True))
+        self.assertEqual(endpoint.state, "disabled")
+        self.assertFalse(endpoint._record_failure(gone=True), "already disabled")
+
+
+@tagged("post_install", "-at_install")
+class TestSlowAttemptsIndex(TransactionCase):
+    """The partial index of the slow attempts follows SLOW_ATTEMPT_MS across
+    upgrades (Odoo's create_index alone keeps an existing name as it is)."""
+
+    INDEX = "coop_webhook_attempt_slow_index"
+
+    def condition(self):
+        self.env.cr.execute(
+            "SELECT pg_get_expr(indpred, indrelid) FROM pg_index"
+            " WHERE indexrelid = to_regclass(%s)",
+            [self.INDEX],
+        )
+        return self.env.cr.fetchone()[0]
+
+    def test_the_index_takes_the_threshold_of_the_code(self):
+        Attempt = self.env["coop.webhook.attempt"]
+        # As an earlier release left it: the same name, another threshold.
+        self.env.cr.execute(
+            f"DROP INDEX {self.INDEX};"
+            f" CREATE INDEX {self.INDEX} ON coop_webhook_attempt (attempted_at)"
+            " WHERE duration_ms >= 9999"
+        )
+        Attempt.init()  # what an upgrade runs
+        current = coop_webhook_attempt.SLOW_ATTEMPT_MS
+        self.assertIn(f"(duration_ms >= {current})", self.condition())
+        with patch.object(coop_webhook_attempt, "SLOW_ATTEMPT_MS", current + 500):
+            Attempt.init()
+        self.assertIn(f"(duration_ms >= {current + 500})", self.condition())
+        Attempt.init()
+        self.assertIn(f"(duration_ms >= {current})", self.condition())

@@ -1,12 +1,17 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Who owns an endpoint: the owner alone over XML-RPC, the administrators'
+explicit hand-over, the recipients checked again when sending, and what
+the previous owner keeps (past deliveries, not the new URL)."""
+
 import json
 
 from odoo import Command
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import (
+    GROUP_XMLID,
     DeliveryJobsMixin,
     WebhookCase,
     XmlrpcAssertionsMixin,
@@ -14,8 +19,6 @@ from .common import (
     new_developer,
 )
 from .receiver import Receiver
-
-GROUP_XMLID = "coop_developer_settings.group_developer_settings"
 
 
 @tagged("post_install", "-at_install")
@@ -38,16 +41,9 @@ class TestEndpointOwnershipOverXmlrpc(
         )
 
     def call(self, method, *args, **kwargs):
-        db = self.env.cr.dbname
-        uid = self.xmlrpc_common.authenticate(db, "coop-attacker", "coop-attacker", {})
-        return self.xmlrpc_object.execute_kw(
-            db,
-            uid,
-            "coop-attacker",
-            "coop.webhook.endpoint",
-            method,
-            list(args),
-            kwargs,
+        """As the attacker, on the endpoints."""
+        return self.xmlrpc_as(
+            "coop-attacker", "coop.webhook.endpoint", method, *args, **kwargs
         )
 
     def test_the_owner_cannot_hand_an_endpoint_over_nor_pin_it(self):
@@ -190,6 +186,53 @@ class TestEndpointOwnerChange(WebhookCase):
         self.assertEqual(moving.user_id, self.colleague)
         self.assertEqual(past.user_id, self.developer, "past deliveries stay")
         self.assertEqual(len(receiver.requests), 3)
+
+
+@tagged("post_install", "-at_install")
+class TestPastDeliveriesAfterHandOver(WebhookCase):
+    """After Change owner, the previous owner's past deliveries stay
+    theirs to read, not to send again, and without the new owner's URL."""
+
+    def hand_over(self, receiver):
+        """An endpoint with one past delivery, handed by an administrator to
+        a colleague: (endpoint, past delivery, colleague)."""
+        colleague = new_developer(self.env, "coop-new-owner", self.company)
+        endpoint = self.endpoint(receiver.url)
+        self.create_cycle(state="open")
+        self.run_jobs()
+        past = self.deliveries(endpoint)
+        endpoint.sudo()._change_owner(colleague)
+        return endpoint, past, colleague
+
+    def test_the_previous_owner_cannot_redeliver(self):
+        """After Change owner, the previous owner keeps their past
+        deliveries but sends nothing more, nor uses up the new owner's
+        manual sends."""
+        self.env["ir.config_parameter"].set_param(
+            "coop_developer_settings.webhook_manual_send_interval", "10"
+        )
+        with Receiver() as receiver:
+            endpoint, past, colleague = self.hand_over(receiver)
+            with self.assertRaisesRegex(UserError, "another owner"):
+                past.with_user(self.developer).action_redeliver()
+            endpoint.with_user(colleague).action_send_test_event()
+            self.run_jobs()
+        self.assertEqual(len(receiver.requests), 2)
+
+    def test_the_previous_owner_does_not_read_the_new_owners_url(self):
+        with Receiver() as receiver:
+            endpoint, past, colleague = self.hand_over(receiver)
+        new_url = "https://hooks.example.org/catch/4242/new-owner-token"
+        endpoint.with_user(colleague).write({"url": new_url})
+        [seen] = past.with_user(self.developer).read(["url", "endpoint_id"])
+        self.assertFalse(seen["url"])
+        self.assertEqual(
+            seen["endpoint_id"],
+            (endpoint.id, f"Endpoint {endpoint.id} of another user"),
+        )
+        admin = self.env.ref("base.user_admin")
+        [seen] = past.with_user(admin).read(["url", "endpoint_id"])
+        self.assertEqual((seen["url"], seen["endpoint_id"][1]), (new_url, new_url))
 
 
 @tagged("post_install", "-at_install")

@@ -1,17 +1,25 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""The reminders (opening soon, closing soon): once per endpoint's lead time,
+rearmed when a date moves, caught up after an outage, and sent exactly once
+whoever sends them at the same time."""
+
+import time
 from datetime import timedelta
 
+import psycopg2
 from freezegun import freeze_time
 from standardwebhooks.webhooks import Webhook
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
-from .common import T0, WebhookCase, new_developer
+from .common import T0, CommittedWebhookCase, WebhookCase, new_developer
 from .receiver import Receiver
 
 URL = "https://hooks.example.org/reminders"
+
 HOUR = timedelta(hours=1)
 
 
@@ -174,3 +182,89 @@ class TestReminders(WebhookCase):
         endpoint = self.endpoint(URL, self.closing_soon_type, lead_time_hours=168)
         endpoint.with_user(self.developer).lead_time_hours = 1
         self.assertEqual(endpoint.lead_time_hours, 1)
+
+
+@tagged("post_install", "-at_install")
+class TestRemindersExactlyOnce(CommittedWebhookCase):
+    """Whoever sends a reminder at the same time (two cron runs: a manual
+    one and the scheduled one, or two servers; a user's transition and the
+    cron), it is sent once: the database's unique index decides."""
+
+    def race(self, *workers):
+        return super().race(
+            "coop.sale.cycle",
+            self.cycle_id,
+            *workers,
+            refused=(UserError, psycopg2.errors.SerializationFailure),
+        )
+
+    def sent(self):
+        def query(env):
+            reminders = env["coop.webhook.reminder"].search(
+                [("sale_cycle_id", "=", self.cycle_id)]
+            )
+            events = env["coop.webhook.event"].search(
+                [
+                    ("res_id", "=", self.cycle_id),
+                    ("event_type", "=", "sale_cycle.closing_soon"),
+                ]
+            )
+            return len(reminders), len(events), len(events.delivery_ids)
+
+        return self.committed(query)
+
+    def cycle_closing_soon(self, state):
+        """A cycle closing in 2 hours (open, or due to open), then an
+        endpoint of closing_soon: its reminder is still to be sent."""
+        self.create_records(
+            "coop_developer_settings.webhook_event_sale_cycle_closing_soon",
+            "https://hooks.example.org/raced",
+            state,
+            opens_in=-timedelta(minutes=5),
+            closes_in=timedelta(hours=2),
+        )
+
+    @staticmethod
+    def cron(cycle):
+        cycle.env["coop.sale.cycle"]._cron_process_due_cycles()
+
+    @mute_logger("odoo.sql_db")  # both threads mute it: see test_sale_cycle_concurrency
+    def test_two_crons_at_once(self):
+        self.cycle_closing_soon("open")
+        outcomes = self.race(self.cron, self.cron)
+        self.assertEqual(outcomes, ["done", "done"], "the cron never fails on a race")
+        self.assertEqual(self.sent(), (1, 1, 1))
+
+    @mute_logger("odoo.sql_db")
+    def test_a_cron_waits_for_the_other_one_then_leaves_the_reminder_to_it(self):
+        """The second claim waits on the first one's uncommitted row, then
+        finds it taken (it was not in its snapshot)."""
+        self.cycle_closing_soon("open")
+
+        def cron_then_hold(cycle):
+            self.cron(cycle)
+            time.sleep(0.5)
+
+        def cron_a_moment_later(cycle):
+            time.sleep(0.2)
+            self.cron(cycle)
+
+        outcomes = self.race(cron_then_hold, cron_a_moment_later)
+        self.assertEqual(outcomes, ["done", "done"])
+        self.assertEqual(self.sent(), (1, 1, 1))
+
+    @mute_logger("odoo.sql_db")
+    def test_a_user_opens_while_the_cron_runs(self):
+        self.cycle_closing_soon("scheduled")
+        outcomes = self.race(lambda cycle: cycle.action_open(), self.cron)
+        self.assertEqual(len(outcomes), 2, outcomes)
+        self.assertEqual(self.sent(), (1, 1, 1))
+        opened = self.committed(
+            lambda env: env["coop.webhook.event"].search_count(
+                [
+                    ("res_id", "=", self.cycle_id),
+                    ("event_type", "=", "sale_cycle.opened"),
+                ]
+            )
+        )
+        self.assertEqual(opened, 1)

@@ -85,10 +85,3 @@ class TestWebhookSettings(WebhookCase):
             self.run_jobs()
         self.assertEqual(len(receiver.requests), 3, "two retries, as configured")
         self.assertEqual(self.deliveries(endpoint).state, "failed")
-
-    def test_record_failure_says_whether_it_disabled(self):
-        endpoint = self.endpoint("https://hooks.example.org/x").sudo()
-        self.assertFalse(endpoint._record_failure())
-        self.assertTrue(endpoint._record_failure(gone=True))
-        self.assertEqual(endpoint.state, "disabled")
-        self.assertFalse(endpoint._record_failure(gone=True), "already disabled")

@@ -1,6 +1,8 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""What the provider fakes share: an HTTP server on 127.0.0.1 that routes
+"""The tests' HTTP servers on 127.0.0.1 (LocalHTTPServer, send_answer: the
+provider fakes here and receiver.py's webhook receiver), and what the
+provider fakes share: an HTTP server on 127.0.0.1 that routes
 requests to the fake's handlers, records each one, and records a contract
 violation for any request outside the provider's documented contract
 (unknown path or method, wrong authentication form, a batch too big, a body
@@ -27,6 +29,44 @@ HUGE = 3 << 20
 HOSTILE_MODES = ("html", "malformed", "huge", "drip", "gzip")
 
 
+class LocalHTTPServer:
+    """A threading HTTP server on 127.0.0.1 (on a free port unless given),
+    serving in a thread for the time of a ``with`` block. Leaving the block
+    without an exception fails the test when ``failures()`` lists any."""
+
+    def __init__(self, handler, port=0):
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def failures(self):
+        """What went wrong: (a title, the list of the problems)."""
+        return "", []
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        title, problems = self.failures()
+        if exc_type is None and problems:
+            raise AssertionError(f"{title}: " + "; ".join(problems))
+
+
+def send_answer(http, status, body=b"", headers=None):
+    """Answer the request http handles: status, the headers, the body (its
+    Content-Length added)."""
+    http.send_response(status)
+    for name, value in (headers or {}).items():
+        http.send_header(name, str(value))
+    http.send_header("Content-Length", str(len(body)))
+    http.end_headers()
+    http.wfile.write(body)
+
+
 class Reply:
     """A handler's answer: status, JSON body (None: empty), headers."""
 
@@ -36,7 +76,7 @@ class Reply:
         self.headers = headers or {}
 
 
-class FakeProvider:
+class FakeProvider(LocalHTTPServer):
     prefix = ""  # the API's path prefix (/v3, /3.0)
     error_type = "application/json"  # the Content-Type of its error bodies
     max_in_flight = None  # concurrent requests the provider accepts
@@ -72,11 +112,8 @@ class FakeProvider:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
+        super().__init__(Handler)
         self.url = f"http://127.0.0.1:{self.port}{self.prefix}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     # To be provided by each fake.
     def route_table(self):
@@ -114,18 +151,9 @@ class FakeProvider:
             and (path is None or re.fullmatch(path, request["path"]))
         ]
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, exc_type, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        if exc_type is None and self.violations:
-            raise AssertionError(
-                f"{type(self).__name__}: requests outside the provider's contract: "
-                + "; ".join(self.violations)
-            )
+    def failures(self):
+        title = f"{type(self).__name__}: requests outside the provider's contract"
+        return title, self.violations
 
     # Serving.
     def _serve(self, http):
@@ -239,15 +267,11 @@ class FakeProvider:
 
     def _send(self, http, reply):
         body = b"" if reply.body is None else json.dumps(reply.body).encode()
-        http.send_response(reply.status)
-        for name, value in reply.headers.items():
-            http.send_header(name, str(value))
+        headers = dict(reply.headers)
         if body:
             kind = self.error_type if reply.status >= 400 else "application/json"
-            http.send_header("Content-Type", kind)
-        http.send_header("Content-Length", str(len(body)))
-        http.end_headers()
-        http.wfile.write(body)
+            headers["Content-Type"] = kind
+        send_answer(http, reply.status, body, headers)
 
     def _hostile(self, http):
         mode = self.hostile
@@ -274,10 +298,5 @@ class FakeProvider:
             return None
         else:
             raise ValueError(f"unknown hostile mode {mode!r}")
-        http.send_response(status)
-        for name, value in {"Content-Type": "application/json", **headers}.items():
-            http.send_header(name, value)
-        http.send_header("Content-Length", str(len(page)))
-        http.end_headers()
-        http.wfile.write(page)
+        send_answer(http, status, page, {"Content-Type": "application/json", **headers})
         return None

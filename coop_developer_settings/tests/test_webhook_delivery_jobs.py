@@ -1,28 +1,33 @@
 # Copyright 2026 Coop Developer Settings contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""Deliveries go in batches: one job sends many at once, each one keeping
-its own attempts, schedule and job."""
+"""The delivery jobs (queue_job): batches of deliveries per job within the
+worker's time limit, one sender per delivery whatever runs at once, a job
+that lost its database connection retried, stranded deliveries queued
+again."""
 
+import threading
 import time
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
-from odoo.tests import TransactionCase, tagged
-from odoo.tools import config
+from odoo.tests import tagged
+from odoo.tools import config, mute_logger
 
+from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.queue_job.job import Job
 from odoo.addons.queue_job.jobrunner.runner import Database
 
-from ..models import (
-    coop_webhook_attempt,
-    coop_webhook_delivery,
-    coop_webhook_delivery_job,
-)
-from .common import WebhookCase, new_developer
+from ..models import coop_webhook_delivery, coop_webhook_delivery_job
+from ..models.coop_webhook_delivery_job import CONNECTION_LOST_RETRY
+from .common import CommittedEndpointCase, WebhookCase
 from .receiver import RawReceiver, Receiver
 
 
 @tagged("post_install", "-at_install")
 class TestDeliveryBatches(WebhookCase):
+    """Deliveries go in batches: one job sends many at once, each one
+    keeping its own attempts, schedule and job."""
+
     def setUp(self):
         super().setUp()
         # No wait nor jitter between attempts: the retries of one batch are
@@ -284,76 +289,220 @@ class TestDeliveryBatches(WebhookCase):
             self.run_jobs()
         self.assertEqual(delivery.state, "done")
 
-    def hand_over(self, receiver):
-        """An endpoint with one past delivery, handed by an administrator to
-        a colleague: (endpoint, past delivery, colleague)."""
-        colleague = new_developer(self.env, "coop-new-owner", self.company)
-        endpoint = self.endpoint(receiver.url)
-        self.create_cycle(state="open")
-        self.run_jobs()
-        past = self.deliveries(endpoint)
-        endpoint.sudo()._change_owner(colleague)
-        return endpoint, past, colleague
 
-    def test_the_previous_owner_cannot_redeliver(self):
-        """After Change owner, the previous owner keeps their past
-        deliveries but sends nothing more, nor uses up the new owner's
-        manual sends."""
-        self.env["ir.config_parameter"].set_param(
-            "coop_developer_settings.webhook_manual_send_interval", "10"
-        )
-        with Receiver() as receiver:
-            endpoint, past, colleague = self.hand_over(receiver)
-            with self.assertRaisesRegex(UserError, "another owner"):
-                past.with_user(self.developer).action_redeliver()
-            endpoint.with_user(colleague).action_send_test_event()
-            self.run_jobs()
-        self.assertEqual(len(receiver.requests), 2)
+@tagged("post_install", "-at_install")
+class TestOneDeliveryOneSender(CommittedEndpointCase):
+    """Two jobs (a duplicate, or one of a redelivery) on one delivery, in
+    two real transactions at once: one sends, never both. The records are
+    committed first and removed at the end."""
 
-    def test_the_previous_owner_does_not_read_the_new_owners_url(self):
-        with Receiver() as receiver:
-            endpoint, past, colleague = self.hand_over(receiver)
-        new_url = "https://hooks.example.org/catch/4242/new-owner-token"
-        endpoint.with_user(colleague).write({"url": new_url})
-        [seen] = past.with_user(self.developer).read(["url", "endpoint_id"])
-        self.assertFalse(seen["url"])
-        self.assertEqual(
-            seen["endpoint_id"],
-            (endpoint.id, f"Endpoint {endpoint.id} of another user"),
+    def create_deliveries(self, env, endpoint):
+        event = env["coop.webhook.event"].create(
+            {
+                "event_type_id": env.ref(
+                    "coop_developer_settings.webhook_event_test"
+                ).id,
+                "company_id": endpoint.user_id.company_id.id,
+                "endpoint_id": endpoint.id,
+                # A real sample: the receiver checks it against its schema.
+                "data": {
+                    **env["coop.sale.cycle"]._webhook_sample(
+                        "sale_cycle.opened", endpoint.user_id
+                    )[1],
+                    "sample_of": "sale_cycle.opened",
+                },
+            }
         )
-        admin = self.env.ref("base.user_admin")
-        [seen] = past.with_user(admin).read(["url", "endpoint_id"])
-        self.assertEqual((seen["url"], seen["endpoint_id"][1]), (new_url, new_url))
+        delivery = env["coop.webhook.delivery"].create(
+            {
+                "event_id": event.id,
+                "endpoint_id": endpoint.id,
+                "user_id": endpoint.user_id.id,
+                "company_id": endpoint.user_id.company_id.id,
+                "event_type": "webhook.test",
+                "job_uuid": "the-job",
+            }
+        )
+        self.delivery_id = delivery.id
+
+    def race(self, *workers):
+        return super().race(
+            "coop.webhook.delivery",
+            self.delivery_id,
+            *workers,
+            refused=(RetryableJobError, UserError),
+        )
+
+    def delivery_state(self):
+        with self.db.cursor() as cr:
+            delivery = self.env_of(cr)["coop.webhook.delivery"].browse(self.delivery_id)
+            return delivery.state, delivery.attempt_count
+
+    def job(self, delivery):
+        return delivery.with_context(job_uuid="the-job")._deliver_job()
+
+    def job_a_moment_later(self, delivery):
+        time.sleep(0.3)  # the first one holds the lock by then
+        return self.job(delivery)
+
+    def redeliver_a_moment_later(self, delivery):
+        time.sleep(0.3)
+        return delivery.action_redeliver()
+
+    def test_two_jobs_at_once_send_once(self):
+        outcomes = self.race(self.job, self.job_a_moment_later)
+        self.assertEqual(outcomes, ["RetryableJobError", "done"])
+        self.assertEqual(len(self.receiver.requests), 1)
+        self.assertEqual(self.delivery_state(), ("done", 1))
+
+    def test_waiting_for_another_jobs_lock_is_not_a_try(self):
+        """queue_job counts each run of a job against its max_retries and
+        fails a job found dead beyond them: the runs postponed while another
+        job holds the deliveries must not use them up."""
+        with self.db.cursor() as holder, self.db.cursor() as cr:
+            holder.execute(
+                "SELECT id FROM coop_webhook_delivery WHERE id = %s FOR UPDATE",
+                [self.delivery_id],
+            )
+            delivery = self.env_of(cr)["coop.webhook.delivery"].browse(self.delivery_id)
+            job = Job(delivery._deliver_job, job_uuid="the-job", max_retries=5)
+            with self.assertRaises(RetryableJobError) as caught:
+                job.perform()
+            cr.rollback()
+            holder.rollback()
+        self.assertTrue(caught.exception.ignore_retry)
+        self.assertEqual(job.retry, 0)
+        self.assertEqual(self.receiver.requests, [])
+        self.assertEqual(self.delivery_state(), ("pending", 0))
+
+    def test_the_owner_writing_the_endpoint_meanwhile_fails_no_batch(self):
+        """The receiver answers 410 after its owner wrote the endpoint (a
+        commit after the job's snapshot): disabling it in the job's
+        transaction would be a serialization failure, and the whole batch
+        would be sent again, forever. The attempt is recorded; the endpoint
+        is disabled by a job of its own."""
+        self.receiver.script = [(410, {}, 1.0)]
+
+        def owner_writes_the_endpoint(delivery):
+            time.sleep(0.3)  # the job is waiting for the answer by then
+            delivery.endpoint_id.write({"url": self.receiver.url})
+
+        def job(delivery):
+            # No email sent after the commit: in tests the registry is held.
+            return self.job(delivery.with_context(mail_notify_force_send=False))
+
+        outcomes = self.race(job, owner_writes_the_endpoint)
+        self.assertEqual(outcomes, ["done", "done"])
+        self.assertEqual(len(self.receiver.requests), 1)
+        self.assertEqual(self.delivery_state(), ("failed", 1))
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            endpoint = env["coop.webhook.endpoint"].browse(self.endpoint_id)
+            self.assertEqual(endpoint.state, "enabled", "not in the batch's job")
+            [check] = (
+                env["queue.job"]
+                .search(
+                    [("method_name", "=", "_record_failure"), ("state", "=", "pending")]
+                )
+                .filtered(lambda job: job.records == endpoint)
+            )
+            self.addCleanup(self.remove_job, check.uuid)
+            self.assertEqual(check.channel, "root.webhook")
+            job = Job.load(env, check.uuid)
+            self.assertEqual((job.recordset, job.kwargs), (endpoint, {"gone": True}))
+            job.recordset = job.recordset.with_context(mail_notify_force_send=False)
+            job.perform()
+            self.assertEqual(endpoint.state, "disabled")
+            self.assertIn("410", endpoint.disabled_reason)
+
+    def remove_job(self, uuid):
+        with self.db.cursor() as cr:
+            self.env_of(cr)["queue.job"].search([("uuid", "=", uuid)]).unlink()
+
+    def test_redeliver_while_an_attempt_is_made(self):
+        outcomes = self.race(self.job, self.redeliver_a_moment_later)
+        self.assertEqual(outcomes, ["UserError", "done"])
+        self.assertEqual(len(self.receiver.requests), 1)
 
 
 @tagged("post_install", "-at_install")
-class TestSlowAttemptsIndex(TransactionCase):
-    """The partial index of the slow attempts follows SLOW_ATTEMPT_MS across
-    upgrades (Odoo's create_index alone keeps an existing name as it is)."""
+class TestConnectionLostMidBatch(CommittedEndpointCase):
+    """The job's connection is cut while it waits for the receiver, as a
+    PostgreSQL restart does: the job asks queue_job to run it again soon,
+    nothing of the batch is recorded, and the next run delivers it. The
+    records are committed first and removed at the end."""
 
-    INDEX = "coop_webhook_attempt_slow_index"
+    def create_deliveries(self, env, endpoint):
+        [delivery] = env["coop.webhook.delivery"]._enqueue_test_event(endpoint)
+        self.delivery_id = delivery.id
+        self.job_uuid = delivery.job_uuid
 
-    def condition(self):
-        self.env.cr.execute(
-            "SELECT pg_get_expr(indpred, indrelid) FROM pg_index"
-            " WHERE indexrelid = to_regclass(%s)",
-            [self.INDEX],
+    @mute_logger("odoo.sql_db")  # the queries of the job that lost its connection
+    def test_a_lost_connection_is_retried_within_seconds(self):
+        outcome = []
+
+        def run_job():
+            cr = self.db.cursor()
+            try:
+                env = self.env_of(cr)
+                cr.execute("SELECT pg_backend_pid()")
+                outcome.append(cr.fetchone()[0])
+                job = Job.load(env, self.job_uuid)
+                try:
+                    job.perform()
+                    outcome.append("done")
+                except Exception as exc:  # what queue_job's controller gets
+                    outcome.append(exc)
+            finally:
+                try:
+                    cr.close()
+                except Exception:  # closing a connection that is gone
+                    outcome.append("closed")
+
+        thread = threading.Thread(target=run_job)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not self.receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(self.receiver.requests), 1, "the job is sending")
+        # PostgreSQL goes away under the job: its backend is terminated.
+        with self.db.cursor() as cr:
+            cr.execute("SELECT pg_terminate_backend(%s)", [outcome[0]])
+        thread.join(30)
+        error = outcome[1]
+        self.assertIsInstance(error, RetryableJobError, "queue_job runs it again")
+        self.assertFalse(error.ignore_retry, "a try: a database gone for good ends")
+        self.assertEqual(error.seconds, CONNECTION_LOST_RETRY)
+        self.assertLessEqual(CONNECTION_LOST_RETRY, 10)
+
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            delivery = env["coop.webhook.delivery"].browse(self.delivery_id)
+            self.assertEqual((delivery.state, delivery.attempt_count), ("pending", 0))
+            self.assertFalse(delivery.attempt_ids, "nothing of the batch recorded")
+            # Run again, it delivers the event, with the same webhook-id.
+            Job.load(env, self.job_uuid).perform()
+            self.assertEqual(delivery.state, "done")
+            cr.commit()  # pylint: disable=invalid-commit
+        ids = {request["headers"]["webhook-id"] for request in self.receiver.requests}
+        self.assertEqual(len(self.receiver.requests), 2)
+        self.assertEqual(len(ids), 1)
+
+
+@tagged("post_install", "-at_install")
+class TestStrandedDeliveriesCron(WebhookCase):
+    """What still strands a delivery is queued again within minutes,
+    cheaply."""
+
+    def test_stranded_deliveries_are_requeued_within_minutes_cheaply(self):
+        cron = self.env.ref(
+            "coop_developer_settings.ir_cron_requeue_stranded_webhook_deliveries"
         )
-        return self.env.cr.fetchone()[0]
-
-    def test_the_index_takes_the_threshold_of_the_code(self):
-        Attempt = self.env["coop.webhook.attempt"]
-        # As an earlier release left it: the same name, another threshold.
-        self.env.cr.execute(
-            f"DROP INDEX {self.INDEX};"
-            f" CREATE INDEX {self.INDEX} ON coop_webhook_attempt (attempted_at)"
-            " WHERE duration_ms >= 9999"
-        )
-        Attempt.init()  # what an upgrade runs
-        current = coop_webhook_attempt.SLOW_ATTEMPT_MS
-        self.assertIn(f"(duration_ms >= {current})", self.condition())
-        with patch.object(coop_webhook_attempt, "SLOW_ATTEMPT_MS", current + 500):
-            Attempt.init()
-        self.assertIn(f"(duration_ms >= {current + 500})", self.condition())
-        Attempt.init()
-        self.assertIn(f"(duration_ms >= {current})", self.condition())
+        self.assertEqual((cron.interval_number, cron.interval_type), (2, "minutes"))
+        self.assertTrue(cron.active)
+        # Nothing stranded: one query, and nothing written.
+        self.env.flush_all()
+        with self.assertQueryCount(1):
+            self.assertEqual(
+                self.env["coop.webhook.delivery"]._cron_requeue_stranded(), 0
+            )
