@@ -18,7 +18,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 
 from ..crypto import keyring
-from ..models import coop_newsletter_connection as connection_model
+from ..models import coop_newsletter_connection_sync as connection_sync
 from ..newsletter.mailchimp import subscriber_hash
 from .common import RealTransactionsMixin, new_developer, pending_jobs, perform_jobs
 from .fakes.brevo import FakeBrevo
@@ -712,7 +712,7 @@ class TestNewsletterCron(NewsletterCase):
         # The running page queues the next one (first=False): one job, that
         # a later cron or Sync now does not double.
         connection.sudo().with_delay(
-            identity_key=connection_model._sync_identity
+            identity_key=connection_sync._sync_identity
         )._sync_job()
         self.Connection._cron_sync()
         connection.action_sync_now()
