@@ -360,6 +360,7 @@ class CoopNewsletterConnection(models.Model):
                 self.env._("This list is not one of the account's lists.")
             )
         connection = self.sudo()
+        connection._ensure_list_fields(chosen[0]["id"])
         connection._unregister_optout_webhook()
         connection.write(
             {"list_id": chosen[0]["id"], "list_name": chosen[0]["name"]}

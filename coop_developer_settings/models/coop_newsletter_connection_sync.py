@@ -8,9 +8,9 @@ import dataclasses
 import hashlib
 import logging
 import math
-import re
 from datetime import date
 
+import phonenumbers
 import psycopg2
 
 from odoo import api, fields, models
@@ -23,17 +23,10 @@ from odoo.addons.queue_job.job import ENQUEUED, PENDING, STARTED
 from ..newsletter import provider
 from .coop_buyer_sql import SINGLE_ADDRESS
 
-try:  # optional: without it, only numbers already in E.164 are sent
-    import phonenumbers
-except ImportError:  # pragma: no cover - depends on the server
-    phonenumbers = None
-
 _logger = logging.getLogger(__name__)
 
 # Buyers per page of the sync: one provider call (or a few) and one commit.
 PAGE_SIZE = 1000
-# What separates the digits of a phone number written by hand.
-PHONE_SEPARATORS = re.compile(r"[\s.\-()/]")
 COUNTS = {
     "subscribed": "last_sync_subscribed",
     "opted_out": "last_sync_opted_out",
@@ -161,10 +154,7 @@ class CoopNewsletterConnection(models.Model):
             return False
         contacts, counts = self._contacts(page["data"])
         try:
-            result = provider.SyncResult()
-            if contacts:
-                with self._connected_client() as client:
-                    result = client.upsert_contacts(self.list_id, contacts)
+            result = self._send(contacts)
         except provider.RateLimited as exc:
             raise RetryableJobError(
                 exc.message, seconds=math.ceil(exc.reset) + 1, ignore_retry=True
@@ -194,6 +184,49 @@ class CoopNewsletterConnection(models.Model):
             values["last_sync_at"] = fields.Datetime.now()
         self.write(values)
         return more
+
+    def _send(self, contacts):
+        """The provider's SyncResult of contacts; a full import first adds
+        to the list the fields the sync fills that it lacks."""
+        full_import = not self.sync_cursor
+        if not contacts and not full_import:
+            return provider.SyncResult()
+        with self._connected_client() as client:
+            if full_import:
+                client.ensure_fields(self.list_id, self._field_labels())
+            if not contacts:
+                return provider.SyncResult()
+            return client.upsert_contacts(self.list_id, contacts)
+
+    def _ensure_list_fields(self, list_id):
+        """Add to the list the fields the sync fills that it lacks; a
+        provider error is a UserError."""
+        try:
+            with self._connected_client() as client:
+                client.ensure_fields(list_id, self._field_labels())
+        except provider.ProviderError as exc:
+            raise UserError(
+                self.env._(
+                    "The fields the sync fills could not be added to this list: "
+                    "%(reason)s",
+                    reason=self._error_text(exc),
+                )
+            ) from None
+
+    def _field_labels(self):
+        """The names of the fields the sync fills, as the tool shows them
+        when it creates them: in the owner's language."""
+        owner = self.with_context(lang=self._owner_lang())
+        return {
+            "first_name": owner.env._("First name"),
+            "last_name": owner.env._("Last name"),
+            "phone": owner.env._("Phone"),
+            "shop": owner.env._("Shop"),
+            "first_order": owner.env._("First order"),
+            "last_order": owner.env._("Last order"),
+            "order_count": owner.env._("Orders"),
+            "last_cycle": owner.env._("Last sale cycle"),
+        }
 
     def _record_failure(self, message):
         self.write(
@@ -377,9 +410,6 @@ def _e164(phone, country):
     """The number in E.164, or None when it does not parse."""
     if not phone:
         return None
-    if phonenumbers is None:
-        compact = PHONE_SEPARATORS.sub("", phone)
-        return compact if provider.E164.match(compact) else None
     try:
         number = phonenumbers.parse(phone, country or None)
     except phonenumbers.NumberParseException:

@@ -415,6 +415,12 @@ class ProviderClient:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def ensure_fields(self, list_id, labels=None):
+        """Create in the list the fields the sync writes that it lacks;
+        returns what was created. Here nothing: Brevo's attributes belong
+        to the account, set up by the co-op (README)."""
+        return []
+
     # Provider specifics.
     def _fixed_base_url(self):
         return self.default_base_url

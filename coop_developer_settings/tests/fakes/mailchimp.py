@@ -7,11 +7,17 @@ instance}``, batches of at most 500 members answered 200 with an ``errors``
 array, ``status_if_new`` on the member upsert only, unsubscribed members
 never subscribed again ("Member In Compliance State"), archive by DELETE,
 list webhooks checked with a GET to their URL, at most 10 connections at
-once, and 429 without any rate-limit header.
+once, and 429 without any rate-limit header. Merge fields: an audience
+starts with FNAME, LNAME, ADDRESS and PHONE; new ones need a name, a type
+Mailchimp knows and a tag of at most 10 upper-case letters, digits or
+underscores, unique in the audience, 30 at most (the free plan); a member
+sent with a tag the audience lacks, or a value its type refuses, is
+outside the contract.
 
 State for the tests' assertions: ``lists`` {id: name}, ``members``
-{list_id: {email: {"status", "merge_fields", "archived"}}}, ``webhooks``
-{id: body}.
+{list_id: {email: {"status", "merge_fields", "archived"}}}, ``merge_fields``
+{list_id: {tag: {"merge_id", "tag", "name", "type", "options"}}},
+``webhooks`` {id: body}.
 """
 
 import base64
@@ -53,6 +59,40 @@ WEBHOOK_EVENTS = {
 WEBHOOK_SOURCES = {"user", "admin", "api"}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COMPLIANCE = "Member In Compliance State"
+DEFAULT_MERGE_FIELDS = {
+    "FNAME": ("First Name", "text"),
+    "LNAME": ("Last Name", "text"),
+    "ADDRESS": ("Address", "address"),
+    "PHONE": ("Phone Number", "phone"),
+}
+MERGE_FIELD_TYPES = {
+    "text",
+    "number",
+    "address",
+    "phone",
+    "date",
+    "url",
+    "imageurl",
+    "radio",
+    "dropdown",
+    "birthday",
+    "zip",
+}
+MERGE_FIELD_KEYS = {
+    "tag",
+    "name",
+    "type",
+    "required",
+    "default_value",
+    "public",
+    "display_order",
+    "options",
+    "help_text",
+}
+MERGE_TAG = re.compile(r"^[A-Z0-9_]{1,10}$")
+MAX_MERGE_FIELDS = 30
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+INTERNATIONAL_PHONE = re.compile(r"^\+[0-9]{2,15}$")
 
 
 class FakeMailchimp(FakeProvider):
@@ -71,16 +111,33 @@ class FakeMailchimp(FakeProvider):
         self.account_name = "La Coop du Coin"
         self.lists = {}
         self.members = {}
+        self.merge_fields = {}
         self.webhooks = {}
         self.reject = set()  # addresses a batch refuses (partial errors)
         self._ids = itertools.count(1)
         super().__init__(key, **options)
 
-    def add_list(self, name):
+    def add_list(self, name, merge_fields=None):
+        """A new audience with these merge fields ({tag: (name, type)};
+        None: Mailchimp's defaults)."""
         list_id = f"list{next(self._ids):06d}"
         self.lists[list_id] = name
         self.members[list_id] = {}
+        self.merge_fields[list_id] = {}
+        for tag, (label, kind) in (merge_fields or DEFAULT_MERGE_FIELDS).items():
+            self._add_merge_field(list_id, {"tag": tag, "name": label, "type": kind})
         return list_id
+
+    def _add_merge_field(self, list_id, body):
+        field = {
+            "merge_id": len(self.merge_fields[list_id]) + 1,
+            "tag": body["tag"],
+            "name": body["name"],
+            "type": body["type"],
+            "options": body.get("options") or {},
+        }
+        self.merge_fields[list_id][body["tag"]] = field
+        return field
 
     def status(self, list_id, email):
         member = self.members[list_id].get(email)
@@ -124,6 +181,8 @@ class FakeMailchimp(FakeProvider):
             ("POST", r"/lists/(\w+)", self.post_batch),
             ("PUT", member, self.put_member),
             ("DELETE", member, self.delete_member),
+            ("GET", r"/lists/(\w+)/merge-fields", self.get_merge_fields),
+            ("POST", r"/lists/(\w+)/merge-fields", self.post_merge_field),
             ("POST", r"/lists/(\w+)/webhooks", self.post_webhook),
             ("DELETE", r"/lists/(\w+)/webhooks/(\w+)", self.delete_webhook),
         ]
@@ -185,6 +244,9 @@ class FakeMailchimp(FakeProvider):
             if item.get("status") not in STATUSES:
                 self.violation(f"batch member status {item.get('status')!r}")
                 return Reply(400, self.error(400, "Invalid status"))
+            refused = self._check_merge_values(list_id, item.get("merge_fields"))
+            if refused:
+                return refused
             address = str(item.get("email_address", ""))
             email = address.lower()
             known = self.members[list_id].get(email)
@@ -247,6 +309,9 @@ class FakeMailchimp(FakeProvider):
         if refused:
             return refused
         body = request["body"]
+        refused = self._check_merge_values(list_id, body.get("merge_fields"))
+        if refused:
+            return refused
         email = str(body["email_address"]).lower()
         if hashlib.md5(email.encode()).hexdigest() != member_hash:  # noqa: S324
             self.violation(f"PUT member {member_hash}: not the hash of {email}")
@@ -298,6 +363,82 @@ class FakeMailchimp(FakeProvider):
                 member["archived"] = True
                 return Reply(204)
         return Reply(404, self.error(404, "The requested resource could not be found."))
+
+    def _check_merge_values(self, list_id, values):
+        """A violation (and Mailchimp's 400) for a tag the audience lacks
+        or a value its type refuses; None when the values are fine."""
+        fields = self.merge_fields[list_id]
+        for tag, value in (values or {}).items():
+            field = fields.get(tag)
+            if field is None:
+                problem = f"merge field {tag} is not in the audience"
+            elif field["type"] == "number" and not isinstance(value, int | float):
+                problem = f"{tag}: {value!r} is not a number"
+            elif field["type"] == "date" and not ISO_DATE.match(str(value)):
+                problem = f"{tag}: {value!r} is not a YYYY-MM-DD date"
+            elif (
+                field["type"] == "phone"
+                and field["options"].get("phone_format") == "International"
+                and not INTERNATIONAL_PHONE.match(str(value))
+            ):
+                problem = f"{tag}: {value!r} is not an international number"
+            else:
+                continue
+            self.violation(f"member merge fields: {problem}")
+            return Reply(400, self.error(400, "Your merge fields were invalid."))
+        return None
+
+    def get_merge_fields(self, request, match):
+        list_id = match.group(1)
+        refused = self._missing_list(list_id)
+        if refused:
+            return refused
+        count = int(request["query"].get("count", 10))
+        offset = int(request["query"].get("offset", 0))
+        if count > MAX_PAGE:
+            self.violation(f"GET merge-fields with count {count} > {MAX_PAGE}")
+        fields = list(self.merge_fields[list_id].values())
+        return Reply(
+            200,
+            {
+                "merge_fields": fields[offset : offset + count],
+                "list_id": list_id,
+                "total_items": len(fields),
+            },
+        )
+
+    def post_merge_field(self, request, match):
+        list_id = match.group(1)
+        refused = self.check_shape(
+            request, MERGE_FIELD_KEYS, required={"name", "type"}
+        ) or self._missing_list(list_id)
+        if refused:
+            return refused
+        body = request["body"]
+        if body["type"] not in MERGE_FIELD_TYPES:
+            self.violation(f"merge field type {body['type']!r}")
+            return Reply(400, self.error(400, "Invalid merge field type"))
+        tag = body.get("tag")
+        if tag is None:  # Mailchimp names it MMERGE<n>
+            tag = f"MMERGE{len(self.merge_fields[list_id]) + 1}"
+        if not isinstance(tag, str) or not MERGE_TAG.match(tag):
+            self.violation(f"merge field tag {tag!r}")
+            return Reply(400, self.error(400, "Invalid merge field tag"))
+        if tag in self.merge_fields[list_id]:
+            return Reply(
+                400, self.error(400, f"A Merge Field with the tag {tag} already exists")
+            )
+        if len(self.merge_fields[list_id]) >= MAX_MERGE_FIELDS:
+            return Reply(
+                400,
+                self.error(
+                    400,
+                    f"This audience has reached its maximum of {MAX_MERGE_FIELDS} "
+                    "merge fields.",
+                ),
+            )
+        field = self._add_merge_field(list_id, {**body, "tag": tag})
+        return Reply(200, {**field, "list_id": list_id})
 
     def post_webhook(self, request, match):
         list_id = match.group(1)
