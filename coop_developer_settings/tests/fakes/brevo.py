@@ -13,7 +13,9 @@ State for the tests' assertions: ``lists`` {id: name}, ``contacts``
 """
 
 import itertools
+import json
 import time
+import urllib.request
 
 from .common import FakeProvider, Reply
 
@@ -80,6 +82,28 @@ class FakeBrevo(FakeProvider):
         return self.contacts.setdefault(
             email, {"attributes": {}, "blacklisted": False, "lists": set()}
         )
+
+    def unsubscribe(self, email):
+        """What Brevo does when a contact unsubscribes from a campaign:
+        blacklisted, and the event posted to each webhook of the account
+        that asked for it. Returns the statuses the webhooks answered."""
+        self.contact(email)["blacklisted"] = True
+        statuses = []
+        for webhook in list(self.webhooks.values()):
+            if "unsubscribed" not in webhook.get("events", ()):
+                continue
+            body = json.dumps(
+                {"event": "unsubscribed", "email": email, "date": "2026-12-02"}
+            ).encode()
+            post = urllib.request.Request(
+                webhook["url"],
+                data=body,
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(post, timeout=30) as answer:  # noqa: S310
+                statuses.append(answer.status)
+        return statuses
 
     def members(self, list_id):
         return {email for email, c in self.contacts.items() if list_id in c["lists"]}

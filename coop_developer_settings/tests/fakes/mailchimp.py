@@ -24,6 +24,7 @@ import base64
 import hashlib
 import itertools
 import re
+import urllib.parse
 import urllib.request
 
 from .common import FakeProvider, Reply
@@ -144,6 +145,32 @@ class FakeMailchimp(FakeProvider):
         if member is None:
             return None
         return "archived" if member["archived"] else member["status"]
+
+    def unsubscribe(self, list_id, email):
+        """What Mailchimp does when a member unsubscribes: the status, and
+        the form posted to each webhook of the list that asked for it.
+        Returns the statuses the webhooks answered."""
+        self.members[list_id][email]["status"] = "unsubscribed"
+        statuses = []
+        for webhook in list(self.webhooks.values()):
+            if webhook["list_id"] != list_id or not webhook["events"].get(
+                "unsubscribe"
+            ):
+                continue
+            form = urllib.parse.urlencode(
+                {
+                    "type": "unsubscribe",
+                    "fired_at": "2026-12-02 23:00:00",
+                    "data[action]": "unsub",
+                    "data[email]": email,
+                    "data[list_id]": list_id,
+                }
+            ).encode()
+            with urllib.request.urlopen(  # noqa: S310
+                webhook["url"], data=form, timeout=30
+            ) as answer:
+                statuses.append(answer.status)
+        return statuses
 
     # The contract.
     def authenticate(self, headers):
