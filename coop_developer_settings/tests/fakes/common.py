@@ -17,6 +17,7 @@ Hostile modes answer every request badly while set (``fake.hostile``):
 import gzip
 import json
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,17 @@ class Reply:
         self.status = status
         self.body = body
         self.headers = headers or {}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (a deadline, a server killed) is no error
+        # of the fake's.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return None
+        return super().handle_error(request, client_address)
 
 
 class FakeProvider:
@@ -72,8 +84,7 @@ class FakeProvider:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}{self.prefix}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
