@@ -284,15 +284,13 @@ def test_ten_thousand_buyers_synced_into_each_tool(world):
     print(f"first sync of {len(members)} buyers into each fake: {elapsed:.1f} s")
 
 
-def test_a_days_changes_and_nothing_else_are_sent(world):
-    admin, brevo, mailchimp = world.admin, world.brevo, world.mailchimp
+def a_days_changes(admin):
+    """1: its only order cancelled; 2: a new address; 3: blacklisted; 4 and
+    5: the same person, merged into 4 by Odoo's wizard (5's order moves)."""
     partner = {
         n: admin("res.partner", "search", [("email", "=", f"nl{n}@Example.org")])[0]
         for n in range(1, 6)
     }
-    marks = (len(brevo.requests), len(mailchimp.requests))
-    # 1: the only order cancelled; 2: a new address; 3: blacklisted;
-    # 4 and 5: the same person, merged into 4 (5's order moves to 4).
     [order] = admin("sale.order", "search", [("partner_id", "=", partner[1])])
     admin(
         "sale.order", "action_cancel", [order], context={"disable_cancel_warning": True}
@@ -308,6 +306,12 @@ def test_a_days_changes_and_nothing_else_are_sent(world):
         },
     )
     admin("base.partner.merge.automatic.wizard", "action_merge", [wizard])
+
+
+def test_a_days_changes_and_nothing_else_are_sent(world):
+    admin, brevo, mailchimp = world.admin, world.brevo, world.mailchimp
+    marks = (len(brevo.requests), len(mailchimp.requests))
+    a_days_changes(admin)
     again = {name: handed_back(world, name) for name in ("brevo", "mailchimp")}
     world.sync("brevo")
     world.sync("mailchimp")

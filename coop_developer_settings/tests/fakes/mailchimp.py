@@ -274,50 +274,52 @@ class FakeMailchimp(FakeProvider):
             refused = self._check_merge_values(list_id, item.get("merge_fields"))
             if refused:
                 return refused
-            address = str(item.get("email_address", ""))
-            email = address.lower()
-            known = self.members[list_id].get(email)
-            if email in self.reject or not EMAIL.match(email):
-                answer["errors"].append(
-                    self._member_error(
-                        address, "ERROR_GENERIC", f"{address} looks fake or invalid"
-                    )
-                )
-            elif known and not known["archived"] and not update:
-                answer["errors"].append(
-                    self._member_error(
-                        address,
-                        "ERROR_CONTACT_EXISTS",
-                        f"{address} is already a list member.",
-                    )
-                )
-            elif (
-                known
-                and known["status"] in ("unsubscribed", "cleaned")
-                and item["status"] in ("subscribed", "pending")
-            ):
-                answer["errors"].append(
-                    self._member_error(address, "ERROR_GENERIC", COMPLIANCE)
-                )
-            else:
-                self.members[list_id][email] = {
-                    "status": item["status"],
-                    "merge_fields": {
-                        **(known or {}).get("merge_fields", {}),
-                        **item.get("merge_fields", {}),
-                    },
-                    "archived": False,
-                }
-                kind = "updated_members" if known else "new_members"
-                answer[kind].append(
-                    {"email_address": address, "status": item["status"]}
-                )
+            self._batch_member(list_id, item, update, answer)
         answer.update(
             total_created=len(answer["new_members"]),
             total_updated=len(answer["updated_members"]),
             error_count=len(answer["errors"]),
         )
         return Reply(200, answer)
+
+    def _batch_member(self, list_id, item, update, answer):
+        """One member of a batch: added, updated or refused in answer."""
+        address = str(item.get("email_address", ""))
+        email = address.lower()
+        known = self.members[list_id].get(email)
+        if email in self.reject or not EMAIL.match(email):
+            answer["errors"].append(
+                self._member_error(
+                    address, "ERROR_GENERIC", f"{address} looks fake or invalid"
+                )
+            )
+        elif known and not known["archived"] and not update:
+            answer["errors"].append(
+                self._member_error(
+                    address,
+                    "ERROR_CONTACT_EXISTS",
+                    f"{address} is already a list member.",
+                )
+            )
+        elif (
+            known
+            and known["status"] in ("unsubscribed", "cleaned")
+            and item["status"] in ("subscribed", "pending")
+        ):
+            answer["errors"].append(
+                self._member_error(address, "ERROR_GENERIC", COMPLIANCE)
+            )
+        else:
+            self.members[list_id][email] = {
+                "status": item["status"],
+                "merge_fields": {
+                    **(known or {}).get("merge_fields", {}),
+                    **item.get("merge_fields", {}),
+                },
+                "archived": False,
+            }
+            kind = "updated_members" if known else "new_members"
+            answer[kind].append({"email_address": address, "status": item["status"]})
 
     def _member_error(self, address, code, message):
         return {
