@@ -416,10 +416,10 @@ class ProviderClient:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def ensure_fields(self, list_id, labels=None):
-        """Create in the list the fields the sync writes that it lacks;
-        returns what was created. Here nothing: Brevo's attributes belong
-        to the account, set up by the co-op (README)."""
-        return []
+        """Create the fields the sync writes that the list (or account)
+        lacks, named by labels ({Contact attribute: name}) where the
+        provider shows a name; returns those created."""
+        raise NotImplementedError
 
     # Provider specifics.
     def _fixed_base_url(self):

@@ -247,7 +247,7 @@ class TestNewsletterConnect(NewsletterCase):
         connection.invalidate_recordset()
         self.assertEqual(connection.state, "failing")
         self.assertIn("not allowed on company", connection.last_error)
-        self.assertFalse(self.brevo.calls("POST"))
+        self.assertFalse(self.brevo.calls("POST", "/v3/contacts/import"))
 
     def test_the_lifecycle_only_changes_through_the_buttons(self):
         connection = self.connect()
@@ -440,6 +440,13 @@ class TestNewsletterSync(NewsletterCase):
             member["merge_fields"]["LASTORDER"],
             buyer.last_order_date.date().isoformat(),
         )
+
+    def test_brevo_account_gets_the_attributes_the_sync_fills(self):
+        connection = self.connect()
+        self.assertNotIn("COOP_SHOP", self.brevo.attributes)
+        connection.action_set_list(str(self.brevo_list))
+        self.assertEqual(self.brevo.attributes["COOP_SHOP"], "text")
+        self.assertEqual(self.brevo.attributes["COOP_FIRST_ORDER"], "date")
 
     def test_a_full_mailchimp_audience_is_refused_at_list_choice(self):
         connection = self.connect("mailchimp")

@@ -181,6 +181,7 @@ def test_brevo_imports_run_side_by_side_and_are_followed_to_their_end(fake_brevo
     buyers = contacts(
         10001, first_name="Ana", order_count=3, last_order=date(2026, 11, 30)
     )
+    brevo_client(fake_brevo).ensure_fields(list_id)
     result = brevo_client(fake_brevo).upsert_contacts(list_id, buyers)
     assert result.subscribed == 10001
     # Done when the call returns: every contact is in the list already.
@@ -208,6 +209,29 @@ def test_brevo_imports_stay_under_their_size_limit(fake_brevo):
     assert len(imports) == 2
     assert all(len(i["raw"]) < brevo.IMPORT_BYTES + 1000 for i in imports)
     assert len(fake_brevo.members(list_id)) == 3000
+
+
+def test_brevo_attributes_the_account_lacks_are_created_once(fake_brevo):
+    list_id = fake_brevo.add_list("Buyers")
+    client = brevo_client(fake_brevo)
+    # Without them, Brevo keeps no value of the co-op's own attributes.
+    client.upsert_contacts(list_id, contacts(1, shop="Coop", order_count=2))
+    assert "COOP_SHOP" not in fake_brevo.contacts["buyer0@example.org"]["attributes"]
+    assert client.ensure_fields(list_id) == [
+        "COOP_SHOP",
+        "COOP_FIRST_ORDER",
+        "COOP_LAST_ORDER",
+        "COOP_ORDER_COUNT",
+        "COOP_LAST_CYCLE",
+    ]
+    assert fake_brevo.attributes["COOP_LAST_ORDER"] == "date"
+    assert fake_brevo.attributes["COOP_ORDER_COUNT"] == "float"
+    assert client.ensure_fields(list_id) == []  # nothing twice
+    client.upsert_contacts(list_id, contacts(1, shop="Coop", order_count=2))
+    assert fake_brevo.contacts["buyer0@example.org"]["attributes"] == {
+        "COOP_SHOP": "Coop",
+        "COOP_ORDER_COUNT": 2,
+    }
 
 
 def test_brevo_opt_outs_go_in_an_import_of_their_own(fake_brevo):
