@@ -403,7 +403,7 @@ def test_a_server_killed_mid_sync_resumes_it_each_contact_once(world):
     world.dev(CONNECTION, "action_sync_now", [world.connections["second"]])
     settings = world.cli.db_settings
 
-    def pages_accepted():
+    def half_sent():
         with (
             sql(settings, world.cli.db_name) as connection,
             connection.cursor() as cursor,
@@ -416,9 +416,7 @@ def test_a_server_killed_mid_sync_resumes_it_each_contact_once(world):
             added = len(mailchimp.members[audience])
             return cursor.fetchone()[0] and added % PAGE_SIZE == MEMBER_BATCH
 
-    wait_for(
-        pages_accepted, timeout=SYNC_TIMEOUT, interval=0.05, what="a page half sent"
-    )
+    wait_for(half_sent, timeout=SYNC_TIMEOUT, interval=0.05, what="a page half sent")
     world.server.stop(signal.SIGKILL)
     members_at_kill = len(mailchimp.members[audience])
     mailchimp.latency = 0
