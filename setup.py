@@ -65,6 +65,7 @@ setup(
         "odoo>=18.0a,<18.1dev",
         "odoo-addon-queue_job>=18.0dev,<18.1dev",
         "idna",
+        "phonenumbers",
         "requests",
     ],
     classifiers=[

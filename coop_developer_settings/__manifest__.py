@@ -12,7 +12,9 @@
     "license": "AGPL-3",
     "development_status": "Alpha",
     "depends": ["sale", "queue_job"],
-    "external_dependencies": {"python": ["cryptography", "idna", "requests"]},
+    "external_dependencies": {
+        "python": ["cryptography", "idna", "phonenumbers", "requests"]
+    },
     "data": [
         "security/coop_developer_settings_security.xml",
         "security/ir.model.access.csv",

@@ -52,7 +52,13 @@ def test_wheel_metadata_requires_odoo_18_and_queue_job(wheel):
         canonicalize_name(req.name): req.specifier
         for req in map(Requirement, metadata.get_all("Requires-Dist"))
     }
-    assert requires.keys() == {"odoo", "odoo-addon-queue-job", "idna", "requests"}
+    assert requires.keys() == {
+        "odoo",
+        "odoo-addon-queue-job",
+        "idna",
+        "phonenumbers",
+        "requests",
+    }
     assert "18.0" in requires["odoo"] and "18.1" not in requires["odoo"]
     assert "18.0.4.1.2.2" in requires["odoo-addon-queue-job"]
     assert "17.0.1.5.4" not in requires["odoo-addon-queue-job"]

@@ -18,7 +18,8 @@ import re
 from odoo import http
 from odoo.http import request
 
-from ..models.coop_newsletter_connection import CLIENTS, OPTOUT_ROUTE
+from ..models.coop_newsletter_connection import CLIENTS
+from ..models.coop_newsletter_connection_optout import OPTOUT_ROUTE
 from ..newsletter import provider
 from .api_auth import json_response
 

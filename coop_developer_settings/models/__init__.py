@@ -4,6 +4,8 @@ from . import coop_api_key_usage
 from . import coop_api_parameters
 from . import coop_buyer_source
 from . import coop_newsletter_connection
+from . import coop_newsletter_connection_optout
+from . import coop_newsletter_connection_sync
 from . import coop_sale_cycle
 from . import coop_sale_cycle_webhook
 from . import coop_webhook_attempt

@@ -33,8 +33,8 @@ PROCESS_DONE = "completed"
 PROCESS_FAILED = ("failed", "cancelled")
 # How Brevo refuses a removal none of whose addresses is in the list.
 ALREADY_REMOVED = "already removed"
-# The contact attributes sent; the co-op's own ones must exist in the
-# account (Brevo ignores unknown attributes at import).
+# The contact attributes sent; they must exist in the account (Brevo
+# ignores unknown attributes at import): ensure_fields creates them.
 ATTRIBUTES = {
     "first_name": "FIRSTNAME",
     "last_name": "LASTNAME",
@@ -44,6 +44,19 @@ ATTRIBUTES = {
     "last_order": "COOP_LAST_ORDER",
     "order_count": "COOP_ORDER_COUNT",
     "last_cycle": "COOP_LAST_CYCLE",
+}
+
+# The type of each, when the account lacks it (FIRSTNAME, LASTNAME and SMS
+# come with every account; ISO dates are Brevo's date format).
+ATTRIBUTE_TYPES = {
+    "first_name": "text",
+    "last_name": "text",
+    "phone": "text",
+    "shop": "text",
+    "first_order": "date",
+    "last_order": "date",
+    "order_count": "float",
+    "last_cycle": "text",
 }
 
 
@@ -117,6 +130,35 @@ class BrevoClient(ProviderClient):
             )
             for item in found
         ]
+
+    def ensure_fields(self, list_id, labels=None):
+        """Create the contact attributes the sync writes that the account
+        lacks (Brevo drops the values of unknown ones); returns those
+        created. They belong to the account, not to the list; an
+        attribute's name is its label."""
+        answer = self._call("GET", "/contacts/attributes")
+        self._expect(
+            isinstance(answer, dict)
+            and isinstance(answer.get("attributes"), list)
+            and all(
+                isinstance(item, dict) and isinstance(item.get("name"), str)
+                for item in answer["attributes"]
+            ),
+            "attributes without their names",
+        )
+        existing = {item["name"].upper() for item in answer["attributes"]}
+        created = []
+        for name, attribute in ATTRIBUTES.items():
+            if attribute in existing:
+                continue
+            self._call(
+                "POST",
+                f"/contacts/attributes/normal/{attribute}",
+                body={"type": ATTRIBUTE_TYPES[name]},
+                ok=(200, 201, 204),
+            )
+            created.append(attribute)
+        return created
 
     def upsert_contacts(self, list_id, contacts):
         """Bring the list in line with contacts; returns a SyncResult once

@@ -45,6 +45,27 @@ MERGE_FIELDS = {
     "order_count": "ORDERS",
     "last_cycle": "LASTCYCLE",
 }
+# What a merge field the sync writes is, when the audience lacks it (its
+# display name, unless the caller names it, and its type; every audience
+# starts with FNAME, LNAME, ADDRESS and PHONE, which the co-op may have
+# deleted).
+MERGE_FIELD_KINDS = {
+    "first_name": ("First Name", "text"),
+    "last_name": ("Last Name", "text"),
+    "phone": ("Phone Number", "phone"),
+    "shop": ("Shop", "text"),
+    "first_order": ("First order", "date"),
+    "last_order": ("Last order", "date"),
+    "order_count": ("Orders", "number"),
+    "last_cycle": ("Last sale cycle", "text"),
+}
+# The options of a type: E.164 numbers are international ones, dates are
+# sent as ISO dates.
+MERGE_FIELD_OPTIONS = {
+    "phone": {"phone_format": "International"},
+    "date": {"date_format": "YYYY-MM-DD"},
+}
+MERGE_FIELD_PAGE = 1000  # an audience has at most 80 merge fields
 ERRORS_SHOWN = 3  # field errors quoted in a message
 
 
@@ -132,6 +153,49 @@ class MailchimpClient(ProviderClient):
             )
             for item in found
         ]
+
+    def ensure_fields(self, list_id, labels=None):
+        """Create the merge fields the sync writes that the audience lacks
+        (Mailchimp keeps no value of a tag it does not have), named by
+        labels ({Contact attribute: name}) when given; returns the tags
+        created. One that exists is left as the co-op set it, whatever its
+        type."""
+        list_id = _id(list_id)
+        answer = self._call(
+            "GET",
+            f"/lists/{list_id}/merge-fields",
+            params={"count": MERGE_FIELD_PAGE, "fields": "merge_fields.tag"},
+        )
+        self._expect(
+            isinstance(answer, dict)
+            and isinstance(answer.get("merge_fields"), list)
+            and all(
+                isinstance(item, dict) and isinstance(item.get("tag"), str)
+                for item in answer["merge_fields"]
+            ),
+            "merge fields without their tags",
+        )
+        existing = {item["tag"].upper() for item in answer["merge_fields"]}
+        created = []
+        for name, tag in MERGE_FIELDS.items():
+            if tag in existing:
+                continue
+            label, kind = MERGE_FIELD_KINDS[name]
+            label = (labels or {}).get(name) or label
+            self._call(
+                "POST",
+                f"/lists/{list_id}/merge-fields",
+                body={
+                    "tag": tag,
+                    "name": label,
+                    "type": kind,
+                    "required": False,
+                    "public": False,
+                    "options": MERGE_FIELD_OPTIONS.get(kind, {}),
+                },
+            )
+            created.append(tag)
+        return created
 
     def upsert_contacts(self, list_id, contacts):
         """Bring the audience in line with contacts; returns a SyncResult

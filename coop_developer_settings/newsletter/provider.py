@@ -415,6 +415,12 @@ class ProviderClient:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def ensure_fields(self, list_id, labels=None):
+        """Create the fields the sync writes that the list (or account)
+        lacks, named by labels ({Contact attribute: name}) where the
+        provider shows a name; returns those created."""
+        raise NotImplementedError
+
     # Provider specifics.
     def _fixed_base_url(self):
         return self.default_base_url

@@ -10,7 +10,7 @@ import logging
 from unittest.mock import patch
 
 from odoo import Command
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config, email_normalize
 
@@ -18,7 +18,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 
 from ..crypto import keyring
-from ..models import coop_newsletter_connection as connection_model
+from ..models import coop_newsletter_connection_sync as connection_sync
 from ..newsletter.mailchimp import subscriber_hash
 from .common import (
     SYNC_JOB,
@@ -220,7 +220,7 @@ class TestNewsletterConnect(NewsletterCase):
         connection.invalidate_recordset()
         self.assertEqual(connection.state, "failing")
         self.assertIn("not allowed on company", connection.last_error)
-        self.assertFalse(self.brevo.calls("POST"))
+        self.assertFalse(self.brevo.calls("POST", "/v3/contacts/import"))
 
     def test_the_lifecycle_only_changes_through_the_buttons(self):
         connection = self.connect()
@@ -389,6 +389,48 @@ class TestNewsletterSync(NewsletterCase):
         self.assertEqual(
             touched, {"joel.willis63@example.com", "ready.mat28@example.com"}
         )
+
+    def test_mailchimp_audience_gets_the_fields_the_sync_fills(self):
+        self.developer.lang = "fr_FR"
+        connection = self.connect("mailchimp")
+        connection.action_set_list(self.mailchimp_list)
+        fields = self.mailchimp.merge_fields[self.mailchimp_list]
+        self.assertLessEqual(
+            {"SHOP", "FIRSTORDER", "LASTORDER", "ORDERS", "LASTCYCLE", "PHONE"},
+            set(fields),
+        )
+        # Named in the owner's language.
+        self.assertEqual(fields["FIRSTORDER"]["name"], "Première commande")
+        # Deleted in Mailchimp since: the first page of the import adds it.
+        del fields["SHOP"]
+        self.sync(connection)
+        self.assertIn("SHOP", fields)
+        buyer = self.buyers.filtered(lambda b: b.order_count)[0]
+        member = self.mailchimp.members[self.mailchimp_list][buyer.email.lower()]
+        self.assertEqual(member["merge_fields"]["SHOP"], self.shop.name)
+        self.assertEqual(member["merge_fields"]["ORDERS"], buyer.order_count)
+        self.assertEqual(
+            member["merge_fields"]["LASTORDER"],
+            buyer.last_order_date.date().isoformat(),
+        )
+
+    def test_brevo_account_gets_the_attributes_the_sync_fills(self):
+        connection = self.connect()
+        self.assertNotIn("COOP_SHOP", self.brevo.attributes)
+        connection.action_set_list(str(self.brevo_list))
+        self.assertEqual(self.brevo.attributes["COOP_SHOP"], "text")
+        self.assertEqual(self.brevo.attributes["COOP_FIRST_ORDER"], "date")
+
+    def test_a_full_mailchimp_audience_is_refused_at_list_choice(self):
+        connection = self.connect("mailchimp")
+        full = self.mailchimp.add_list(
+            "Full", {f"F{n}": (f"Field {n}", "text") for n in range(30)}
+        )
+        with self.assertRaisesRegex(
+            UserError, "could not be added to this list: .*maximum of 30 merge fields"
+        ):
+            connection.action_set_list(full)
+        self.assertFalse(connection.list_id)
 
     def test_a_provider_error_is_recorded_and_the_cursor_kept(self):
         connection = self.connect()
@@ -647,6 +689,23 @@ class TestNewsletterContacts(NewsletterCase):
         contacts, _counts = connection._contacts(rows)
         self.assertEqual([c.phone for c in contacts], ["+33612345678", None])
 
+    def test_national_phones_read_with_the_customers_or_the_shops_country(self):
+        self.shop.country_id = self.env.ref("base.fr")
+        belgian = self.env["res.partner"].create(
+            {"name": "Lotte Peeters", "country_id": self.env.ref("base.be").id}
+        )
+        rows = [
+            self.row(
+                1, "lotte@example.org", partner_id=belgian.id, phone="0470 12 34 56"
+            ),
+            self.row(2, "zoe@example.org", phone="06 12 34 56 78"),
+            self.row(3, "short@example.org", phone="06 12"),
+        ]
+        contacts, _counts = self.connect()._contacts(rows)
+        self.assertEqual(
+            [c.phone for c in contacts], ["+32470123456", "+33612345678", None]
+        )
+
 
 @tagged("post_install", "-at_install")
 class TestNewsletterCron(NewsletterCase):
@@ -685,7 +744,7 @@ class TestNewsletterCron(NewsletterCase):
         # The running page queues the next one (first=False): one job, that
         # a later cron or Sync now does not double.
         connection.sudo().with_delay(
-            identity_key=connection_model._sync_identity
+            identity_key=connection_sync._sync_identity
         )._sync_job()
         self.Connection._cron_sync()
         connection.action_sync_now()

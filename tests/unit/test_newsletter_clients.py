@@ -60,6 +60,15 @@ def mailchimp_client(fake, **options):
     return mailchimp.MailchimpClient(fake.key, base_url=fake.url, **{**FAST, **options})
 
 
+def audience(fake, name="Buyers"):
+    """A new audience with the merge fields the sync writes, as the
+    connection makes it when its list is chosen."""
+    list_id = fake.add_list(name)
+    with mailchimp_client(fake) as client:
+        client.ensure_fields(list_id)
+    return list_id
+
+
 # The contact the sync hands over.
 
 
@@ -172,6 +181,7 @@ def test_brevo_imports_run_side_by_side_and_are_followed_to_their_end(fake_brevo
     buyers = contacts(
         10001, first_name="Ana", order_count=3, last_order=date(2026, 11, 30)
     )
+    brevo_client(fake_brevo).ensure_fields(list_id)
     result = brevo_client(fake_brevo).upsert_contacts(list_id, buyers)
     assert result.subscribed == 10001
     # Done when the call returns: every contact is in the list already.
@@ -199,6 +209,29 @@ def test_brevo_imports_stay_under_their_size_limit(fake_brevo):
     assert len(imports) == 2
     assert all(len(i["raw"]) < brevo.IMPORT_BYTES + 1000 for i in imports)
     assert len(fake_brevo.members(list_id)) == 3000
+
+
+def test_brevo_attributes_the_account_lacks_are_created_once(fake_brevo):
+    list_id = fake_brevo.add_list("Buyers")
+    client = brevo_client(fake_brevo)
+    # Without them, Brevo keeps no value of the co-op's own attributes.
+    client.upsert_contacts(list_id, contacts(1, shop="Coop", order_count=2))
+    assert "COOP_SHOP" not in fake_brevo.contacts["buyer0@example.org"]["attributes"]
+    assert client.ensure_fields(list_id) == [
+        "COOP_SHOP",
+        "COOP_FIRST_ORDER",
+        "COOP_LAST_ORDER",
+        "COOP_ORDER_COUNT",
+        "COOP_LAST_CYCLE",
+    ]
+    assert fake_brevo.attributes["COOP_LAST_ORDER"] == "date"
+    assert fake_brevo.attributes["COOP_ORDER_COUNT"] == "float"
+    assert client.ensure_fields(list_id) == []  # nothing twice
+    client.upsert_contacts(list_id, contacts(1, shop="Coop", order_count=2))
+    assert fake_brevo.contacts["buyer0@example.org"]["attributes"] == {
+        "COOP_SHOP": "Coop",
+        "COOP_ORDER_COUNT": 2,
+    }
 
 
 def test_brevo_opt_outs_go_in_an_import_of_their_own(fake_brevo):
@@ -279,7 +312,7 @@ def test_brevo_import_that_never_ends_is_given_up_at_its_deadline(fake_brevo):
 
 
 def test_mailchimp_new_members_go_500_at_a_time(fake_mailchimp):
-    list_id = fake_mailchimp.add_list("Buyers")
+    list_id = audience(fake_mailchimp)
     client = mailchimp_client(fake_mailchimp)
     result = client.upsert_contacts(list_id, contacts(1200, last_name="Diallo"))
     assert result.subscribed == 1200 and not result.rejected
@@ -295,8 +328,69 @@ def test_mailchimp_new_members_go_500_at_a_time(fake_mailchimp):
     assert fake_mailchimp.peak_in_flight == 1
 
 
+def test_mailchimp_merge_fields_the_audience_lacks_are_created_once(fake_mailchimp):
+    # The co-op deleted PHONE and made ORDERS a text field of its own.
+    list_id = fake_mailchimp.add_list(
+        "Buyers",
+        {"FNAME": ("First Name", "text"), "ORDERS": ("Orders", "text")},
+    )
+    client = mailchimp_client(fake_mailchimp)
+    created = client.ensure_fields(list_id)
+    assert created == ["LNAME", "PHONE", "SHOP", "FIRSTORDER", "LASTORDER", "LASTCYCLE"]
+    fields = fake_mailchimp.merge_fields[list_id]
+    assert fields["ORDERS"]["type"] == "text"  # the co-op's own, left alone
+    assert (fields["PHONE"]["type"], fields["PHONE"]["options"]) == (
+        "phone",
+        {"phone_format": "International"},
+    )
+    assert (fields["LASTORDER"]["type"], fields["LASTORDER"]["options"]) == (
+        "date",
+        {"date_format": "YYYY-MM-DD"},
+    )
+    assert client.ensure_fields(list_id) == []  # nothing twice
+    assert len(fake_mailchimp.calls("POST", f"/3.0/lists/{list_id}/merge-fields")) == 6
+    client.upsert_contacts(
+        list_id,
+        contacts(
+            1,
+            phone="+33612345678",
+            shop="Coop",
+            first_order=date(2026, 1, 2),
+            order_count=3,
+            last_cycle="Week 1",
+        ),
+    )
+    assert fake_mailchimp.members[list_id]["buyer0@example.org"]["merge_fields"] == {
+        "PHONE": "+33612345678",
+        "SHOP": "Coop",
+        "FIRSTORDER": "2026-01-02",
+        "ORDERS": 3,
+        "LASTCYCLE": "Week 1",
+    }
+
+
+def test_mailchimp_a_full_audience_is_a_readable_error(fake_mailchimp):
+    list_id = fake_mailchimp.add_list(
+        "Buyers", {f"F{n}": (f"Field {n}", "text") for n in range(30)}
+    )
+    with pytest.raises(ProviderError) as full:
+        mailchimp_client(fake_mailchimp).ensure_fields(list_id)
+    assert full.value.status == 400
+    assert "maximum of 30 merge fields" in full.value.message
+
+
+def test_the_mailchimp_fake_refuses_members_with_fields_the_audience_lacks():
+    with pytest.raises(AssertionError, match="SHOP is not in the audience"):
+        with FakeMailchimp() as fake:
+            list_id = fake.add_list("Buyers")
+            with pytest.raises(ProviderError, match="merge fields were invalid"):
+                mailchimp_client(fake).upsert_contacts(
+                    list_id, contacts(1, shop="Coop")
+                )
+
+
 def test_mailchimp_never_resubscribes_who_unsubscribed_there(fake_mailchimp):
-    list_id = fake_mailchimp.add_list("Buyers")
+    list_id = audience(fake_mailchimp)
     client = mailchimp_client(fake_mailchimp)
     client.upsert_contacts(list_id, contacts(2))
     # buyer0 unsubscribes in Mailchimp (its own form, say).
@@ -312,7 +406,7 @@ def test_mailchimp_never_resubscribes_who_unsubscribed_there(fake_mailchimp):
 
 
 def test_mailchimp_opt_outs_unsubscribe_and_removals_archive(fake_mailchimp):
-    list_id = fake_mailchimp.add_list("Buyers")
+    list_id = audience(fake_mailchimp)
     client = mailchimp_client(fake_mailchimp)
     client.upsert_contacts(list_id, contacts(3))
     result = client.upsert_contacts(
@@ -337,7 +431,7 @@ def test_mailchimp_opt_outs_unsubscribe_and_removals_archive(fake_mailchimp):
 
 
 def test_mailchimp_rejected_members_are_reported_not_lost(fake_mailchimp):
-    list_id = fake_mailchimp.add_list("Buyers")
+    list_id = audience(fake_mailchimp)
     fake_mailchimp.reject = {"buyer1@example.org"}
     result = mailchimp_client(fake_mailchimp).upsert_contacts(list_id, contacts(3))
     assert result.rejected == [
@@ -351,7 +445,7 @@ def test_mailchimp_rejected_members_are_reported_not_lost(fake_mailchimp):
 
 def test_mailchimp_one_address_requests_share_a_few_connections():
     with FakeMailchimp(latency=0.05) as fake:
-        list_id = fake.add_list("Buyers")
+        list_id = audience(fake)
         client = mailchimp_client(fake)  # 4 connections by default
         client.upsert_contacts(list_id, contacts(40))
         fake.peak_in_flight = 0
@@ -371,7 +465,7 @@ def test_mailchimp_one_address_requests_share_a_few_connections():
 
 
 def test_a_provider_going_down_mid_sync_stops_the_other_requests(fake_mailchimp):
-    list_id = fake_mailchimp.add_list("Buyers")
+    list_id = audience(fake_mailchimp)
     client = mailchimp_client(fake_mailchimp)
     client.upsert_contacts(list_id, contacts(40))
     fake_mailchimp.down_after = 6  # the batch and 5 updates
@@ -430,7 +524,7 @@ def test_a_rate_limit_longer_than_allowed_is_reported_with_its_reset(fake_brevo)
 def test_a_wait_is_logged_without_the_address_behind_a_member_hash(
     fake_mailchimp, caplog
 ):
-    list_id = fake_mailchimp.add_list("Buyers")
+    list_id = audience(fake_mailchimp)
     client = mailchimp_client(fake_mailchimp)
     client.fallback_waits = (0.05,)
     client.upsert_contacts(list_id, contacts(1))
@@ -486,7 +580,7 @@ def test_brevo_webhook_for_unsubscribes_registered_and_removed(fake_brevo):
 
 
 def test_mailchimp_webhook_needs_a_url_that_answers_its_check(fake_mailchimp):
-    list_id = fake_mailchimp.add_list("Buyers")
+    list_id = audience(fake_mailchimp)
     client = mailchimp_client(fake_mailchimp)
     good, bad = Validator(200), Validator(404)
     try:

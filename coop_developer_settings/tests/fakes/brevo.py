@@ -5,15 +5,20 @@
 addon for the pages they come from): the ``api-key`` header, ``{code,
 message}`` errors, imports that finish later (``GET /processes/{id}``),
 ``emailBlacklist`` applying to a whole import, list removals of at most 150
-addresses, the ``x-sib-ratelimit-*`` headers on 429. ``import_outcome``:
-how the next imports end (completed, or failed).
+addresses, the ``x-sib-ratelimit-*`` headers on 429, contact attributes
+(FIRSTNAME, LASTNAME and SMS in a new account; an import keeps no value of
+an attribute the account lacks). ``import_outcome``: how the next imports
+end (completed, or failed).
 
 State for the tests' assertions: ``lists`` {id: name}, ``contacts``
-{email: {"attributes", "blacklisted", "lists"}}, ``webhooks`` {id: body}.
+{email: {"attributes", "blacklisted", "lists"}}, ``attributes`` {name:
+type}, ``webhooks`` {id: body}.
 """
 
 import itertools
+import json
 import time
+import urllib.request
 
 from .common import FakeProvider, Reply
 
@@ -53,6 +58,10 @@ MARKETING_EVENTS = {
     "contactDeleted",
     "delivered",
 }
+ATTRIBUTE_CATEGORIES = {"normal", "transactional", "category", "calculated", "global"}
+ATTRIBUTE_TYPES = {"text", "date", "float", "boolean", "id", "category"}
+ATTRIBUTE_KEYS = {"type", "value", "isRecurring", "enumeration", "multiCategoryOptions"}
+DEFAULT_ATTRIBUTES = {"FIRSTNAME": "text", "LASTNAME": "text", "SMS": "text"}
 MAX_REMOVE = 150
 MAX_LIST_PAGE = 50
 
@@ -68,6 +77,7 @@ class FakeBrevo(FakeProvider):
         self.contacts = {}
         self.processes = {}
         self.webhooks = {}
+        self.attributes = dict(DEFAULT_ATTRIBUTES)
         self._ids = itertools.count(1)
         super().__init__(key, **options)
 
@@ -80,6 +90,28 @@ class FakeBrevo(FakeProvider):
         return self.contacts.setdefault(
             email, {"attributes": {}, "blacklisted": False, "lists": set()}
         )
+
+    def unsubscribe(self, email):
+        """What Brevo does when a contact unsubscribes from a campaign:
+        blacklisted, and the event posted to each webhook of the account
+        that asked for it. Returns the statuses the webhooks answered."""
+        self.contact(email)["blacklisted"] = True
+        statuses = []
+        for webhook in list(self.webhooks.values()):
+            if "unsubscribed" not in webhook.get("events", ()):
+                continue
+            body = json.dumps(
+                {"event": "unsubscribed", "email": email, "date": "2026-12-02"}
+            ).encode()
+            post = urllib.request.Request(
+                webhook["url"],
+                data=body,
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(post, timeout=30) as answer:  # noqa: S310
+                statuses.append(answer.status)
+        return statuses
 
     def members(self, list_id):
         return {email for email, c in self.contacts.items() if list_id in c["lists"]}
@@ -115,6 +147,8 @@ class FakeBrevo(FakeProvider):
             ("POST", r"/contacts/import", self.post_import),
             ("GET", r"/processes/(\d+)", self.get_process),
             ("POST", r"/contacts/lists/(\d+)/contacts/remove", self.post_remove),
+            ("GET", r"/contacts/attributes", self.get_attributes),
+            ("POST", r"/contacts/attributes/(\w+)/(\w+)", self.post_attribute),
             ("POST", r"/webhooks", self.post_webhook),
             ("DELETE", r"/webhooks/(\d+)", self.delete_webhook),
         ]
@@ -216,10 +250,37 @@ class FakeBrevo(FakeProvider):
             for name, value in row.get("attributes", {}).items():
                 if value in ("", None) and not body.get("emptyContactsAttributes"):
                     continue
+                if name.upper() not in self.attributes:
+                    continue  # Brevo ignores an attribute the account lacks
                 contact["attributes"][name] = value
             contact["lists"].update(body["listIds"])
             if body.get("emailBlacklist"):
                 contact["blacklisted"] = True
+
+    def get_attributes(self, request, match):
+        return Reply(
+            200,
+            {
+                "attributes": [
+                    {"name": name, "category": "normal", "type": kind}
+                    for name, kind in self.attributes.items()
+                ]
+            },
+        )
+
+    def post_attribute(self, request, match):
+        category, name = match.groups()
+        refused = self.check_shape(request, ATTRIBUTE_KEYS)
+        if refused:
+            return refused
+        kind = request["body"].get("type")
+        if category not in ATTRIBUTE_CATEGORIES or kind not in ATTRIBUTE_TYPES:
+            self.violation(f"attribute {name} of category {category}, type {kind}")
+            return Reply(400, self.error(400, "Invalid attribute"))
+        if name.upper() in self.attributes:
+            return Reply(400, self.error(400, "Attribute name must be unique"))
+        self.attributes[name.upper()] = kind
+        return Reply(201)
 
     def post_remove(self, request, match):
         refused = self.check_shape(request, {"emails", "ids", "all"})

@@ -19,6 +19,7 @@ Hostile modes answer every request badly while set (``fake.hostile``):
 import gzip
 import json
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,14 +30,24 @@ HUGE = 3 << 20
 HOSTILE_MODES = ("html", "malformed", "huge", "drip", "gzip")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (a deadline, a server killed) is no error
+        # of the test server's.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return None
+        return super().handle_error(request, client_address)
+
+
 class LocalHTTPServer:
     """A threading HTTP server on 127.0.0.1 (on a free port unless given),
     serving in a thread for the time of a ``with`` block. Leaving the block
     without an exception fails the test when ``failures()`` lists any."""
 
     def __init__(self, handler, port=0):
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", port), handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

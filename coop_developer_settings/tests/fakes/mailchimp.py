@@ -7,17 +7,24 @@ instance}``, batches of at most 500 members answered 200 with an ``errors``
 array, ``status_if_new`` on the member upsert only, unsubscribed members
 never subscribed again ("Member In Compliance State"), archive by DELETE,
 list webhooks checked with a GET to their URL, at most 10 connections at
-once, and 429 without any rate-limit header.
+once, and 429 without any rate-limit header. Merge fields: an audience
+starts with FNAME, LNAME, ADDRESS and PHONE; new ones need a name, a type
+Mailchimp knows and a tag of at most 10 upper-case letters, digits or
+underscores, unique in the audience, 30 at most (the free plan); a member
+sent with a tag the audience lacks, or a value its type refuses, is
+outside the contract.
 
 State for the tests' assertions: ``lists`` {id: name}, ``members``
-{list_id: {email: {"status", "merge_fields", "archived"}}}, ``webhooks``
-{id: body}.
+{list_id: {email: {"status", "merge_fields", "archived"}}}, ``merge_fields``
+{list_id: {tag: {"merge_id", "tag", "name", "type", "options"}}},
+``webhooks`` {id: body}.
 """
 
 import base64
 import hashlib
 import itertools
 import re
+import urllib.parse
 import urllib.request
 
 from .common import FakeProvider, Reply
@@ -53,6 +60,40 @@ WEBHOOK_EVENTS = {
 WEBHOOK_SOURCES = {"user", "admin", "api"}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COMPLIANCE = "Member In Compliance State"
+DEFAULT_MERGE_FIELDS = {
+    "FNAME": ("First Name", "text"),
+    "LNAME": ("Last Name", "text"),
+    "ADDRESS": ("Address", "address"),
+    "PHONE": ("Phone Number", "phone"),
+}
+MERGE_FIELD_TYPES = {
+    "text",
+    "number",
+    "address",
+    "phone",
+    "date",
+    "url",
+    "imageurl",
+    "radio",
+    "dropdown",
+    "birthday",
+    "zip",
+}
+MERGE_FIELD_KEYS = {
+    "tag",
+    "name",
+    "type",
+    "required",
+    "default_value",
+    "public",
+    "display_order",
+    "options",
+    "help_text",
+}
+MERGE_TAG = re.compile(r"^[A-Z0-9_]{1,10}$")
+MAX_MERGE_FIELDS = 30
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+INTERNATIONAL_PHONE = re.compile(r"^\+[0-9]{2,15}$")
 
 
 class FakeMailchimp(FakeProvider):
@@ -71,22 +112,65 @@ class FakeMailchimp(FakeProvider):
         self.account_name = "La Coop du Coin"
         self.lists = {}
         self.members = {}
+        self.merge_fields = {}
         self.webhooks = {}
         self.reject = set()  # addresses a batch refuses (partial errors)
         self._ids = itertools.count(1)
         super().__init__(key, **options)
 
-    def add_list(self, name):
+    def add_list(self, name, merge_fields=None):
+        """A new audience with these merge fields ({tag: (name, type)};
+        None: Mailchimp's defaults)."""
         list_id = f"list{next(self._ids):06d}"
         self.lists[list_id] = name
         self.members[list_id] = {}
+        self.merge_fields[list_id] = {}
+        for tag, (label, kind) in (merge_fields or DEFAULT_MERGE_FIELDS).items():
+            self._add_merge_field(list_id, {"tag": tag, "name": label, "type": kind})
         return list_id
+
+    def _add_merge_field(self, list_id, body):
+        field = {
+            "merge_id": len(self.merge_fields[list_id]) + 1,
+            "tag": body["tag"],
+            "name": body["name"],
+            "type": body["type"],
+            "options": body.get("options") or {},
+        }
+        self.merge_fields[list_id][body["tag"]] = field
+        return field
 
     def status(self, list_id, email):
         member = self.members[list_id].get(email)
         if member is None:
             return None
         return "archived" if member["archived"] else member["status"]
+
+    def unsubscribe(self, list_id, email):
+        """What Mailchimp does when a member unsubscribes: the status, and
+        the form posted to each webhook of the list that asked for it.
+        Returns the statuses the webhooks answered."""
+        self.members[list_id][email]["status"] = "unsubscribed"
+        statuses = []
+        for webhook in list(self.webhooks.values()):
+            if webhook["list_id"] != list_id or not webhook["events"].get(
+                "unsubscribe"
+            ):
+                continue
+            form = urllib.parse.urlencode(
+                {
+                    "type": "unsubscribe",
+                    "fired_at": "2026-12-02 23:00:00",
+                    "data[action]": "unsub",
+                    "data[email]": email,
+                    "data[list_id]": list_id,
+                }
+            ).encode()
+            with urllib.request.urlopen(  # noqa: S310
+                webhook["url"], data=form, timeout=30
+            ) as answer:
+                statuses.append(answer.status)
+        return statuses
 
     # The contract.
     def authenticate(self, headers):
@@ -124,6 +208,8 @@ class FakeMailchimp(FakeProvider):
             ("POST", r"/lists/(\w+)", self.post_batch),
             ("PUT", member, self.put_member),
             ("DELETE", member, self.delete_member),
+            ("GET", r"/lists/(\w+)/merge-fields", self.get_merge_fields),
+            ("POST", r"/lists/(\w+)/merge-fields", self.post_merge_field),
             ("POST", r"/lists/(\w+)/webhooks", self.post_webhook),
             ("DELETE", r"/lists/(\w+)/webhooks/(\w+)", self.delete_webhook),
         ]
@@ -185,50 +271,55 @@ class FakeMailchimp(FakeProvider):
             if item.get("status") not in STATUSES:
                 self.violation(f"batch member status {item.get('status')!r}")
                 return Reply(400, self.error(400, "Invalid status"))
-            address = str(item.get("email_address", ""))
-            email = address.lower()
-            known = self.members[list_id].get(email)
-            if email in self.reject or not EMAIL.match(email):
-                answer["errors"].append(
-                    self._member_error(
-                        address, "ERROR_GENERIC", f"{address} looks fake or invalid"
-                    )
-                )
-            elif known and not known["archived"] and not update:
-                answer["errors"].append(
-                    self._member_error(
-                        address,
-                        "ERROR_CONTACT_EXISTS",
-                        f"{address} is already a list member.",
-                    )
-                )
-            elif (
-                known
-                and known["status"] in ("unsubscribed", "cleaned")
-                and item["status"] in ("subscribed", "pending")
-            ):
-                answer["errors"].append(
-                    self._member_error(address, "ERROR_GENERIC", COMPLIANCE)
-                )
-            else:
-                self.members[list_id][email] = {
-                    "status": item["status"],
-                    "merge_fields": {
-                        **(known or {}).get("merge_fields", {}),
-                        **item.get("merge_fields", {}),
-                    },
-                    "archived": False,
-                }
-                kind = "updated_members" if known else "new_members"
-                answer[kind].append(
-                    {"email_address": address, "status": item["status"]}
-                )
+            refused = self._check_merge_values(list_id, item.get("merge_fields"))
+            if refused:
+                return refused
+            self._batch_member(list_id, item, update, answer)
         answer.update(
             total_created=len(answer["new_members"]),
             total_updated=len(answer["updated_members"]),
             error_count=len(answer["errors"]),
         )
         return Reply(200, answer)
+
+    def _batch_member(self, list_id, item, update, answer):
+        """One member of a batch: added, updated or refused in answer."""
+        address = str(item.get("email_address", ""))
+        email = address.lower()
+        known = self.members[list_id].get(email)
+        if email in self.reject or not EMAIL.match(email):
+            answer["errors"].append(
+                self._member_error(
+                    address, "ERROR_GENERIC", f"{address} looks fake or invalid"
+                )
+            )
+        elif known and not known["archived"] and not update:
+            answer["errors"].append(
+                self._member_error(
+                    address,
+                    "ERROR_CONTACT_EXISTS",
+                    f"{address} is already a list member.",
+                )
+            )
+        elif (
+            known
+            and known["status"] in ("unsubscribed", "cleaned")
+            and item["status"] in ("subscribed", "pending")
+        ):
+            answer["errors"].append(
+                self._member_error(address, "ERROR_GENERIC", COMPLIANCE)
+            )
+        else:
+            self.members[list_id][email] = {
+                "status": item["status"],
+                "merge_fields": {
+                    **(known or {}).get("merge_fields", {}),
+                    **item.get("merge_fields", {}),
+                },
+                "archived": False,
+            }
+            kind = "updated_members" if known else "new_members"
+            answer[kind].append({"email_address": address, "status": item["status"]})
 
     def _member_error(self, address, code, message):
         return {
@@ -247,6 +338,9 @@ class FakeMailchimp(FakeProvider):
         if refused:
             return refused
         body = request["body"]
+        refused = self._check_merge_values(list_id, body.get("merge_fields"))
+        if refused:
+            return refused
         email = str(body["email_address"]).lower()
         if hashlib.md5(email.encode()).hexdigest() != member_hash:  # noqa: S324
             self.violation(f"PUT member {member_hash}: not the hash of {email}")
@@ -298,6 +392,82 @@ class FakeMailchimp(FakeProvider):
                 member["archived"] = True
                 return Reply(204)
         return Reply(404, self.error(404, "The requested resource could not be found."))
+
+    def _check_merge_values(self, list_id, values):
+        """A violation (and Mailchimp's 400) for a tag the audience lacks
+        or a value its type refuses; None when the values are fine."""
+        fields = self.merge_fields[list_id]
+        for tag, value in (values or {}).items():
+            field = fields.get(tag)
+            if field is None:
+                problem = f"merge field {tag} is not in the audience"
+            elif field["type"] == "number" and not isinstance(value, int | float):
+                problem = f"{tag}: {value!r} is not a number"
+            elif field["type"] == "date" and not ISO_DATE.match(str(value)):
+                problem = f"{tag}: {value!r} is not a YYYY-MM-DD date"
+            elif (
+                field["type"] == "phone"
+                and field["options"].get("phone_format") == "International"
+                and not INTERNATIONAL_PHONE.match(str(value))
+            ):
+                problem = f"{tag}: {value!r} is not an international number"
+            else:
+                continue
+            self.violation(f"member merge fields: {problem}")
+            return Reply(400, self.error(400, "Your merge fields were invalid."))
+        return None
+
+    def get_merge_fields(self, request, match):
+        list_id = match.group(1)
+        refused = self._missing_list(list_id)
+        if refused:
+            return refused
+        count = int(request["query"].get("count", 10))
+        offset = int(request["query"].get("offset", 0))
+        if count > MAX_PAGE:
+            self.violation(f"GET merge-fields with count {count} > {MAX_PAGE}")
+        fields = list(self.merge_fields[list_id].values())
+        return Reply(
+            200,
+            {
+                "merge_fields": fields[offset : offset + count],
+                "list_id": list_id,
+                "total_items": len(fields),
+            },
+        )
+
+    def post_merge_field(self, request, match):
+        list_id = match.group(1)
+        refused = self.check_shape(
+            request, MERGE_FIELD_KEYS, required={"name", "type"}
+        ) or self._missing_list(list_id)
+        if refused:
+            return refused
+        body = request["body"]
+        if body["type"] not in MERGE_FIELD_TYPES:
+            self.violation(f"merge field type {body['type']!r}")
+            return Reply(400, self.error(400, "Invalid merge field type"))
+        tag = body.get("tag")
+        if tag is None:  # Mailchimp names it MMERGE<n>
+            tag = f"MMERGE{len(self.merge_fields[list_id]) + 1}"
+        if not isinstance(tag, str) or not MERGE_TAG.match(tag):
+            self.violation(f"merge field tag {tag!r}")
+            return Reply(400, self.error(400, "Invalid merge field tag"))
+        if tag in self.merge_fields[list_id]:
+            return Reply(
+                400, self.error(400, f"A Merge Field with the tag {tag} already exists")
+            )
+        if len(self.merge_fields[list_id]) >= MAX_MERGE_FIELDS:
+            return Reply(
+                400,
+                self.error(
+                    400,
+                    f"This audience has reached its maximum of {MAX_MERGE_FIELDS} "
+                    "merge fields.",
+                ),
+            )
+        field = self._add_merge_field(list_id, {**body, "tag": tag})
+        return Reply(200, {**field, "list_id": list_id})
 
     def post_webhook(self, request, match):
         list_id = match.group(1)
