@@ -275,6 +275,39 @@ def test_brevo_import_that_never_ends_is_given_up_at_its_deadline(fake_brevo):
     assert time.monotonic() - started < 2
 
 
+def test_brevo_a_long_import_costs_a_few_polls(fake_brevo):
+    # Polls share Brevo's 100 requests an hour outside /contacts: an import
+    # of a few seconds must not use a tenth of them.
+    fake_brevo.import_delay = 1.6
+    list_id = fake_brevo.add_list("Buyers")
+    started = time.monotonic()
+    brevo_client(fake_brevo).upsert_contacts(list_id, contacts(10))
+    assert fake_brevo.members(list_id)
+    polls = fake_brevo.calls("GET", r"/v3/processes/\d+")
+    # Waits of 0.05, 0.1, 0.2, 0.4, 0.8, 1.6 s: done at the 6th poll at most.
+    assert 2 <= len(polls) <= 6
+    assert time.monotonic() - started < 1.6 * 2 + 0.5
+
+
+def test_brevo_published_rate_limits_are_waited_out_not_broken():
+    with FakeBrevo(
+        import_delay=0.1, rate_limits=FakeBrevo.published_rate_limits
+    ) as fake:
+        list_id = fake.add_list("Buyers")
+        client = brevo_client(fake)
+        client.upsert_contacts(list_id, contacts(10))
+        started = time.monotonic()
+        # 2 000 removals: 14 requests under /contacts, over its 10 a second.
+        client.upsert_contacts(list_id, contacts(2000, state=REMOVED))
+        elapsed = time.monotonic() - started
+    refused = sum(quota.refused for quota in fake.quotas)
+    assert refused >= 1
+    assert 0.5 < elapsed < 5
+    assert len(fake.calls("POST", r"/v3/contacts/lists/\d+/contacts/remove")) == (
+        14 + refused
+    )
+
+
 # Mailchimp's members.
 
 
