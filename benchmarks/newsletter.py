@@ -21,6 +21,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -177,6 +178,26 @@ def a_day_of_changes(db, setup, day):
     ]
 
 
+def settle(db, timeout=900):
+    """Wait until no transaction older than our last write is running in
+    the cluster. A sync's cursor starts at the oldest transaction running
+    when its listing began (pg_snapshot_xmin, cluster-wide: other
+    databases' transactions count): the next sync returns every row written
+    since, so a transaction of another database left open during the first
+    sync would make the day's sync send the rows generated before it again."""
+    written = db.value("SELECT pg_current_xact_id()::text::bigint")
+    waited = 0
+    while db.value("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint") <= (
+        written
+    ):
+        if waited >= timeout:
+            sys.exit(f"a transaction older than {written} still runs in the cluster")
+        time.sleep(1)
+        waited += 1
+    if waited:
+        print(f"  waited {waited} s for older transactions to end", flush=True)
+
+
 # ----------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------
@@ -308,6 +329,7 @@ def main():
                     changes.write_text(json.dumps(a_day_of_changes(db, setup, day)))
                     variables = {**variables, "BENCH_DAY": str(changes)}
                 print(f"{label} ...", flush=True)
+                settle(db)
                 result = odoo_shell(
                     cli,
                     "sync",
@@ -316,6 +338,7 @@ def main():
                     **variables,
                 )
                 results.append((label, provider, result))
+                print(f"  {json.dumps(result)}", flush=True)  # kept if a run fails
         print("timing the confirmations ...", flush=True)
         confirm = odoo_shell(cli, "confirm")
         db.connection.close()
