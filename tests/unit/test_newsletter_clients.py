@@ -641,6 +641,15 @@ def test_the_fakes_fail_the_test_on_requests_outside_the_contract():
             fake.throttle(1, reset=5)
             for _ in range(2):
                 requests.get(f"{fake.url}/account", headers={"api-key": fake.key})
+    # Over a published quota (100 an hour outside /contacts), then once more.
+    with pytest.raises(AssertionError, match="announced rate-limit reset"):
+        with FakeBrevo(rate_limits=FakeBrevo.published_rate_limits) as fake:
+            answers = [
+                requests.get(f"{fake.url}/account", headers={"api-key": fake.key})
+                for _ in range(102)
+            ]
+            assert [a.status_code for a in answers[99:]] == [200, 429, 429]
+            assert 3500 < float(answers[100].headers["x-sib-ratelimit-reset"]) <= 3600
     with pytest.raises(AssertionError) as failed:
         with FakeBrevo() as fake:
             requests.get(f"{fake.url}/account", headers={"Authorization": fake.key})
