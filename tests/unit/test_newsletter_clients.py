@@ -13,8 +13,10 @@ import pytest
 import requests
 from fakes.brevo import FakeBrevo
 from fakes.mailchimp import FakeMailchimp
+from hypothesis import given
+from hypothesis import strategies as st
 
-from coop_developer_settings.newsletter import brevo, mailchimp
+from coop_developer_settings.newsletter import brevo, mailchimp, provider
 from coop_developer_settings.newsletter.provider import (
     OPTED_OUT,
     REMOVED,
@@ -73,6 +75,31 @@ def test_addresses_are_normalised_or_refused_with_a_reason():
         with pytest.raises(InvalidEmail) as none:
             normalise_email(text)
         assert none.value.reason == "none"
+
+
+@given(address=st.from_regex(provider.PLAIN_EMAIL, fullmatch=True))
+def test_a_plain_address_is_normalised_as_the_parser_would(address):
+    def outcome(function):
+        try:
+            return function(address)
+        except InvalidEmail as exc:  # too long
+            return exc.reason
+
+    assert outcome(normalise_email) == outcome(provider._parsed_email)
+
+
+def test_a_plain_address_is_checked_without_the_address_parser(monkeypatch):
+    # The parser is most of a sync's time per buyer (issue #22, benchmark).
+    def parser(*args):
+        raise AssertionError("the address parser was called")
+
+    monkeypatch.setattr(provider.email.utils, "getaddresses", parser)
+    assert normalise_email("zoe.durand+shop@mail.example.org") == (
+        "zoe.durand+shop@mail.example.org"
+    )
+    Contact("zoe@example.org", previous_email="zoe@example.net")
+    monkeypatch.undo()
+    assert normalise_email("Zoe@Example.org") == "zoe@example.org"
 
 
 def test_a_contact_holds_a_normalised_address_and_an_e164_phone():
