@@ -65,7 +65,7 @@ class FakeBrevo(FakeProvider):
     published_rate_limits = (
         (r"/contacts(/.*)?", 10, 1.0),
         (r"/contacts(/.*)?", 36000, 3600.0),
-        (r"(?!contacts(/|$)).*", 100, 3600.0),
+        (r"/(?!contacts(/|$)).*", 100, 3600.0),
     )
 
     def __init__(self, key="xkeysib-fake0123456789", *, import_delay=0.3, **options):
