@@ -307,13 +307,11 @@ def test_brevo_a_long_import_costs_a_few_polls(fake_brevo):
     # of a few seconds must not use a tenth of them.
     fake_brevo.import_delay = 1.6
     list_id = fake_brevo.add_list("Buyers")
-    started = time.monotonic()
     brevo_client(fake_brevo).upsert_contacts(list_id, contacts(10))
     assert fake_brevo.members(list_id)
     polls = fake_brevo.calls("GET", r"/v3/processes/\d+")
     # Waits of 0.05, 0.1, 0.2, 0.4, 0.8, 1.6 s: done at the 6th poll at most.
     assert 2 <= len(polls) <= 6
-    assert time.monotonic() - started < 1.6 * 2 + 0.5
 
 
 def test_brevo_published_rate_limits_are_waited_out_not_broken():
