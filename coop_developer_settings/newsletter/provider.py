@@ -39,6 +39,10 @@ STATES = (SUBSCRIBED, OPTED_OUT, REMOVED)
 MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit
 # One address, no spaces or angle brackets, a dot in the domain.
 EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+# An address in lower case that the address parser gives back as it is: no
+# quotes, comments, routes, groups or spaces (a subset of EMAIL).
+# Matched whole (fullmatch: a "$" would let a final newline through).
+PLAIN_EMAIL = re.compile(r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 # Both providers' keys are letters, digits, hyphens (and underscores): anything
 # else is refused before it reaches a header, whose error would quote it.
@@ -110,6 +114,14 @@ class InvalidEmail(ValueError):
 def normalise_email(text):
     """The one address a field holds, lower case: ``Zoë <Zoe@Example.org>``
     is ``zoe@example.org``. Raises InvalidEmail (none, several)."""
+    # Most addresses are already in their normalised form: checked without
+    # the address parser, which takes most of a sync's time per buyer.
+    if text and len(text) <= MAX_EMAIL_LENGTH and PLAIN_EMAIL.fullmatch(text):
+        return text
+    return _parsed_email(text)
+
+
+def _parsed_email(text):
     addresses = [
         address.strip().lower()
         for _name, address in email.utils.getaddresses([text or ""])

@@ -13,8 +13,10 @@ import pytest
 import requests
 from fakes.brevo import FakeBrevo
 from fakes.mailchimp import FakeMailchimp
+from hypothesis import given
+from hypothesis import strategies as st
 
-from coop_developer_settings.newsletter import brevo, mailchimp
+from coop_developer_settings.newsletter import brevo, mailchimp, provider
 from coop_developer_settings.newsletter.provider import (
     OPTED_OUT,
     REMOVED,
@@ -82,6 +84,31 @@ def test_addresses_are_normalised_or_refused_with_a_reason():
         with pytest.raises(InvalidEmail) as none:
             normalise_email(text)
         assert none.value.reason == "none"
+
+
+@given(address=st.from_regex(provider.PLAIN_EMAIL, fullmatch=True))
+def test_a_plain_address_is_normalised_as_the_parser_would(address):
+    def outcome(function):
+        try:
+            return function(address)
+        except InvalidEmail as exc:  # too long
+            return exc.reason
+
+    assert outcome(normalise_email) == outcome(provider._parsed_email)
+
+
+def test_a_plain_address_is_checked_without_the_address_parser(monkeypatch):
+    # The parser is most of a sync's time per buyer (issue #22, benchmark).
+    def parser(*args):
+        raise AssertionError("the address parser was called")
+
+    monkeypatch.setattr(provider.email.utils, "getaddresses", parser)
+    assert normalise_email("zoe.durand+shop@mail.example.org") == (
+        "zoe.durand+shop@mail.example.org"
+    )
+    Contact("zoe@example.org", previous_email="zoe@example.net")
+    monkeypatch.undo()
+    assert normalise_email("Zoe@Example.org") == "zoe@example.org"
 
 
 def test_a_contact_holds_a_normalised_address_and_an_e164_phone():
@@ -306,6 +333,40 @@ def test_brevo_import_that_never_ends_is_given_up_at_its_deadline(fake_brevo):
         )
     assert "did not finish within 0.5 s" in late.value.message
     assert time.monotonic() - started < 2
+
+
+def test_brevo_a_long_import_costs_a_few_polls(fake_brevo):
+    # Polls share Brevo's 100 requests an hour outside /contacts: an import
+    # of a few seconds must not use a tenth of them.
+    fake_brevo.import_delay = 1.6
+    list_id = fake_brevo.add_list("Buyers")
+    brevo_client(fake_brevo).upsert_contacts(list_id, contacts(10))
+    assert fake_brevo.members(list_id)
+    polls = fake_brevo.calls("GET", r"/v3/processes/\d+")
+    # Waits of 0.05, 0.1, 0.2, 0.4, 0.8, 1.6 s: done at the 6th poll at most.
+    assert 2 <= len(polls) <= 6
+
+
+def test_brevo_published_rate_limits_are_waited_out_not_broken():
+    with FakeBrevo(
+        import_delay=0.1, rate_limits=FakeBrevo.published_rate_limits
+    ) as fake:
+        list_id = fake.add_list("Buyers")
+        client = brevo_client(fake)
+        client.upsert_contacts(list_id, contacts(10))
+        started = time.monotonic()
+        # 2 000 removals: 14 requests under /contacts, over its 10 a second.
+        client.upsert_contacts(list_id, contacts(2000, state=REMOVED))
+        elapsed = time.monotonic() - started
+    refused = sum(quota.refused for quota in fake.quotas)
+    assert refused >= 1
+    # Only the polls count in the 100 an hour of the endpoints outside /contacts.
+    outside_contacts = fake.quotas[-1]
+    assert len(outside_contacts.sent) == len(fake.calls("GET", r"/v3/processes/\d+"))
+    assert 0.5 < elapsed < 5
+    assert len(fake.calls("POST", r"/v3/contacts/lists/\d+/contacts/remove")) == (
+        14 + refused
+    )
 
 
 # Mailchimp's members.
@@ -702,6 +763,15 @@ def test_the_fakes_fail_the_test_on_requests_outside_the_contract():
             fake.throttle(1, reset=5)
             for _ in range(2):
                 requests.get(f"{fake.url}/account", headers={"api-key": fake.key})
+    # Over a published quota (100 an hour outside /contacts), then once more.
+    with pytest.raises(AssertionError, match="announced rate-limit reset"):
+        with FakeBrevo(rate_limits=FakeBrevo.published_rate_limits) as fake:
+            answers = [
+                requests.get(f"{fake.url}/account", headers={"api-key": fake.key})
+                for _ in range(102)
+            ]
+            assert [a.status_code for a in answers[99:]] == [200, 429, 429]
+            assert 3500 < float(answers[100].headers["x-sib-ratelimit-reset"]) <= 3600
     with pytest.raises(AssertionError) as failed:
         with FakeBrevo() as fake:
             requests.get(f"{fake.url}/account", headers={"Authorization": fake.key})

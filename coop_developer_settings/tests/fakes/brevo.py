@@ -68,6 +68,14 @@ MAX_LIST_PAGE = 50
 
 class FakeBrevo(FakeProvider):
     prefix = "/v3"
+    # Brevo's general rate limits (developers.brevo.com/docs/api-limits):
+    # 10 requests a second (and 36 000 an hour) under /v3/contacts, 100 an
+    # hour for every other endpoint (processes, account, webhooks).
+    published_rate_limits = (
+        (r"/contacts(/.*)?", 10, 1.0),
+        (r"/contacts(/.*)?", 36000, 3600.0),
+        (r"/(?!contacts(/|$)).*", 100, 3600.0),
+    )
 
     def __init__(self, key="xkeysib-fake0123456789", *, import_delay=0.3, **options):
         self.import_delay = import_delay  # seconds before an import is done

@@ -14,6 +14,14 @@ Hostile modes answer every request badly while set (``fake.hostile``):
 ``drip`` (a body one byte every 0.2 s), ``gzip`` (an encoding not asked for).
 ``throttle(count, reset)`` answers the next requests 429; after
 ``down_after`` more requests, every one is answered 503.
+
+``latency``: seconds before each answer (an internet-like provider).
+``rate_limits``: the provider's request quotas, kept like the provider
+keeps them (the fake's ``published_rate_limits``, for the benchmarks):
+(path pattern after the prefix, requests, window in seconds), every
+quota whose pattern matches a request counting it; a request over one is
+answered 429 announcing when the quota has room again, and one sent before
+that is a contract violation.
 """
 
 import gzip
@@ -22,6 +30,7 @@ import re
 import sys
 import threading
 import time
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -87,14 +96,31 @@ class Reply:
         self.headers = headers or {}
 
 
+class Quota:
+    """Requests allowed per window on the paths of a pattern."""
+
+    def __init__(self, pattern, count, window):
+        self.pattern = pattern
+        self.count = count
+        self.window = window
+        self.sent = deque()  # monotonic times of the requests counted
+        self.limited_until = 0.0
+        self.refused = 0  # requests answered 429
+
+
 class FakeProvider(LocalHTTPServer):
     prefix = ""  # the API's path prefix (/v3, /3.0)
     error_type = "application/json"  # the Content-Type of its error bodies
     max_in_flight = None  # concurrent requests the provider accepts
+    published_rate_limits = ()  # (path pattern, requests, window seconds)
 
-    def __init__(self, key, *, latency=0.0):
+    def __init__(self, key, *, latency=0.0, rate_limits=()):
         self.key = key
         self.latency = latency  # seconds before each answer
+        self.quotas = [
+            Quota(re.compile(f"^{pattern}$"), count, window)
+            for pattern, count, window in rate_limits
+        ]
         self.requests = []  # {"method", "path", "query", "body"}
         self.violations = []
         self.hostile = None
@@ -220,7 +246,9 @@ class FakeProvider(LocalHTTPServer):
                 f"{where}: more than {self.max_in_flight} connections at once"
             )
             return Reply(429, self.error(429, "Too many concurrent connections"))
-        refused = self._limited(where)
+        refused = self._limited(where) or self._over_quota(
+            where, parts.path[len(self.prefix) :]
+        )
         if refused:
             return refused
         if self.hostile:
@@ -258,6 +286,35 @@ class FakeProvider(LocalHTTPServer):
                     429, self.error(429, "Too many requests"), self.limit_headers(reset)
                 )
         return None
+
+    def _over_quota(self, where, path):
+        """The 429 of a request over a rate-limit quota of its path, or None."""
+        now = time.monotonic()
+        with self.lock:
+            quotas = [quota for quota in self.quotas if quota.pattern.match(path)]
+            early = [quota for quota in quotas if now < quota.limited_until]
+            if early:
+                self.violation(f"{where}: sent before the announced rate-limit reset")
+                reset = max(quota.limited_until for quota in early) - now
+                return Reply(
+                    429, self.error(429, "Too many requests"), self.limit_headers(reset)
+                )
+            for quota in quotas:
+                while quota.sent and quota.sent[0] <= now - quota.window:
+                    quota.sent.popleft()
+            full = [quota for quota in quotas if len(quota.sent) >= quota.count]
+            if not full:
+                for quota in quotas:
+                    quota.sent.append(now)
+                return None
+            reset = max(quota.sent[0] + quota.window - now for quota in full)
+            for quota in full:
+                # A client's clock may run a little ahead of ours.
+                quota.limited_until = now + reset * 0.9
+                quota.refused += 1
+            return Reply(
+                429, self.error(429, "Too many requests"), self.limit_headers(reset)
+            )
 
     def check_shape(self, request, allowed, required=()):
         """A violation (and an error reply) when the JSON body is not an
