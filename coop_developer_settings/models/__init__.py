@@ -1,6 +1,7 @@
 from . import coop_api_key_usage
 from . import coop_buyer_source
 from . import coop_newsletter_connection
+from . import coop_newsletter_connection_tab
 from . import coop_secret_vault
 from . import coop_sale_cycle
 from . import coop_webhook_attempt

@@ -19,6 +19,7 @@ from . import test_sale_cycle_orders
 from . import test_sale_cycle_transitions
 from . import test_newsletter_connections
 from . import test_newsletter_optout
+from . import test_newsletter_tab
 from . import test_secret_crypto
 from . import test_secrets_at_rest
 from . import test_translations

@@ -113,17 +113,23 @@ class DeliveryJobsMixin:
         return perform_jobs(self.env, rounds)
 
     @contextmanager
-    def jobs_running(self, interval=0.2):
+    def jobs_running(self, interval=0.2, start_after=0, method="_deliver_job"):
         """Browser tests: the job runner in a thread, performing the jobs
-        the browser's requests queue while the tour goes on."""
+        (of that method) the browser's requests queue while the tour goes
+        on. start_after: seconds it lets the test log in first (the login
+        reads the shared test cursor outside its lock)."""
         stop = threading.Event()
         errors = []
 
         def runner():
+            if stop.wait(start_after):
+                return
             while not stop.wait(interval):
                 try:
                     with self.registry.cursor() as cr:
-                        perform_jobs(api.Environment(cr, SUPERUSER_ID, {}))
+                        perform_jobs(
+                            api.Environment(cr, SUPERUSER_ID, {}), method=method
+                        )
                 except Exception:  # reported by the test, not lost in the thread
                     errors.append(traceback.format_exc())
                     return
