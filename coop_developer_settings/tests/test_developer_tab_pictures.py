@@ -19,6 +19,11 @@ from PIL import Image
 from odoo.modules.module import get_module_path
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
+from odoo.tools import config
+
+from ..models.coop_secret_vault import KEY_FILE_OPTION
+from .fakes.brevo import FakeBrevo
+from .fakes.mailchimp import FakeMailchimp
 
 GROUP_XMLID = "coop_developer_settings.group_developer_settings"
 PICTURES = Path(get_module_path("coop_developer_settings")) / "static" / "description"
@@ -26,16 +31,21 @@ TOUR_PREFIX = "coop-tour: "
 # Fixed dates: the same pictures at every run.
 DAY = datetime(2026, 11, 27, 9, 0)
 WRITE_PICTURES = bool(os.environ.get("COOP_WRITE_PICTURES"))
+KEY_FILE = "/var/lib/odoo/.local/share/Odoo/coop_developer_settings/secret.keys"
 # The modules whose words the tab and the Preferences dialog show.
 FRENCH_MODULES = ["base", "web", "mail", "coop_developer_settings"]
 
 
-@tagged("post_install", "-at_install")
-class TestDeveloperTabPictures(HttpCase):
+class PicturesCase(HttpCase):
+    """A French and an English user with the access, and the pictures
+    tours' runner."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.env["res.lang"]._activate_lang("fr_FR")
+        # The English pictures and checks: a database may have French only.
+        cls.env["res.lang"]._activate_lang("en_US")
         cls.env["ir.module.module"]._load_module_terms(
             FRENCH_MODULES, ["fr_FR"], overwrite=True
         )
@@ -47,6 +57,14 @@ class TestDeveloperTabPictures(HttpCase):
             tz="Europe/Paris",
             groups=f"base.group_user,{GROUP_XMLID}",
         )
+        cls.english = new_test_user(
+            cls.env,
+            login="alex",
+            name="Alex Martin",
+            lang="en_US",
+            tz="Europe/Paris",
+            groups=f"base.group_user,{GROUP_XMLID}",
+        )
         # Odoo draws a missing avatar in a colour of the creation time: one
         # of its own, for the same pictures at every run.
         avatar = io.BytesIO()
@@ -54,16 +72,23 @@ class TestDeveloperTabPictures(HttpCase):
         cls.user.image_1920 = base64.b64encode(avatar.getvalue())
         cls.Endpoint = cls.env["coop.webhook.endpoint"]
 
-    def take_pictures(self, state, user=None):
-        """Run the pictures tour as user (the French one by default); save
-        what it asked for as developer_tab_<state>_<size>.png, or, without
-        a state, only check that nothing overflows."""
+    def take_pictures(
+        self,
+        state,
+        user=None,
+        tour="coop_developer_settings_pictures",
+        prefix="developer_tab",
+        parts=("",),
+    ):
+        """Run a pictures tour as user (the French one by default); save
+        what it asked for as <prefix>_<state>[_<part>]_<size>.png, or,
+        without a state, only check that nothing overflows."""
         user = user or self.user
         taken, errors = [], []
         handle_console = ChromeBrowser._handle_console
 
         def tour_command(browser, command):
-            verb, size, *clip = command.split()
+            verb, size, *rest = command.split()
             width, height = (int(side) for side in size.split("x"))
             if verb == "viewport":
                 browser._websocket_send(
@@ -76,12 +101,16 @@ class TestDeveloperTabPictures(HttpCase):
                     },
                 )
                 return
+            clip, *part = rest
+            # What the tour waits for: the size, and the part if any.
+            token = " ".join([size, *part])
 
             def save(future):
                 try:
                     if not state:
                         return
-                    path = PICTURES / f"developer_tab_{state}_{size}.png"
+                    name = "_".join(filter(None, [prefix, state, *part, size]))
+                    path = PICTURES / f"{name}.png"
                     picture = small_png(future.result()["data"])
                     # Rewritten only when the picture changed.
                     if WRITE_PICTURES and (
@@ -94,11 +123,13 @@ class TestDeveloperTabPictures(HttpCase):
                 finally:
                     browser._websocket_send(
                         "Runtime.evaluate",
-                        params={"expression": f"window.coopScreenshotTaken = {size!r}"},
+                        params={
+                            "expression": f"window.coopScreenshotTaken = {token!r}"
+                        },
                     )
 
             # Not waited for here: this runs in the browser's receiving thread.
-            x, y, clip_width, clip_height = (int(side) for side in clip[0].split(","))
+            x, y, clip_width, clip_height = (int(side) for side in clip.split(","))
             browser._websocket_send(
                 "Page.captureScreenshot",
                 params={
@@ -125,19 +156,21 @@ class TestDeveloperTabPictures(HttpCase):
             return handle_console(browser, type, args, stackTrace, **kw)
 
         with patch.object(ChromeBrowser, "_handle_console", console):
-            self.start_tour(
-                "/odoo", "coop_developer_settings_pictures", login=user.login
-            )
+            self.start_tour("/odoo", tour, login=user.login)
         self.assertFalse(errors)
         self.assertEqual(
             taken,
             [
-                f"developer_tab_{state}_{size}.png"
+                "_".join(filter(None, [prefix, state, part, size])) + ".png"
                 for size in ("1366x768", "1920x1080")
+                for part in parts
                 if state
             ],
         )
 
+
+@tagged("post_install", "-at_install")
+class TestDeveloperTabPictures(PicturesCase):
     def add_endpoint(self, code, url, statuses, user=None):
         """An endpoint of the user with one test delivery per status, a day
         apart, ending at DAY."""
@@ -224,16 +257,127 @@ class TestDeveloperTabPictures(HttpCase):
     def test_english_fits_too(self):
         """English words are not the French ones: the same check, no
         pictures."""
-        alex = new_test_user(
-            self.env,
-            login="alex",
-            name="Alex Martin",
-            lang="en_US",
-            groups=f"base.group_user,{GROUP_XMLID}",
+        self.add_api_key(
+            "Brevo newsletter, sale cycle announcements", user=self.english
         )
-        self.add_api_key("Brevo newsletter, sale cycle announcements", user=alex)
-        self.add_failing_disabled_endpoint(alex)
-        self.take_pictures(None, user=alex)
+        self.add_failing_disabled_endpoint(self.english)
+        self.take_pictures(None, user=self.english)
+
+
+@tagged("post_install", "-at_install")
+class TestNewsletterPictures(PicturesCase):
+    """The Newsletter tools section in the three states a user meets, in
+    French and English, connected to the fakes on 127.0.0.1."""
+
+    def setUp(self):
+        super().setUp()
+        self.brevo = self.enterContext(FakeBrevo(import_delay=0))
+        self.mailchimp = self.enterContext(FakeMailchimp())
+        self.brevo.account_name = "La Ruche des Halles"
+        self.mailchimp.account_name = "La Ruche des Halles"
+        self.brevo.add_list("Acheteurs de la Ruche")
+        self.mailchimp.add_list("Acheteurs de la Ruche")
+        self.startPatcher(
+            patch.dict(
+                config.options,
+                {
+                    "coop_newsletter_brevo_url": self.brevo.url,
+                    "coop_newsletter_mailchimp_url": self.mailchimp.url,
+                },
+            )
+        )
+
+    def connect(self, user, provider, **state):
+        """A connection of the user with the fake's list, then the state
+        the picture shows (written as the sync would)."""
+        fake = self.brevo if provider == "brevo" else self.mailchimp
+        Connection = self.env["coop.newsletter.connection"].with_user(user)
+        connection = Connection.browse(
+            Connection.coop_connect(provider, fake.key, user.company_id.id)["id"]
+        )
+        connection.action_set_list(connection.coop_lists()[0]["id"])
+        connection.sudo().write(state)
+        return connection
+
+    def synced(self, **counts):
+        return {
+            "last_sync_at": DAY,
+            "last_sync_subscribed": 1284,
+            "last_sync_opted_out": 37,
+            "last_sync_removed": 12,
+            **counts,
+        }
+
+    def pictures_in_both_languages(self, state, make):
+        for user in (self.user, self.english):
+            lang = user.lang.split("_")[0]
+            with self.subTest(lang=lang):
+                make(user)
+                self.take_pictures(
+                    f"{state}_{lang}",
+                    user=user,
+                    tour="coop_developer_settings_newsletter_pictures",
+                    prefix="newsletter",
+                )
+
+    def test_connected(self):
+        # Opt-outs come back from Brevo (as when the server is public https).
+        self.pictures_in_both_languages(
+            "connected",
+            lambda user: self.connect(
+                user, "brevo", optout_webhook_id="7", **self.synced()
+            ),
+        )
+
+    def test_syncing(self):
+        self.pictures_in_both_languages(
+            "syncing",
+            lambda user: self.connect(
+                user,
+                "mailchimp",
+                state="syncing",
+                **self.synced(last_sync_rejected=2, last_sync_skipped_several=3),
+            ),
+        )
+
+    def test_failing(self):
+        def make(user):
+            self.connect(user, "brevo", optout_webhook_id="7", **self.synced())
+            self.connect(
+                user,
+                "mailchimp",
+                state="failing",
+                failing_since=DAY + timedelta(hours=2),
+                last_error="Mailchimp: Your API key may be invalid, or you've "
+                "attempted to access the wrong datacenter.",
+                **self.synced(),
+            )
+
+        self.pictures_in_both_languages("failing", make)
+
+
+@tagged("post_install", "-at_install")
+class TestSettingsPictures(PicturesCase):
+    """The settings page's blocks of the addon (the JSON-2 switch, where the
+    encryption key lives, the newsletter sync interval), in French and
+    English, for an administrator."""
+
+    def test_settings_blocks(self):
+        admin = self.env.ref("base.user_admin")
+        # Where the key is: a file named by the configuration, with a long
+        # path (a field too narrow for it spills over), the same on every
+        # server. Nothing is encrypted while the pictures are taken.
+        self.startPatcher(patch.dict(config.options, {KEY_FILE_OPTION: KEY_FILE}))
+        for lang in ("fr_FR", "en_US"):
+            with self.subTest(lang=lang):
+                admin.lang = lang
+                self.take_pictures(
+                    lang.split("_")[0],
+                    user=admin,
+                    tour="coop_developer_settings_settings_pictures",
+                    prefix="settings",
+                    parts=("api_keys", "secrets_newsletter"),
+                )
 
 
 def small_png(data):

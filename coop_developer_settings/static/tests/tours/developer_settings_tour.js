@@ -200,8 +200,9 @@ const SIZES = [
     [1920, 1080],
 ];
 
-// Texts of root that overflow their box: outside root, or cut by an
-// element that clips (overflow other than visible, ellipsis).
+// Texts of root that overflow their box: outside root, out of their
+// field, or cut by an element that clips (overflow other than visible,
+// ellipsis).
 export function overflowingTexts(root) {
     const found = new Set();
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
@@ -224,7 +225,10 @@ export function overflowingTexts(root) {
             const cut =
                 (clipsX && (outX || box.scrollWidth > box.clientWidth + 1)) ||
                 (clipsY && (outY || box.scrollHeight > box.clientHeight + 1));
-            if (box === root ? outX || cut : cut) {
+            // A field's box has its own width (a settings field is narrow):
+            // text running out of it spills over its neighbours.
+            const outOfField = box.classList.contains("o_field_widget") && (outX || outY);
+            if (box === root ? outX || cut : cut || outOfField) {
                 found.add(text.slice(0, 80));
             }
             if (box === root) {
