@@ -16,6 +16,9 @@ class TestWebhookTour(DeliveryJobsMixin, HttpCase):
         allow_local_receivers(self.env)
         params = self.env["ir.config_parameter"].sudo()
         admin = self.env.ref("base.user_admin")
+        # The tour reads the English words (a database may have French only).
+        self.env["res.lang"]._activate_lang("en_US")
+        admin.lang = "en_US"
         with Receiver() as receiver, self.jobs_running():
             params.set_param("coop_developer_settings.tour_receiver_url", receiver.url)
             self.start_tour("/odoo", "coop_developer_settings_webhook", login="admin")
