@@ -2,6 +2,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import config
 
@@ -48,7 +49,7 @@ class TestDeveloperSettingsTour(DeliveryJobsMixin, HttpCase):
                     "coop_newsletter_mailchimp_url": mailchimp.url,
                 },
             ),
-            self.jobs_running(start_after=3, method="_sync_job"),
+            self.jobs_running(method="_sync_job", after_login=True),
         ):
             brevo_list = brevo.add_list("Buyers")
             mailchimp.add_list("Buyers")
@@ -69,3 +70,43 @@ class TestDeveloperSettingsTour(DeliveryJobsMixin, HttpCase):
         # The shop's buyers reached the list before the disconnect.
         self.assertTrue(brevo.members(brevo_list))
         self.assertGreater(brevo_connection.last_sync_subscribed, 0)
+
+    def test_sync_now_shows_a_failing_connection_mended(self):
+        """A failing connection stays shown failing until a sync succeeds:
+        after Sync now, the tab reads it again and shows the outcome."""
+        shop = self.env.ref("base.main_company")
+        user = new_developer(self.env, "coop-newsletter-retry", shop)
+        user.name = "Camille Martin"
+        self.env["res.lang"]._activate_lang("en_US")
+        user.lang = "en_US"  # the tour reads the English words
+        with (
+            FakeMailchimp() as mailchimp,
+            patch.dict(
+                config.options, {"coop_newsletter_mailchimp_url": mailchimp.url}
+            ),
+        ):
+            list_id = mailchimp.add_list("Buyers")
+            Connection = self.env["coop.newsletter.connection"].with_user(user)
+            connection = Connection.browse(
+                Connection.coop_connect("mailchimp", mailchimp.key, shop.id)["id"]
+            )
+            connection.action_set_list(list_id)
+            connection.sudo().write(
+                {
+                    "state": "failing",
+                    "failing_since": fields.Datetime.now(),
+                    "last_error": "Mailchimp: Service Unavailable",
+                }
+            )
+            # The sync runs once the tab has read the connection again
+            # after the click: only its later readings can show it.
+            with self.jobs_running(method="_sync_job", after_login=True, min_age=3):
+                self.start_tour(
+                    "/odoo",
+                    "coop_developer_settings_newsletter_retry",
+                    login=user.login,
+                )
+            self.assertTrue(mailchimp.members[list_id])
+        connection.invalidate_recordset()
+        self.assertEqual(connection.state, "connected")
+        self.assertFalse(connection.failing_since)

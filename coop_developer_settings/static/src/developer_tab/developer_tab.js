@@ -21,6 +21,8 @@ const IDENTITY_CHECK = "res.users.identitycheck";
 // While the log shows deliveries on their way, or a newsletter sync is
 // under way, the tab asks again this often.
 const LOG_REFRESH_MS = 2000;
+// How long the tab goes on reading the connections after Sync now.
+const SYNC_ASKED_MS = 60000;
 
 /** Whose tab it is: the form's user, or the user of the form's contact. */
 function userIdOf({ record, userField }) {
@@ -78,6 +80,7 @@ export class CoopDeveloperTab extends Component {
             chosenLists: {},
         });
         this.syncTimer = null;
+        this.syncAskedUntil = 0;
         this.refreshTimer = null;
         onWillStart(() => this.load());
         // An administrator's pager moves the form to another user.
@@ -341,14 +344,15 @@ export class CoopDeveloperTab extends Component {
         this.scheduleSyncRefresh();
     }
 
-    /** A sync runs as jobs in the background: while one is under way, the
-     * section is read again until it is over. */
+    /** A sync runs as jobs in the background: while one is under way, or
+     * for a while after Sync now (a failing connection stays shown failing
+     * until a sync succeeds), the section is read again. */
     scheduleSyncRefresh() {
         clearTimeout(this.syncTimer);
         const syncing = this.state.newsletter?.connections.some(
             (connection) => connection.state === "syncing"
         );
-        if (syncing) {
+        if (syncing || Date.now() < this.syncAskedUntil) {
             this.syncTimer = setTimeout(() => this.loadNewsletter(), LOG_REFRESH_MS);
         }
     }
@@ -503,6 +507,7 @@ export class CoopDeveloperTab extends Component {
 
     async syncNow(connection) {
         await this.orm.call(CONNECTION, "action_sync_now", [[connection.id]]);
+        this.syncAskedUntil = Date.now() + SYNC_ASKED_MS;
         await this.loadNewsletter();
     }
 

@@ -576,3 +576,22 @@ registry.category("web_tour.tours").add("coop_developer_settings_newsletter", {
         },
     ],
 });
+
+// Sync now on a failing connection: the tab shows the sync's outcome without
+// being opened again.
+registry.category("web_tour.tours").add("coop_developer_settings_newsletter_retry", {
+    url: "/odoo",
+    steps: () => [
+        ...openDeveloperTab(),
+        {
+            content: "Sync now, on the failing connection",
+            trigger: ".o_coop_connection[data-state=failing] .o_coop_sync_now",
+            run: "click",
+        },
+        {
+            content: "The sync went through: connected, synced, no failure shown",
+            trigger:
+                '.o_coop_connection[data-state=connected]:not(:has(.text-danger)) .o_coop_connection_health li:contains("Last sync")',
+        },
+    ],
+});
