@@ -6,6 +6,12 @@ import { registry } from "@web/core/registry";
 function openDeveloperTab() {
     return [
         {
+            // The home action, when it comes after the click, would close
+            // the Preferences dialog it opens.
+            content: "The home page is shown",
+            trigger: ".o_action_manager > *",
+        },
+        {
             content: "Open the user menu",
             trigger: "body:not(:has(.modal)) .o_user_menu .dropdown-toggle",
             run: "click",
