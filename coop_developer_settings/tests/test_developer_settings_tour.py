@@ -29,15 +29,20 @@ class TestDeveloperSettingsTour(DeliveryJobsMixin, HttpCase):
         self.assertEqual(key.name, "Brevo newsletter")
         self.assertFalse(key.scope)
 
+    def english_developer(self, login, shop):
+        """A developer of the shop who reads English (the tours' words),
+        also on a database with French only."""
+        self.env["res.lang"]._activate_lang("en_US")
+        user = new_developer(self.env, login, shop)
+        user.write({"name": "Camille Martin", "lang": "en_US"})
+        return user
+
     def test_connect_sync_and_disconnect_newsletter_tools(self):
         """A wrong key saves nothing; Brevo connected, its list chosen and
         synced; Mailchimp connected too; Brevo disconnected: from the tab,
         against the fakes on 127.0.0.1."""
         shop = self.env.ref("base.main_company")
-        user = new_developer(self.env, "coop-newsletter-tour", shop)
-        user.name = "Camille Martin"
-        self.env["res.lang"]._activate_lang("en_US")
-        user.lang = "en_US"  # the tour reads the English words
+        user = self.english_developer("coop-newsletter-tour", shop)
         with (
             FakeBrevo(import_delay=0) as brevo,
             FakeMailchimp() as mailchimp,
@@ -75,10 +80,7 @@ class TestDeveloperSettingsTour(DeliveryJobsMixin, HttpCase):
         """A failing connection stays shown failing until a sync succeeds:
         after Sync now, the tab reads it again and shows the outcome."""
         shop = self.env.ref("base.main_company")
-        user = new_developer(self.env, "coop-newsletter-retry", shop)
-        user.name = "Camille Martin"
-        self.env["res.lang"]._activate_lang("en_US")
-        user.lang = "en_US"  # the tour reads the English words
+        user = self.english_developer("coop-newsletter-retry", shop)
         with (
             FakeMailchimp() as mailchimp,
             patch.dict(
