@@ -145,6 +145,16 @@ def render_block(node, level):
                 lines.append("")
             lines += item_lines
         return lines
+    if node.type == "table":
+        # GitHub's pipe tables, as RST list tables: one line per cell.
+        lines = [".. list-table::", "   :header-rows: 1", ""]
+        for part in node.children:  # thead, tbody
+            for row in part.children:
+                for index, cell in enumerate(row.children):
+                    text = render_inline(cell.children[0]) if cell.children else ""
+                    marker = "   * - " if index == 0 else "     - "
+                    lines.append((marker + text).rstrip())
+        return lines
     if node.type in ("fence", "code_block"):
         language = (node.info or "").split(" ")[0] or "text"
         code = node.content.rstrip("\n").split("\n")
@@ -153,7 +163,7 @@ def render_block(node, level):
         ]
     raise FragmentError(
         f"Markdown of type {node.type!r} (use paragraphs, lists, headings, "
-        "code blocks, links and images)"
+        "code blocks, tables, links and images)"
     )
 
 
@@ -168,7 +178,7 @@ def render_blocks(nodes, level=1):
 
 def markdown_to_rst(text, level=1):
     """RST lines of a Markdown fragment whose headings go below ``level``."""
-    tokens = MarkdownIt("commonmark").parse(text)
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
     return render_blocks(SyntaxTreeNode(tokens).children, level)
 
 

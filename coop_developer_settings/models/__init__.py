@@ -6,6 +6,7 @@ from . import coop_buyer_source
 from . import coop_newsletter_connection
 from . import coop_newsletter_connection_optout
 from . import coop_newsletter_connection_sync
+from . import coop_newsletter_connection_tab
 from . import coop_sale_cycle
 from . import coop_sale_cycle_webhook
 from . import coop_webhook_attempt

@@ -89,11 +89,9 @@ class CoopWebhookEndpoint(models.Model):
 class ResUsers(models.Model):
     _inherit = "res.users"
 
-    def coop_developer_tab(self):
-        """What the Developer settings tab shows of this user, in one call:
-        their API keys, and each event of the catalogue with their endpoints
-        and their health. The user themselves (with the access) or an
-        administrator."""
+    def _coop_check_tab_access(self):
+        """Who sees this user's Developer settings tab: the user themselves
+        (with the access) or an administrator."""
         self.ensure_one()
         if self != self.env.user:
             if not self.env.user.has_group("base.group_system"):
@@ -102,6 +100,13 @@ class ResUsers(models.Model):
                 )
         else:
             self._coop_check_developer_access()
+
+    def coop_developer_tab(self):
+        """What the Developer settings tab shows of this user, in one call:
+        their API keys, and each event of the catalogue with their endpoints
+        and their health. The user themselves (with the access) or an
+        administrator."""
+        self._coop_check_tab_access()
         endpoints = self.env["coop.webhook.endpoint"].search(
             [("user_id", "=", self.id)]
         )

@@ -114,9 +114,11 @@ class ResConfigSettings(models.TransientModel):
         help="Per job (1 to 100): a receiver gets at most this many requests at "
         "once from a job.",
     )
+    # Filled by get_values: the settings form's first onchange gives False to
+    # a computed field without dependencies, so a compute would show nothing.
     coop_secret_key_location = fields.Char(
         string="Encryption key of the secrets",
-        compute="_compute_coop_secret_key_location",
+        readonly=True,
         help="Webhook signing secrets and newsletter tools' API keys are stored "
         "encrypted; the key is never in the database.",
     )
@@ -140,6 +142,9 @@ class ResConfigSettings(models.TransientModel):
         values["coop_json2_api"] = self.env[
             "ir.config_parameter"
         ]._coop_json2_api_enabled()
+        values["coop_secret_key_location"] = self.env[
+            "coop.secret.vault"
+        ]._key_location_text()
         return values
 
     def set_values(self):
@@ -160,11 +165,6 @@ class ResConfigSettings(models.TransientModel):
             JSON2_PARAM, str(bool(self.coop_json2_api))
         )
         return result
-
-    def _compute_coop_secret_key_location(self):
-        text = self.env["coop.secret.vault"]._key_location_text()
-        for settings in self:
-            settings.coop_secret_key_location = text
 
     @api.constrains(*WEBHOOK_FIELDS.values())
     def _check_webhook_settings(self):

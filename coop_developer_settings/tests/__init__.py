@@ -4,9 +4,12 @@ from . import test_api_keys
 from . import test_buyer_api
 from . import test_buyer_table
 from . import test_developer_tab
+from . import test_developer_tab_pictures
+from . import test_developer_tab_tours
 from . import test_json2_api
 from . import test_newsletter_connections
 from . import test_newsletter_optout
+from . import test_newsletter_tab
 from . import test_sale_cycle_api
 from . import test_sale_cycles
 from . import test_secrets_at_rest

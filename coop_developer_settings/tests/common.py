@@ -98,20 +98,21 @@ class SaleCycleCase(TransactionCase):
         )
 
 
-def pending_jobs(env, method="_deliver_job"):
-    return env["queue.job"].search(
-        [("method_name", "=", method), ("state", "=", "pending")],
-        order="id",
-    )
+def pending_jobs(env, method="_deliver_job", created_before=None):
+    domain = [("method_name", "=", method), ("state", "=", "pending")]
+    if created_before:
+        domain.append(("date_created", "<=", created_before))
+    return env["queue.job"].search(domain, order="id")
 
 
-def perform_jobs(env, rounds=10, method="_deliver_job"):
+def perform_jobs(env, rounds=10, method="_deliver_job", created_before=None):
     """Perform the pending jobs of that method (by default: the
     deliveries) the way the job runner would, whatever their eta (the tests
-    do not wait for the retry delays)."""
+    do not wait for the retry delays); only those queued by created_before
+    if given."""
     performed = 0
     for _round in range(rounds):
-        jobs = pending_jobs(env, method)
+        jobs = pending_jobs(env, method, created_before)
         if not jobs:
             break
         for record in jobs:
@@ -134,18 +135,42 @@ class DeliveryJobsMixin:
     def run_jobs(self, rounds=10):
         return perform_jobs(self.env, rounds)
 
+    # Set once the test logged in, while jobs_running waits for it.
+    _coop_logged_in = None
+
+    def authenticate(self, *args, **kwargs):
+        session = super().authenticate(*args, **kwargs)
+        if self._coop_logged_in is not None:
+            self._coop_logged_in.set()
+        return session
+
     @contextmanager
-    def jobs_running(self, interval=0.2):
+    def jobs_running(
+        self, interval=0.2, method="_deliver_job", after_login=False, min_age=0
+    ):
         """Browser tests: the job runner in a thread, performing the jobs
-        the browser's requests queue while the tour goes on."""
+        (of that method) the browser's requests queue while the tour goes
+        on. after_login: it starts once the test logged in (the login uses
+        the shared test cursor outside its lock). min_age: seconds a job
+        waits in the queue first (the page has read what came before)."""
         stop = threading.Event()
         errors = []
+        self._coop_logged_in = threading.Event()
 
         def runner():
+            if after_login:
+                while not self._coop_logged_in.wait(interval):
+                    if stop.is_set():
+                        return
             while not stop.wait(interval):
                 try:
                     with self.registry.cursor() as cr:
-                        perform_jobs(api.Environment(cr, SUPERUSER_ID, {}))
+                        perform_jobs(
+                            api.Environment(cr, SUPERUSER_ID, {}),
+                            method=method,
+                            created_before=min_age
+                            and datetime.now() - timedelta(seconds=min_age),
+                        )
                 except Exception:  # reported by the test, not lost in the thread
                     errors.append(traceback.format_exc())
                     return

@@ -54,6 +54,14 @@ VAULT_LOGGER = "odoo.addons.coop_developer_settings.models.coop_secret_vault"
 DELIVERY_LOGGER = "odoo.addons.coop_developer_settings.models.coop_webhook_delivery"
 
 
+def shown_key_location(env):
+    """What the settings page shows of the key's location: the form's
+    first onchange, as the web client asks for it."""
+    spec = {"coop_secret_key_location": {}}
+    answer = env["res.config.settings"].onchange({}, [], spec)
+    return answer["value"]["coop_secret_key_location"]
+
+
 @tagged("post_install", "-at_install")
 class TestSealing(BaseCase):
     """The plain-Python crypto package, on its own (no database)."""
@@ -278,14 +286,13 @@ class TestSecretsAtRest(KeyConfigMixin, WebhookCase):
                 Endpoint.browse(endpoint.id).read([name])
 
     def test_without_a_configured_key_the_addon_creates_one_in_the_data_dir(self):
-        Settings = self.env["res.config.settings"]
-        self.assertIn(self.key_file, Settings.new({}).coop_secret_key_location)
+        self.assertIn(self.key_file, shown_key_location(self.env))
         self.assertFalse(os.path.exists(self.key_file))
         endpoint = self.endpoint(URL)
         self.assertEqual(stat.S_IMODE(os.stat(self.key_file).st_mode), 0o600)
         ring = keyring.load_file(self.key_file)
         self.assertEqual(ring.ids, [self.sealed(endpoint)[0].split(":")[1]])
-        shown = Settings.new({}).coop_secret_key_location
+        shown = shown_key_location(self.env)
         self.assertIn(self.key_file, shown)
         self.assertIn("backup must hold the database and this key", shown)
         self.endpoint(URL + "/2")
@@ -298,7 +305,7 @@ class TestSecretsAtRest(KeyConfigMixin, WebhookCase):
         self.assertEqual(self.sealed(endpoint)[0].split(":")[1], entry.split(":")[0])
         self.assertTrue(endpoint._secret().startswith("whsec_"))
         self.assertFalse(os.path.exists(self.key_file))
-        shown = self.env["res.config.settings"].new({}).coop_secret_key_location
+        shown = shown_key_location(self.env)
         self.assertIn("coop_secret_key", shown)
         self.assertNotIn(entry.split(":")[1], shown)
         # A file the configuration names (a secret store's mount, say).
@@ -310,9 +317,7 @@ class TestSecretsAtRest(KeyConfigMixin, WebhookCase):
         self.assertTrue(endpoint._secret().startswith("whsec_"))
         from_file = self.endpoint(URL + "/file")
         self.assertEqual(self.sealed(from_file)[0].split(":")[1], in_file.split(":")[0])
-        self.assertIn(
-            key_path, self.env["res.config.settings"].new({}).coop_secret_key_location
-        )
+        self.assertIn(key_path, shown_key_location(self.env))
         # The environment variable, when the configuration has no key.
         other = keyring.new_entry_text()
         self.use_keys(data_dir=self.data_dir)

@@ -66,6 +66,28 @@ x = 1
     assert addon_readme.rst_problems("\n".join(rst)) == []
 
 
+def test_pipe_tables_become_list_tables():
+    markdown = """\
+| Odoo | Brevo |
+|------|-------|
+| `name` | FIRSTNAME, *split* |
+| phone |  |
+"""
+    rst = addon_readme.markdown_to_rst(markdown)
+    assert rst == [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - Odoo",
+        "     - Brevo",
+        "   * - ``name``",
+        "     - FIRSTNAME, *split*",
+        "   * - phone",
+        "     -",
+    ]
+    assert addon_readme.rst_problems("\n".join(rst)) == []
+
+
 def test_rst_problems_are_reported():
     assert addon_readme.rst_problems("Unclosed *emphasis")
 

@@ -16,9 +16,13 @@ import { useService } from "@web/core/utils/hooks";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
 
 const ENDPOINT = "coop.webhook.endpoint";
+const CONNECTION = "coop.newsletter.connection";
 const IDENTITY_CHECK = "res.users.identitycheck";
-// While the log shows deliveries on their way, it asks again this often.
+// While the log shows deliveries on their way, or a newsletter sync is
+// under way, the tab asks again this often.
 const LOG_REFRESH_MS = 2000;
+// How long the tab goes on reading the connections after Sync now.
+const SYNC_ASKED_MS = 60000;
 
 /** Whose tab it is: the form's user, or the user of the form's contact. */
 function userIdOf({ record, userField }) {
@@ -67,17 +71,36 @@ export class CoopDeveloperTab extends Component {
             secrets: {},
             // endpoint id: its delivery log, when open.
             logs: {},
+            newsletter: null,
+            // The Connect form, when open: {provider, key, shopId, error}.
+            connect: null,
+            // connection id: the provider's lists, while the picker is open.
+            lists: {},
+            // connection id: the list chosen in the picker.
+            chosenLists: {},
         });
+        this.syncTimer = null;
+        this.syncAskedUntil = 0;
         this.refreshTimer = null;
         onWillStart(() => this.load());
         // An administrator's pager moves the form to another user.
         onWillUpdateProps((nextProps) => {
             if (userIdOf(nextProps) !== this.userId) {
-                Object.assign(this.state, { urls: {}, secrets: {}, logs: {} });
+                Object.assign(this.state, {
+                    urls: {},
+                    secrets: {},
+                    logs: {},
+                    connect: null,
+                    lists: {},
+                    chosenLists: {},
+                });
                 return this.load(nextProps);
             }
         });
-        onWillUnmount(() => clearTimeout(this.refreshTimer));
+        onWillUnmount(() => {
+            clearTimeout(this.refreshTimer);
+            clearTimeout(this.syncTimer);
+        });
     }
 
     get userId() {
@@ -89,6 +112,7 @@ export class CoopDeveloperTab extends Component {
         this.state.tab = userId
             ? await this.orm.call("res.users", "coop_developer_tab", [[userId]])
             : null;
+        await this.loadNewsletter(userId);
     }
 
     formatDate(value) {
@@ -306,6 +330,210 @@ export class CoopDeveloperTab extends Component {
                 delete this.state.secrets[endpoint.id];
                 delete this.state.logs[endpoint.id];
                 await this.load();
+            },
+            cancel: () => {},
+        });
+    }
+
+    // Newsletter tools ------------------------------------------------------
+
+    async loadNewsletter(userId = this.userId) {
+        this.state.newsletter = userId
+            ? await this.orm.call(CONNECTION, "coop_tab", [userId])
+            : null;
+        this.scheduleSyncRefresh();
+    }
+
+    /** A sync runs as jobs in the background: while one is under way, or
+     * for a while after Sync now (a failing connection stays shown failing
+     * until a sync succeeds), the section is read again. */
+    scheduleSyncRefresh() {
+        clearTimeout(this.syncTimer);
+        const syncing = this.state.newsletter?.connections.some(
+            (connection) => connection.state === "syncing"
+        );
+        if (syncing || Date.now() < this.syncAskedUntil) {
+            this.syncTimer = setTimeout(() => this.loadNewsletter(), LOG_REFRESH_MS);
+        }
+    }
+
+    /** The lines under a connection: its last sync, its trouble, and
+     * whether unsubscribes made in the tool come back. */
+    connectionLines(connection) {
+        const lines = [];
+        const counts = connection.counts;
+        const tool = connection.provider_name;
+        if (connection.last_sync_at) {
+            lines.push({
+                className: "",
+                text: _t("Last sync: %(date)s.", {
+                    date: this.formatDate(connection.last_sync_at),
+                }),
+            });
+            const figures = [
+                _t("%(count)s subscribed", { count: counts.subscribed }),
+                _t("%(count)s unsubscribed", { count: counts.opted_out }),
+                _t("%(count)s taken off the list", { count: counts.removed }),
+            ];
+            if (counts.rejected) {
+                figures.push(
+                    _t("%(count)s refused by %(tool)s", { count: counts.rejected, tool })
+                );
+            }
+            if (counts.skipped_none) {
+                figures.push(
+                    _t("%(count)s left out: no valid email address", {
+                        count: counts.skipped_none,
+                    })
+                );
+            }
+            if (counts.skipped_several) {
+                figures.push(
+                    _t("%(count)s left out: several email addresses in one field", {
+                        count: counts.skipped_several,
+                    })
+                );
+            }
+            lines.push({ className: "text-muted", text: figures.join(", ") + "." });
+        } else if (connection.list_id && connection.state !== "disconnected") {
+            lines.push({ className: "text-muted", text: _t("Not synced yet.") });
+        }
+        if (connection.failing_since) {
+            lines.push({
+                className: "text-danger",
+                text: _t("Failing since %(date)s.", {
+                    date: this.formatDate(connection.failing_since),
+                }),
+            });
+        }
+        if (connection.last_error) {
+            lines.push({
+                className: "text-danger",
+                text: _t("Last problem: %(message)s", { message: connection.last_error }),
+            });
+        }
+        if (connection.state === "disconnected") {
+            if (connection.disconnected_reason) {
+                lines.push({
+                    className: "text-muted",
+                    text: _t("Disconnected: %(reason)s", {
+                        reason: connection.disconnected_reason,
+                    }),
+                });
+            }
+        } else if (connection.optout_active) {
+            lines.push({
+                className: "text-success",
+                text: _t(
+                    "People who unsubscribe in %(tool)s are also unsubscribed in Odoo, and never added back.",
+                    { tool }
+                ),
+            });
+        } else if (connection.optout_needs_public_address) {
+            lines.push({
+                className: "text-warning-emphasis",
+                text: _t(
+                    "People who unsubscribe in %(tool)s are not unsubscribed in Odoo yet: %(tool)s cannot reach this Odoo, whose address is not a public https:// address. Ask the person who runs your Odoo to give it one (the web.base.url system parameter), then choose the list again.",
+                    { tool }
+                ),
+            });
+        } else if (connection.optout_status) {
+            lines.push({ className: "text-warning-emphasis", text: connection.optout_status });
+        }
+        return lines;
+    }
+
+    openConnect(provider) {
+        const shops = this.state.newsletter.shops;
+        this.state.connect = {
+            provider,
+            key: "",
+            shopId: shops.length === 1 ? shops[0].id : null,
+            error: "",
+        };
+    }
+
+    cancelConnect() {
+        this.state.connect = null;
+    }
+
+    async connect() {
+        const form = this.state.connect;
+        if (!form.shopId) {
+            form.error = _t("Choose the shop whose buyers go to the list.");
+            return;
+        }
+        try {
+            const connected = await this.orm.call(CONNECTION, "coop_connect", [
+                form.provider,
+                form.key,
+                Number(form.shopId),
+            ]);
+            this.state.connect = null;
+            await this.loadNewsletter();
+            await this.openLists({ id: connected.id });
+        } catch (error) {
+            // The provider's refusal, said in the form: nothing was saved.
+            form.error = error.data?.message || String(error);
+        }
+    }
+
+    onKeyKeydown(ev) {
+        if (ev.key === "Enter") {
+            ev.preventDefault();
+            this.connect();
+        }
+    }
+
+    async openLists(connection) {
+        const lists = await this.orm.call(CONNECTION, "coop_lists", [[connection.id]]);
+        this.state.chosenLists[connection.id] =
+            connection.list_id || (lists.length ? lists[0].id : "");
+        this.state.lists[connection.id] = lists;
+    }
+
+    closeLists(connection) {
+        delete this.state.lists[connection.id];
+    }
+
+    async setList(connection) {
+        await this.orm.call(CONNECTION, "action_set_list", [
+            [connection.id],
+            this.state.chosenLists[connection.id],
+        ]);
+        this.closeLists(connection);
+        await this.loadNewsletter();
+    }
+
+    async syncNow(connection) {
+        await this.orm.call(CONNECTION, "action_sync_now", [[connection.id]]);
+        this.syncAskedUntil = Date.now() + SYNC_ASKED_MS;
+        await this.loadNewsletter();
+    }
+
+    disconnect(connection) {
+        this.dialog.add(ConfirmationDialog, {
+            body: _t(
+                "Disconnect %(account)s? The buyers are no longer sent to %(tool)s, and the API key is forgotten. The contacts already in %(tool)s stay there.",
+                { account: connection.account_name, tool: connection.provider_name }
+            ),
+            confirmLabel: _t("Disconnect"),
+            confirm: async () => {
+                await this.orm.call(CONNECTION, "action_disconnect", [[connection.id]]);
+                this.closeLists(connection);
+                await this.loadNewsletter();
+            },
+            cancel: () => {},
+        });
+    }
+
+    removeConnection(connection) {
+        this.dialog.add(ConfirmationDialog, {
+            body: _t("Remove this disconnected connection from the list?"),
+            confirmLabel: _t("Remove"),
+            confirm: async () => {
+                await this.orm.unlink(CONNECTION, [connection.id]);
+                await this.loadNewsletter();
             },
             cancel: () => {},
         });

@@ -6,6 +6,12 @@ import { registry } from "@web/core/registry";
 function openDeveloperTab() {
     return [
         {
+            // The home action, when it comes after the click, would close
+            // the Preferences dialog it opens.
+            content: "The home page is shown",
+            trigger: ".o_action_manager > *",
+        },
+        {
             content: "Open the user menu",
             trigger: "body:not(:has(.modal)) .o_user_menu .dropdown-toggle",
             run: "click",
@@ -84,12 +90,12 @@ registry.category("web_tour.tours").add("coop_developer_settings_api_key", {
 
 const OPENED = '.o_coop_event[data-event-code="sale_cycle.opened"]';
 
-function noOverflowStep(what) {
+function noOverflowStep(what, trigger = ".tab-pane.active:has(.o_coop_developer_tab)") {
     return {
-        content: `No text of the tab overflows its box: ${what}`,
-        trigger: ".tab-pane.active:has(.o_coop_developer_tab)",
+        content: `No text overflows its box: ${what}`,
+        trigger,
         run() {
-            const texts = overflowingTexts(this.anchor);
+            const texts = [...overflowingTexts(this.anchor), ...widerThanTheirBox(this.anchor)];
             if (texts.length) {
                 throw new Error(`Texts overflow their box (${what}): ${JSON.stringify(texts)}`);
             }
@@ -200,8 +206,9 @@ const SIZES = [
     [1920, 1080],
 ];
 
-// Texts of root that overflow their box: outside root, or cut by an
-// element that clips (overflow other than visible, ellipsis).
+// Texts of root that overflow their box: outside root, out of their
+// field, or cut by an element that clips (overflow other than visible,
+// ellipsis).
 export function overflowingTexts(root) {
     const found = new Set();
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
@@ -224,7 +231,10 @@ export function overflowingTexts(root) {
             const cut =
                 (clipsX && (outX || box.scrollWidth > box.clientWidth + 1)) ||
                 (clipsY && (outY || box.scrollHeight > box.clientHeight + 1));
-            if (box === root ? outX || cut : cut) {
+            // A field's box has its own width (a settings field is narrow):
+            // text running out of it spills over its neighbours.
+            const outOfField = box.classList.contains("o_field_widget") && (outX || outY);
+            if (box === root ? outX || cut : cut || outOfField) {
                 found.add(text.slice(0, 80));
             }
             if (box === root) {
@@ -233,6 +243,31 @@ export function overflowingTexts(root) {
         }
     }
     return [...found];
+}
+
+// The elements of root (root too) that make it, or a box around it, scroll
+// sideways: a horizontal scrollbar hides what is on their right. What lies
+// outside root (Odoo's own form around the tab) is not checked.
+export function widerThanTheirBox(root) {
+    for (let box = root; box && box !== document.body; box = box.parentElement) {
+        const style = getComputedStyle(box);
+        if (style.overflowX === "visible" || box.scrollWidth <= box.clientWidth + 1) {
+            continue;
+        }
+        const right = box.getBoundingClientRect().left + box.clientWidth;
+        return [root, ...root.querySelectorAll("*")]
+            .filter(
+                (element) =>
+                    element.getClientRects().length &&
+                    element.getBoundingClientRect().right > right + 1
+            )
+            .slice(0, 10)
+            .map((element) => {
+                const tag = `<${element.tagName.toLowerCase()} class="${element.className}">`;
+                return `wider than its box: ${tag} ${element.textContent.trim().slice(0, 60)}`;
+            });
+    }
+    return [];
 }
 
 function waitFor(predicate, what) {
@@ -251,30 +286,29 @@ function waitFor(predicate, what) {
     });
 }
 
-function pictureSteps([width, height]) {
+// A picture tour at each size: `ready` is there, no text of `root`
+// overflows, then each shot scrolls its element to the top and asks the
+// test for the picture of its box (the dialog, the settings' page).
+function pictureSteps([width, height], { ready, root, shots }) {
     const size = `${width}x${height}`;
     return [
         {
             content: `Resize the window to ${size}`,
-            trigger: ".modal .o_coop_developer_tab",
+            trigger: ready,
             async run() {
-                // The test answers these console lines (see its _tour_command).
+                // The test answers these console lines (see its tour_command).
                 console.log(`coop-tour: viewport ${size}`);
                 await waitFor(() => window.innerWidth === width, `a ${size} window`);
                 // Let the layout settle at the new size.
                 await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 100)));
             },
         },
-        noOverflowStep(size),
-        {
-            content: `Take the picture at ${size}`,
-            trigger: ".modal .o_notebook_headers",
+        noOverflowStep(size, root),
+        ...shots.map(({ part = "", scrollTo, box }) => ({
+            content: `Take the picture ${part} at ${size}`,
+            trigger: ready,
             async run() {
-                // The endpoint's section when there is one, else the tab's top.
-                const endpoint = document.querySelector(".o_coop_endpoint");
-                (endpoint?.closest(".o_coop_event") || this.anchor).scrollIntoView({
-                    block: "start",
-                });
+                scrollTo(this.anchor).scrollIntoView({ block: "start" });
                 // The tests' server has no real-time bus (make run has one):
                 // its "connection lost" banner is no part of the picture.
                 const alert = document.querySelector(".o-bus-ConnectionAlert");
@@ -285,15 +319,21 @@ function pictureSteps([width, height]) {
                 // picture at every run.
                 document.activeElement?.blur();
                 await new Promise((resolve) => setTimeout(resolve, 400));
-                // The picture is the dialog: the page behind it (Discuss) changes.
-                const box = document.querySelector(".modal-content").getBoundingClientRect();
-                const clip = [box.x, box.y, box.width, box.height].map(Math.round).join(",");
-                console.log(`coop-tour: screenshot ${size} ${clip}`);
-                await waitFor(() => window.coopScreenshotTaken === size, `the ${size} picture`);
+                const rect = document.querySelector(box).getBoundingClientRect();
+                const clip = [rect.x, rect.y, rect.width, rect.height].map(Math.round).join(",");
+                const token = `${size} ${part}`.trim();
+                console.log(`coop-tour: screenshot ${size} ${clip} ${part}`.trim());
+                await waitFor(() => window.coopScreenshotTaken === token, `the ${token} picture`);
             },
-        },
+        })),
     ];
 }
+
+// The picture is the dialog: the page behind it (Discuss) changes.
+const TAB_PICTURES = {
+    ready: ".modal .o_coop_developer_tab",
+    root: ".tab-pane.active:has(.o_coop_developer_tab)",
+};
 
 registry.category("web_tour.tours").add("coop_developer_settings_pictures", {
     url: "/odoo",
@@ -310,7 +350,87 @@ registry.category("web_tour.tours").add("coop_developer_settings_pictures", {
                 }
             },
         },
-        ...SIZES.flatMap(pictureSteps),
+        ...SIZES.flatMap((size) =>
+            pictureSteps(size, {
+                ...TAB_PICTURES,
+                shots: [
+                    {
+                        // The endpoint's section when there is one, else the tab's top.
+                        scrollTo: () =>
+                            document.querySelector(".o_coop_endpoint")?.closest(".o_coop_event") ||
+                            document.querySelector(".modal .o_notebook_headers"),
+                        box: ".modal-content",
+                    },
+                ],
+            })
+        ),
+    ],
+});
+
+// The Newsletter tools section, in the state the test made.
+registry.category("web_tour.tours").add("coop_developer_settings_newsletter_pictures", {
+    url: "/odoo",
+    steps: () => [
+        ...openDeveloperTab(),
+        ...SIZES.flatMap((size) =>
+            pictureSteps(size, {
+                ...TAB_PICTURES,
+                ready: ".modal .o_coop_newsletter .o_coop_connection",
+                shots: [
+                    {
+                        scrollTo: () => document.querySelector(".o_coop_newsletter"),
+                        box: ".modal-content",
+                    },
+                ],
+            })
+        ),
+    ],
+});
+
+// The settings page of the addon (administrators): its API keys block, with
+// the JSON-2 switch, and its last blocks (where the encryption key lives, the
+// newsletter sync interval).
+const SETTINGS_APP = '.app_settings_block[data-key="coop_developer_settings"]';
+
+registry.category("web_tour.tours").add("coop_developer_settings_settings_pictures", {
+    url: "/odoo/settings#coop_developer_settings",
+    steps: () => [
+        {
+            content: "Open the Developer settings of the settings page",
+            trigger: '.settings_tab .tab[data-key="coop_developer_settings"]',
+            run: "click",
+        },
+        {
+            content: "The settings say where the encryption key is",
+            trigger: `${SETTINGS_APP} #coop_secrets_at_rest`,
+            run() {
+                const shown = this.anchor.querySelector(".o_coop_secret_key_location");
+                if (!shown?.textContent.trim()) {
+                    throw new Error(`No key location: ${this.anchor.outerHTML}`);
+                }
+            },
+        },
+        ...SIZES.flatMap((size) =>
+            pictureSteps(size, {
+                ready: `${SETTINGS_APP} #coop_json2_api`,
+                root: SETTINGS_APP,
+                shots: [
+                    {
+                        part: "api_keys",
+                        scrollTo: () =>
+                            document
+                                .querySelector("#coop_json2_api")
+                                .closest(".o_settings_container").previousElementSibling,
+                        box: ".o_setting_container .settings",
+                    },
+                    {
+                        part: "secrets_newsletter",
+                        scrollTo: () => document.querySelector("#coop_secrets_at_rest"),
+                        box: ".o_setting_container .settings",
+                    },
+                ],
+            })
+        ),
     ],
 });
 
@@ -328,5 +448,156 @@ registry.category("web_tour.tours").add("coop_developer_settings_admin_tab", {
                 '.o_coop_event[data-event-code="sale_cycle.closed"] .o_coop_endpoint_url:contains(hooks.example.org/admin-view)',
         },
         noOverflowStep("the tab of a user, for an administrator"),
+    ],
+});
+
+// The keys of the tests' Brevo and Mailchimp fakes (tests/fakes/).
+const FAKE_BREVO_KEY = "xkeysib-fake0123456789";
+const FAKE_MAILCHIMP_KEY = "0123456789abcdef0123456789abcdef-us21";
+const BREVO_CONNECTION = '.o_coop_connection:has(.o_coop_connection_provider:contains("Brevo"))';
+
+function noKeyOnThePage(key) {
+    if (document.body.innerText.includes(key)) {
+        throw new Error("A provider key is shown on the page");
+    }
+    for (const input of document.querySelectorAll("input")) {
+        if (input.value.includes(key)) {
+            throw new Error("A provider key stays in a field");
+        }
+    }
+}
+
+// Newsletter tools: a wrong key refused in place, Brevo connected and its
+// list chosen, synced, Mailchimp connected too, Brevo disconnected.
+registry.category("web_tour.tours").add("coop_developer_settings_newsletter", {
+    url: "/odoo",
+    steps: () => [
+        ...openDeveloperTab(),
+        {
+            content: "Nothing connected yet",
+            trigger: ".o_coop_newsletter .o_coop_no_connection",
+        },
+        {
+            content: "Connect Brevo",
+            trigger: ".o_coop_newsletter .o_coop_connect_brevo",
+            run: "click",
+        },
+        {
+            content: "Paste a wrong key",
+            trigger: '.o_coop_connect_form[data-provider="brevo"] .o_coop_connect_key',
+            run: "edit xkeysib-wrong0123456789",
+        },
+        {
+            content: "The user's only shop is already chosen",
+            trigger: ".o_coop_connect_form .o_coop_connect_shop",
+            run() {
+                if (!this.anchor.value) {
+                    throw new Error("The only shop is not chosen");
+                }
+            },
+        },
+        {
+            content: "Connect",
+            trigger: ".o_coop_connect_form .o_coop_connect_button",
+            run: "click",
+        },
+        {
+            content: "Brevo's refusal is said in the form, and nothing is connected",
+            trigger:
+                '.o_coop_newsletter:has(.o_coop_no_connection) .o_coop_connect_error:contains("Brevo refused this API key")',
+        },
+        {
+            content: "Paste the right key",
+            trigger: ".o_coop_connect_form .o_coop_connect_key",
+            run: `edit ${FAKE_BREVO_KEY}`,
+        },
+        {
+            content: "Connect",
+            trigger: ".o_coop_connect_form .o_coop_connect_button",
+            run: "click",
+        },
+        {
+            content: "The account is shown with the key's last 4 characters, and its lists",
+            trigger: `${BREVO_CONNECTION}:has(.o_coop_connection_title:contains("La Coop du Coin")):has(.o_coop_key_hint:contains("6789")) .o_coop_list_select:has(option:contains("Buyers"))`,
+            run() {
+                noKeyOnThePage(FAKE_BREVO_KEY);
+            },
+        },
+        {
+            content: "Use this list",
+            trigger: `${BREVO_CONNECTION} .o_coop_use_list`,
+            run: "click",
+        },
+        {
+            content: "The list is chosen; the tab says why unsubscribes do not come back yet",
+            trigger: `${BREVO_CONNECTION}:has(.o_coop_connection_list:contains("Buyers")) .o_coop_connection_health li:contains("not a public https:// address")`,
+        },
+        noOverflowStep("a Brevo connection"),
+        {
+            content: "Sync now",
+            trigger: `${BREVO_CONNECTION} .o_coop_sync_now`,
+            run: "click",
+        },
+        {
+            content: "The sync is over: its date and figures are shown",
+            trigger: `${BREVO_CONNECTION}[data-state=connected] .o_coop_connection_health:has(li:contains("Last sync")) li:contains("6 subscribed")`,
+        },
+        {
+            content: "Connect Mailchimp too",
+            trigger: ".o_coop_newsletter .o_coop_connect_mailchimp",
+            run: "click",
+        },
+        {
+            content: "Paste its key",
+            trigger: '.o_coop_connect_form[data-provider="mailchimp"] .o_coop_connect_key',
+            run: `edit ${FAKE_MAILCHIMP_KEY}`,
+        },
+        {
+            content: "Connect",
+            trigger: ".o_coop_connect_form .o_coop_connect_button",
+            run: "click",
+        },
+        {
+            content: "Both connections are listed, the new one waits for its list",
+            trigger:
+                '.o_coop_newsletter:has(.o_coop_connection:contains("Brevo")) .o_coop_connection:has(.o_coop_connection_provider:contains("Mailchimp")) .o_coop_no_list',
+            run() {
+                noKeyOnThePage(FAKE_MAILCHIMP_KEY);
+            },
+        },
+        noOverflowStep("two connections"),
+        {
+            content: "Disconnect Brevo",
+            trigger: `${BREVO_CONNECTION} .o_coop_disconnect`,
+            run: "click",
+        },
+        {
+            content: "Confirm",
+            trigger: '.modal:contains("Disconnect La Coop du Coin?") .modal-footer .btn-primary',
+            run: "click",
+        },
+        {
+            content: "Brevo is disconnected, and can be removed",
+            trigger: `${BREVO_CONNECTION}[data-state=disconnected] .o_coop_remove_connection`,
+        },
+    ],
+});
+
+// Sync now on a failing connection: the tab shows the sync's outcome without
+// being opened again.
+registry.category("web_tour.tours").add("coop_developer_settings_newsletter_retry", {
+    url: "/odoo",
+    steps: () => [
+        ...openDeveloperTab(),
+        {
+            content: "Sync now, on the failing connection",
+            trigger: ".o_coop_connection[data-state=failing] .o_coop_sync_now",
+            run: "click",
+        },
+        {
+            content: "The sync went through: connected, synced, no failure shown",
+            trigger:
+                '.o_coop_connection[data-state=connected]:not(:has(.text-danger)) .o_coop_connection_health li:contains("Last sync")',
+        },
     ],
 });
