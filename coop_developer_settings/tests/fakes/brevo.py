@@ -15,6 +15,7 @@ State for the tests' assertions: ``lists`` {id: name}, ``contacts``
 import itertools
 import time
 
+from .brevo_campaigns import BrevoCampaigns
 from .common import FakeProvider, Reply
 
 IMPORT_KEYS = {
@@ -57,7 +58,7 @@ MAX_REMOVE = 150
 MAX_LIST_PAGE = 50
 
 
-class FakeBrevo(FakeProvider):
+class FakeBrevo(BrevoCampaigns, FakeProvider):
     prefix = "/v3"
 
     def __init__(self, key="xkeysib-fake0123456789", *, import_delay=0.3, **options):
@@ -69,6 +70,7 @@ class FakeBrevo(FakeProvider):
         self.processes = {}
         self.webhooks = {}
         self._ids = itertools.count(1)
+        self.init_campaigns()
         super().__init__(key, **options)
 
     def add_list(self, name):
@@ -117,6 +119,7 @@ class FakeBrevo(FakeProvider):
             ("POST", r"/contacts/lists/(\d+)/contacts/remove", self.post_remove),
             ("POST", r"/webhooks", self.post_webhook),
             ("DELETE", r"/webhooks/(\d+)", self.delete_webhook),
+            *self.campaign_routes(),
         ]
 
     def get_account(self, request, match):

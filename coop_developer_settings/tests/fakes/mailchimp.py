@@ -21,6 +21,7 @@ import re
 import urllib.request
 
 from .common import FakeProvider, Reply
+from .mailchimp_campaigns import MailchimpCampaigns
 
 MAX_BATCH = 500
 MAX_PAGE = 1000
@@ -55,7 +56,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COMPLIANCE = "Member In Compliance State"
 
 
-class FakeMailchimp(FakeProvider):
+class FakeMailchimp(MailchimpCampaigns, FakeProvider):
     prefix = "/3.0"
     error_type = "application/problem+json"
     max_in_flight = 10
@@ -74,6 +75,7 @@ class FakeMailchimp(FakeProvider):
         self.webhooks = {}
         self.reject = set()  # addresses a batch refuses (partial errors)
         self._ids = itertools.count(1)
+        self.init_campaigns()
         super().__init__(key, **options)
 
     def add_list(self, name):
@@ -126,6 +128,7 @@ class FakeMailchimp(FakeProvider):
             ("DELETE", member, self.delete_member),
             ("POST", r"/lists/(\w+)/webhooks", self.post_webhook),
             ("DELETE", r"/lists/(\w+)/webhooks/(\w+)", self.delete_webhook),
+            *self.campaign_routes(),
         ]
 
     def get_ping(self, request, match):
