@@ -17,6 +17,7 @@ from . import test_sale_cycle_concurrency
 from . import test_sale_cycle_cron
 from . import test_sale_cycle_orders
 from . import test_sale_cycle_transitions
+from . import test_newsletter_campaigns
 from . import test_newsletter_connections
 from . import test_newsletter_optout
 from . import test_secret_crypto
