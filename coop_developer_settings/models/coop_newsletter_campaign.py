@@ -30,6 +30,8 @@ SYNC_POLL_SECONDS = 10
 # A send time closer than this is a send now (the providers refuse a
 # schedule in the past, Mailchimp one before the next quarter-hour).
 SEND_NOW_MARGIN = timedelta(minutes=2)
+# How long after its send time a scheduled campaign's status is read back.
+STATUS_CHECK_AFTER = timedelta(minutes=5)
 # Provider unreachable, timing out or failing (5xx): tried again after
 # these delays (seconds), then the campaign fails with the last error.
 RETRY_DELAYS = (30, 60, 300, 900, 1800, 3600)
@@ -212,7 +214,7 @@ class CoopNewsletterCampaign(models.Model):
             with campaign._provider_errors():
                 campaign._cancel(reason)
             return campaign.state
-        if campaign.state == "scheduled":
+        if campaign.state == "scheduled" and not campaign._send_time_passed():
             return campaign.state
         connection = campaign.connection_id
         if connection.state == "disconnected" or not connection.list_id:
@@ -320,14 +322,22 @@ class CoopNewsletterCampaign(models.Model):
         """What the provider holds first: a campaign already scheduled or
         sent (an answer lost) is recorded, never scheduled or sent again."""
         current = client.campaign(self.provider_campaign_id)
-        if current.status == campaigns.DRAFT:
+        if current.status == campaigns.DRAFT and self.state == "created":
             client.set_content(self.provider_campaign_id, self._draft())
             if self.send_at <= fields.Datetime.now() + SEND_NOW_MARGIN:
                 client.send_campaign(self.provider_campaign_id)
             else:
                 client.schedule_campaign(self.provider_campaign_id, self.send_at)
             current = client.campaign(self.provider_campaign_id)
+        was = self.state
         self._record(current)
+        if was == "created" and self.state == "scheduled" and self.scheduled_at:
+            # Once its time has come, what the provider did is read back.
+            self._enqueue(eta=self.scheduled_at + STATUS_CHECK_AFTER)
+
+    def _send_time_passed(self):
+        moment = self.scheduled_at or self.send_at
+        return moment + STATUS_CHECK_AFTER <= fields.Datetime.now()
 
     def _record(self, current):
         """The provider's view of the campaign, in the record."""

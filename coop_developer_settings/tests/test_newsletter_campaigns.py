@@ -138,6 +138,21 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertEqual(len(self.brevo.calls("POST", "/v3/emailCampaigns")), 1)
         self.assertEqual(len(self.campaigns(connection)), 1)
 
+    def test_once_its_time_came_the_provider_status_is_read_back(self):
+        connection = self.connection()
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "scheduled")
+        # Its time came and Brevo sent it.
+        past = fields.Datetime.now() - timedelta(minutes=10)
+        record.write({"scheduled_at": past})
+        next(iter(self.brevo.campaigns.values()))["scheduledAt"] = past
+        record._enqueue()
+        self.run_jobs()
+        self.assertEqual((record.state, record.provider_status), ("sent", "sent"))
+        self.assertEqual(len(self.brevo.sends), 1)
+
     def test_dates_in_the_shop_language(self):
         self.env["res.lang"]._activate_lang("fr_FR")
         self.shop.partner_id.lang = "fr_FR"
