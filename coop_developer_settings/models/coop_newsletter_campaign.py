@@ -452,8 +452,29 @@ class CoopNewsletterCampaign(models.Model):
         self._enqueue(eta=RETRY_DELAYS[attempt])
 
     def _fail(self, message):
+        """Give up, and tell the owner (by email, like failing endpoints):
+        a newsletter not sent is something a volunteer must hear of."""
         self.write({"state": "failed", "last_error": message[:500]})
         _logger.info("newsletter campaign %s failed: %s", self.id, message)
+        owner = self.connection_id.user_id
+        env = self._owner_env()
+        # A plain text body: Odoo escapes it (the cycle's name is user text).
+        self.env["mail.thread"].sudo().message_notify(
+            partner_ids=owner.partner_id.ids,
+            subject=env._(
+                "Newsletter not sent: %(cycle)s", cycle=self.sale_cycle_id.name
+            ),
+            body=env._(
+                "The newsletter of %(cycle)s (%(event)s) through %(provider)s "
+                "(%(account)s) could not be made: %(error)s See Preferences › "
+                "Developer settings › Newsletter tools.",
+                cycle=self.sale_cycle_id.name,
+                event=self._event_label(),
+                provider=self.connection_id._provider_name(),
+                account=self.connection_id.account_name,
+                error=message,
+            ),
+        )
 
     # ------------------------------------------------------------------
     # Helpers

@@ -13,15 +13,19 @@ from odoo.exceptions import UserError, ValidationError
 from ..newsletter import campaign as campaigns
 from ..newsletter import provider
 from ..webhook.schemas import MAX_LEAD_TIME_HOURS
+from .coop_newsletter_campaign import ACTIVE_STATES
 from .coop_newsletter_campaign_rule import (
     CAMPAIGN_EVENT_TYPES,
     DEFAULT_DELAY_MINUTES,
     DEFAULT_LEAD_TIME_HOURS,
     MAX_DELAY_MINUTES,
 )
+from .coop_sale_cycle import LEAD_TIME_EVENTS
 
 # Providers whose campaigns need a sender chosen among the account's.
 SENDER_REQUIRED = ("brevo",)
+# The newsletters the tab lists, latest first.
+OVERVIEW_CAMPAIGNS = 50
 
 
 class CoopNewsletterConnection(models.Model):
@@ -36,6 +40,76 @@ class CoopNewsletterConnection(models.Model):
     campaign_ids = fields.One2many(
         "coop.newsletter.campaign", "connection_id", string="Newsletters", readonly=True
     )
+
+    def coop_campaign_overview(self):
+        """What the tab shows of the connection's newsletters: the setting
+        of each event, and the latest newsletters made (owner and
+        administrators only, by the connection's record rules)."""
+        self.ensure_one()
+        self.check_access("read")
+        connection = self.sudo()
+        rules = {
+            rule.event_type: rule
+            for rule in connection.with_context(active_test=False).campaign_rule_ids
+        }
+        labels = dict(
+            self.env["coop.newsletter.campaign.rule"]
+            ._fields["event_type"]
+            ._description_selection(self.env)
+        )
+        states = dict(
+            self.env["coop.newsletter.campaign"]
+            ._fields["state"]
+            ._description_selection(self.env)
+        )
+        to_string = fields.Datetime.to_string
+        events = []
+        for event_type, _label in CAMPAIGN_EVENT_TYPES:
+            rule = rules.get(event_type)
+            events.append(
+                {
+                    "event_type": event_type,
+                    "label": labels[event_type],
+                    "reminder": event_type in LEAD_TIME_EVENTS,
+                    "active": bool(rule and rule.active),
+                    "template_id": rule.template_id if rule else False,
+                    "template_name": rule.template_name if rule else False,
+                    "sender_id": rule.sender_id if rule else False,
+                    "sender_name": rule.sender_name if rule else False,
+                    "subject": rule.subject if rule else False,
+                    "delay_minutes": rule.delay_minutes
+                    if rule
+                    else DEFAULT_DELAY_MINUTES,
+                    "lead_time_hours": rule.lead_time_hours
+                    if rule
+                    else DEFAULT_LEAD_TIME_HOURS,
+                }
+            )
+        made = connection.campaign_ids[:OVERVIEW_CAMPAIGNS]
+        return {
+            "provider": connection.provider,
+            "needs_sender": connection.provider in SENDER_REQUIRED,
+            "can_send": connection.state != "disconnected" and bool(connection.list_id),
+            "events": events,
+            "campaigns": [
+                {
+                    "id": campaign.id,
+                    "cycle": campaign.sale_cycle_id.name,
+                    "event": labels[campaign.event_type],
+                    "send_at": to_string(campaign.send_at),
+                    "scheduled_at": campaign.scheduled_at
+                    and to_string(campaign.scheduled_at),
+                    "state": campaign.state,
+                    "state_label": states[campaign.state],
+                    "provider_status": campaign.provider_status or False,
+                    "report_url": campaign.report_url or False,
+                    "reason": campaign.cancel_reason or False,
+                    "error": campaign.last_error or False,
+                    "can_cancel": campaign.state in ACTIVE_STATES,
+                }
+                for campaign in made
+            ],
+        }
 
     def _provider_call(self, method, *args):
         """A provider call of the user's buttons: its error as a message."""

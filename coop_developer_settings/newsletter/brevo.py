@@ -354,7 +354,7 @@ class BrevoClient(ProviderClient):
             status=CAMPAIGN_STATUSES.get(status, campaigns.UNKNOWN),
             provider_status=status[:40],
             scheduled_at=campaigns.parse_utc(item.get("scheduledAt")),
-            report_url=str(item.get("shareLink") or "")[:500],
+            report_url=campaigns.https_url(item.get("shareLink")),
         )
 
     def schedule_campaign(self, campaign_id, when):

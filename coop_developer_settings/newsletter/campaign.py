@@ -98,6 +98,13 @@ class Campaign:
     extra: dict = field(default_factory=dict, compare=False)
 
 
+def https_url(value):
+    """A link the provider gave, kept only if it is a plain https URL (it
+    becomes a link in the tab)."""
+    text = value if isinstance(value, str) else ""
+    return text[:500] if text.startswith("https://") and " " not in text else ""
+
+
 def has_key(name, key):
     return isinstance(name, str) and name.endswith(f"[{key}]")
 

@@ -277,6 +277,36 @@ class TestNewsletterCampaigns(CampaignCase):
             Campaign.with_user(self.developer).browse(record.id).action_cancel_send()
         self.assertEqual(Campaign.with_user(self.admin).search([]), record)
 
+    def test_a_refused_campaign_fails_and_its_owner_hears_of_it(self):
+        connection = self.connection()
+        del self.brevo.templates[self.brevo_template]  # deleted in Brevo meanwhile
+        self.cycle(name="Week 13").action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "failed")
+        self.assertIn("Template ID does not exist", record.last_error)
+        [warning] = self.env["mail.message"].search(
+            [("partner_ids", "in", self.developer.partner_id.ids)]
+        )
+        self.assertEqual(warning.subject, "Newsletter not sent: Week 13")
+        self.assertIn("Template ID does not exist", warning.body)
+        overview = (
+            self.Connection.with_user(self.developer)
+            .browse(connection.id)
+            .coop_campaign_overview()
+        )
+        [shown] = overview["campaigns"]
+        self.assertEqual((shown["state"], shown["can_cancel"]), ("failed", False))
+        self.assertIn("Template ID does not exist", shown["error"])
+        opened = [
+            e for e in overview["events"] if e["event_type"] == "sale_cycle.opened"
+        ]
+        self.assertTrue(opened[0]["active"])
+        with self.assertRaises(AccessError):
+            self.Connection.with_user(self.other).browse(
+                connection.id
+            ).coop_campaign_overview()
+
     def test_settings_are_checked_against_the_provider(self):
         connection = self.connect()
         connection.action_set_list(str(self.brevo_list))

@@ -50,6 +50,12 @@ def test_parameters_are_escaped_for_where_they_go():
         campaign.Draft("k", "n", "1", "1", {"COOP_SECRET": "x"})
 
 
+def test_only_https_links_are_kept():
+    assert campaign.https_url("https://x.example/r?id=1") == "https://x.example/r?id=1"
+    for hostile in ("javascript:alert(1)", "http://x.example", None, 3):
+        assert campaign.https_url(hostile) == ""
+
+
 def test_quarter_hours():
     base = datetime(2026, 3, 2, 9, 0)
     assert campaign.quarter_hour_ceil(base) == base
