@@ -251,3 +251,50 @@ def test_concurrent_opens_and_a_server_killed_before_the_send(server, fakes, use
     sections = made["content"]["template"]["sections"]
     assert sections["coop_cycle_name"] == "Killed week"
     stop_newsletters(developer, connection_id)
+
+
+def test_a_creation_that_times_out_is_found_not_made_again(server, fakes, users):
+    """Brevo makes the campaign but answers after the client's deadline
+    (30 s): the next try finds it by its key; one campaign, scheduled."""
+    brevo, _mailchimp = fakes
+    admin, developer, company_id = users
+    fake_list = brevo.add_list("Buyers (slow)")
+    brevo_template = brevo.add_template("Weekly closing")
+    sender = brevo.add_sender("La Coop", "news@example.org")
+    connection_id = connect(developer, company_id, "brevo", brevo, fake_list)
+    developer(
+        "coop.newsletter.connection",
+        "action_set_newsletter",
+        [connection_id],
+        "sale_cycle.closed",
+        str(brevo_template),
+        sender_id=str(sender),
+        delay_minutes=60,
+    )
+    before = len(brevo.calls("POST", "/v3/emailCampaigns"))
+    brevo.slow_create = 32
+    cycle_id = admin("coop.sale.cycle", "create", cycle_values("Slow week"))
+    admin("coop.sale.cycle", "action_open", [cycle_id])
+    admin("coop.sale.cycle", "action_close", [cycle_id])
+    [record] = wait_for(
+        lambda: [c for c in campaigns(admin, connection_id) if c["last_error"]],
+        timeout=120,
+        what="the creation timing out",
+    )
+    assert record["state"] == "pending"
+    brevo.slow_create = 0
+    [record] = wait_for(
+        lambda: [
+            c for c in campaigns(admin, connection_id) if c["state"] == "scheduled"
+        ],
+        timeout=180,
+        what="the campaign found and scheduled",
+    )
+    assert len(brevo.calls("POST", "/v3/emailCampaigns")) == before + 1
+    mine = [
+        campaign_id
+        for campaign_id, made in brevo.campaigns.items()
+        if made["body"]["recipients"] == {"listIds": [fake_list]}
+    ]
+    assert mine == [int(record["provider_campaign_id"])]
+    stop_newsletters(developer, connection_id)
