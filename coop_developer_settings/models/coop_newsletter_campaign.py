@@ -19,6 +19,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from ..newsletter import campaign as campaigns
 from ..newsletter import provider
 from .coop_newsletter_campaign_rule import CAMPAIGN_EVENT_TYPES
+from .coop_sale_cycle import LEAD_TIME_EVENTS
 
 _logger = logging.getLogger(__name__)
 
@@ -261,9 +262,17 @@ class CoopNewsletterCampaign(models.Model):
         self.invalidate_recordset()
 
     def _stale_reason(self):
-        """Why the newsletter is too late (the webhooks' stale rules), or None."""
+        """Why the newsletter is too late (the webhooks' stale rules), or
+        out of date (a reminder whose date moved: a new one is made for the
+        new date), or None."""
         cycle = self.sale_cycle_id.with_context(lang=self._owner_lang())
-        return cycle._webhook_stale_reasons(self.event_type).get(cycle.id)
+        reason = cycle._webhook_stale_reasons(self.event_type).get(cycle.id)
+        if reason or self.event_type not in LEAD_TIME_EVENTS:
+            return reason
+        _state, date_field = LEAD_TIME_EVENTS[self.event_type]
+        if self.occurrence != fields.Datetime.to_string(cycle[date_field]):
+            return cycle.env._("The sale cycle's date moved before it was sent.")
+        return None
 
     def _waits_for_sync(self):
         waiting = fields.Datetime.now() - self.occurred_at < SYNC_WAIT

@@ -35,15 +35,31 @@ class CoopSaleCycle(models.Model):
             self._claim_newsletters(event_type, fields.Datetime.now())
         return result
 
+    def write(self, vals):
+        result = super().write(vals)
+        if {"date_open", "date_close"} & set(vals):
+            # An "opens soon" / "closes soon" newsletter of the former date
+            # is cancelled; the new date's comes at its lead time.
+            self._check_newsletters(list(LEAD_TIME_EVENTS))
+        return result
+
     def _expire_stale_deliveries(self):
         """At a transition, the newsletters about these cycles still to be
         sent get a job that cancels those now too late (at the provider if
         they are scheduled there), with the reason."""
         result = super()._expire_stale_deliveries()
-        self.env["coop.newsletter.campaign"].sudo().search(
-            [("sale_cycle_id", "in", self.ids), ("state", "in", ACTIVE_STATES)]
-        )._enqueue(identity=False)
+        self._check_newsletters()
         return result
+
+    def _check_newsletters(self, event_types=None):
+        """A job for each newsletter of these cycles still to be sent (of
+        those event types): it cancels those now too late or out of date."""
+        domain = [("sale_cycle_id", "in", self.ids), ("state", "in", ACTIVE_STATES)]
+        if event_types:
+            domain.append(("event_type", "in", event_types))
+        self.env["coop.newsletter.campaign"].sudo().search(domain)._enqueue(
+            identity=False
+        )
 
     @api.model
     def _send_due_reminders(self, cycles=None):

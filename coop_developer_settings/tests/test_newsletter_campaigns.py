@@ -349,11 +349,23 @@ class TestNewsletterCampaigns(CampaignCase):
         Cycle = self.env["coop.sale.cycle"]
         Cycle._send_due_reminders()
         self.assertEqual(len(self.campaigns(connection)), 1)
+        self.run_jobs()
+        first = self.campaigns(connection)
+        self.assertEqual(first.state, "scheduled")
         cycle.date_close = now + timedelta(hours=8)
         Cycle._send_due_reminders()
         self.assertEqual(len(self.campaigns(connection)), 2)
         self.run_jobs()
-        self.assertEqual(len(self.brevo.campaigns), 2)
+        # The former date's is cancelled at Brevo; the new date's scheduled.
+        self.assertEqual(first.state, "cancelled")
+        self.assertEqual(
+            first.cancel_reason, "The sale cycle's date moved before it was sent."
+        )
+        second = self.campaigns(connection) - first
+        self.assertEqual(second.state, "scheduled")
+        self.assertEqual(second.occurrence, fields.Datetime.to_string(cycle.date_close))
+        statuses = [made["status"] for made in self.brevo.campaigns.values()]
+        self.assertEqual(statuses, ["suspended", "queued"])
 
     def test_send_a_test_to_me(self):
         connection = self.connection("mailchimp")
