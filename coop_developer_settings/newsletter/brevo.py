@@ -236,29 +236,18 @@ class BrevoClient(ProviderClient):
 
     def templates(self):
         """The account's active email templates."""
-        found = []
-        for page in range(MAX_PAGES):
-            answer = self._call(
-                "GET",
-                "/smtp/templates",
-                params={
-                    "templateStatus": "true",
-                    "limit": TEMPLATE_PAGE,
-                    "offset": page * TEMPLATE_PAGE,
-                },
-            )
-            self._expect(isinstance(answer, dict), "templates is not an object")
-            batch = answer.get("templates") or []
-            self._expect(
-                isinstance(batch, list)
-                and all(
-                    isinstance(t, dict) and isinstance(t.get("id"), int) for t in batch
-                ),
-                "templates without ids",
-            )
-            found += batch
-            if len(batch) < TEMPLATE_PAGE:
-                break
+        found = self._lists(
+            "/smtp/templates",
+            "limit",
+            TEMPLATE_PAGE,
+            "count",
+            {"templateStatus": "true"},
+            key="templates",
+        )
+        self._expect(
+            all(isinstance(item["id"], int) for item in found),
+            "a template id not a number",
+        )
         return [
             campaigns.Template(str(item["id"]), str(item.get("name") or item["id"]))
             for item in found

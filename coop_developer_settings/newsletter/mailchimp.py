@@ -253,31 +253,14 @@ class MailchimpClient(ProviderClient):
     def templates(self):
         """The account's own templates (their editable sections receive
         the parameters)."""
-        found = []
-        for page in range(MAX_PAGES):
-            answer = self._call(
-                "GET",
-                "/templates",
-                params={
-                    "type": "user",
-                    "fields": TEMPLATE_FIELDS,
-                    "count": LIST_PAGE,
-                    "offset": page * LIST_PAGE,
-                },
-            )
-            self._expect(isinstance(answer, dict), "templates is not an object")
-            batch = answer.get("templates") or []
-            self._expect(
-                isinstance(batch, list)
-                and all(isinstance(t, dict) and "id" in t for t in batch),
-                "templates without ids",
-            )
-            found += batch
-            total = answer.get("total_items")
-            if len(batch) < LIST_PAGE or (
-                isinstance(total, int) and len(found) >= total
-            ):
-                break
+        found = self._lists(
+            "/templates",
+            "count",
+            LIST_PAGE,
+            "total_items",
+            {"type": "user", "fields": TEMPLATE_FIELDS},
+            key="templates",
+        )
         return [
             campaigns.Template(str(item["id"]), str(item.get("name") or item["id"]))
             for item in found
