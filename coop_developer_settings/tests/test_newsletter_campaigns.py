@@ -10,7 +10,7 @@ from unittest.mock import patch
 
 from odoo import fields, sql_db
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import HttpCase, TransactionCase, tagged
 
 from ..models import coop_newsletter_connection as connection_model
 from ..newsletter import brevo, mailchimp
@@ -385,6 +385,66 @@ class TestNewsletterCampaigns(CampaignCase):
         with self.assertRaisesRegex(UserError, "not in your test list"):
             connection.action_send_newsletter_test("sale_cycle.opened")
         self.assertFalse(self.brevo.campaigns)
+
+
+# Mounts the tab's component of one connection in the web client, as its
+# owner, and cancels the scheduled newsletter from it (whatever the
+# session's language: the provider's words are looked for).
+SCREEN_JS = """
+(async () => {
+    const { mountComponent } = odoo.loader.modules.get("@web/env");
+    const { CoopNewsletterCampaigns } = odoo.loader.modules.get(
+        "@coop_developer_settings/developer_tab/newsletter_campaigns"
+    );
+    const target = document.createElement("div");
+    document.body.appendChild(target);
+    await mountComponent(CoopNewsletterCampaigns, target, {
+        env: odoo.loader.modules.get("@odoo/owl").Component.env,
+        props: { connectionId: %(connection)s },
+    });
+    const find = async (selector, text) => {
+        for (let i = 0; i < 100; i++) {
+            const found = [...target.querySelectorAll(selector)].find(
+                (el) => !text || el.textContent.includes(text)
+            );
+            if (found) {
+                return found;
+            }
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        throw new Error(`not shown: ${selector} ${text || ""} in ${target.textContent}`);
+    };
+    await find(".o_coop_campaign_rule", "Weekly opening");
+    await find(".o_coop_campaign_row", "(queued)");
+    (await find(".o_coop_campaign_cancel")).click();
+    await find(".o_coop_campaign_row", "(suspended)");
+    if (target.querySelector(".o_coop_campaign_cancel")) {
+        throw new Error("a cancelled send offers Cancel again");
+    }
+    (await find(".o_coop_campaign_edit")).click();
+    await find(".o_coop_campaign_template option", "Weekly opening");
+    console.log("test successful");
+})().catch((error) => console.error(error.message));
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestNewsletterCampaignsScreen(CampaignCase, HttpCase):
+    def test_the_owner_sees_and_cancels_a_newsletter_in_the_tab(self):
+        connection = self.connection()
+        self.cycle().action_open()
+        self.run_jobs()
+        self.browser_js(
+            "/odoo",
+            SCREEN_JS % {"connection": connection.id},
+            "odoo.isReady",
+            login=self.developer.login,
+        )
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "cancelled")
+        self.assertEqual(
+            next(iter(self.brevo.campaigns.values()))["status"], "suspended"
+        )
 
 
 @tagged("post_install", "-at_install")
