@@ -412,7 +412,8 @@ SCREEN_JS = """
             }
             await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        throw new Error(`not shown: ${selector} ${text || ""} in ${target.textContent}`);
+        const shown = target.textContent;
+        throw new Error(`not shown: ${selector} ${text || ""} in ${shown}`);
     };
     await find(".o_coop_campaign_rule", "Weekly opening");
     await find(".o_coop_campaign_row", "(queued)");
