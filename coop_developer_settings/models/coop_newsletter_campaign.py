@@ -219,6 +219,8 @@ class CoopNewsletterCampaign(models.Model):
             return campaign.state
         connection = campaign.connection_id
         if connection.state == "disconnected" or not connection.list_id:
+            if campaign.state == "scheduled":
+                return campaign.state  # made: nothing to read its status with
             campaign._fail(
                 campaign._owner_env()._(
                     "The connection was disconnected before the newsletter was made."

@@ -153,6 +153,22 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertEqual((record.state, record.provider_status), ("sent", "sent"))
         self.assertEqual(len(self.brevo.sends), 1)
 
+    def test_a_disconnection_fails_what_is_not_made_only(self):
+        connection = self.connection()
+        made, later = self.cycle(name="Made"), self.cycle(name="Later")
+        made.action_open()
+        self.run_jobs()
+        later.action_open()
+        connection.action_disconnect()
+        [scheduled] = self.campaigns(connection).filtered(
+            lambda c: c.sale_cycle_id == made
+        )
+        scheduled.write({"scheduled_at": fields.Datetime.now() - timedelta(hours=1)})
+        scheduled._enqueue()
+        self.run_jobs()
+        by_cycle = {c.sale_cycle_id.name: c.state for c in self.campaigns(connection)}
+        self.assertEqual(by_cycle, {"Made": "scheduled", "Later": "failed"})
+
     def test_dates_in_the_shop_language(self):
         self.env["res.lang"]._activate_lang("fr_FR")
         self.shop.partner_id.lang = "fr_FR"
