@@ -8,9 +8,9 @@ import functools
 from datetime import timedelta
 from unittest.mock import patch
 
-from odoo import fields, sql_db
+from odoo import Command, fields, sql_db
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import HttpCase, TransactionCase, tagged
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from ..models import coop_newsletter_connection as connection_model
 from ..newsletter import brevo, mailchimp
@@ -168,6 +168,21 @@ class TestNewsletterCampaigns(CampaignCase):
         self.run_jobs()
         by_cycle = {c.sale_cycle_id.name: c.state for c in self.campaigns(connection)}
         self.assertEqual(by_cycle, {"Made": "scheduled", "Later": "failed"})
+
+    def test_a_sales_manager_without_the_access_opens_the_cycle(self):
+        """Who opens a cycle needs no rights on the newsletters: the
+        newsletter is claimed and queued by the system."""
+        connection = self.connection()
+        manager = new_test_user(
+            self.env,
+            login="coop-cycle-manager",
+            groups="base.group_user,sales_team.group_sale_manager",
+            company_id=self.shop.id,
+            company_ids=[Command.set(self.shop.ids)],
+        )
+        self.cycle().with_user(manager).action_open()
+        self.run_jobs()
+        self.assertEqual(self.campaigns(connection).state, "scheduled")
 
     def test_dates_in_the_shop_language(self):
         self.env["res.lang"]._activate_lang("fr_FR")
