@@ -375,16 +375,15 @@ class CoopNewsletterCampaign(models.Model):
                     provider=self.connection_id._provider_name(),
                 ),
             )
-        else:
-            values.update(
-                state="failed",
-                last_error=self._owner_env()._(
+        self.write(values)
+        if current.status not in states and current.status != campaigns.SUSPENDED:
+            self._fail(
+                self._owner_env()._(
                     "%(provider)s shows the campaign as %(status)s.",
                     provider=self.connection_id._provider_name(),
                     status=current.provider_status or "?",
-                ),
+                )
             )
-        self.write(values)
 
     # ------------------------------------------------------------------
     # Cancel

@@ -184,6 +184,27 @@ class TestNewsletterCampaigns(CampaignCase):
         self.run_jobs()
         self.assertEqual(self.campaigns(connection).state, "scheduled")
 
+    def test_unscheduled_in_mailchimp_by_hand_is_told_to_the_owner(self):
+        connection = self.connection("mailchimp", delay=60)
+        self.cycle(name="Week 14").action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        [made] = self.mailchimp.campaigns.values()
+        made.update(status="save", send_time=None)  # unscheduled in Mailchimp
+        record.write({"scheduled_at": fields.Datetime.now() - timedelta(hours=1)})
+        record._enqueue()
+        self.run_jobs()
+        self.assertEqual(record.state, "failed")
+        self.assertEqual(record.last_error, "Mailchimp shows the campaign as save.")
+        self.assertTrue(
+            self.env["mail.message"].search(
+                [
+                    ("partner_ids", "in", self.developer.partner_id.ids),
+                    ("subject", "=", "Newsletter not sent: Week 14"),
+                ]
+            )
+        )
+
     def test_dates_in_the_shop_language(self):
         self.env["res.lang"]._activate_lang("fr_FR")
         self.shop.partner_id.lang = "fr_FR"
