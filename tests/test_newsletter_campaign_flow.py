@@ -8,7 +8,6 @@ Everything is observed from outside: the fakes' state and the records read
 over XML-RPC.
 """
 
-import secrets
 import signal
 import threading
 import time
@@ -16,20 +15,10 @@ import xmlrpc.client
 from datetime import datetime, timedelta
 
 import pytest
+from conftest import served
 from fakes.brevo import FakeBrevo
 from fakes.mailchimp import FakeMailchimp
-from harness import (
-    ADDON,
-    ADMIN,
-    DEV_LOGS,
-    OdooCli,
-    OdooServer,
-    Rpc,
-    create_developer,
-    cycle_values,
-    template,
-    wait_for,
-)
+from harness import ADDON, ADMIN, Rpc, create_developer, cycle_values, wait_for
 
 CRON = f"{ADDON}.ir_cron_process_due_sale_cycles"
 
@@ -44,22 +33,13 @@ def fakes():
 def server(odoo_env, fakes):
     """A server of its own: the fakes' addresses are server configuration."""
     brevo, mailchimp = fakes
-    cli = OdooCli(
+    with served(
         odoo_env,
-        f"coop_campaign_{secrets.token_hex(4)}",
-        workers="2",
-        max_cron_threads="1",
+        "coop_campaign",
         coop_newsletter_brevo_url=brevo.url,
         coop_newsletter_mailchimp_url=mailchimp.url,
-    ).copy(template(odoo_env))
-    returncode, log = cli.run("-i", ADDON, "--stop-after-init")
-    if returncode:
-        cli.drop()
-        pytest.fail(f"installing {ADDON} failed:\n{log[-3000:]}")
-    running = OdooServer(cli, DEV_LOGS / f"{cli.db_name}-server.log").start()
-    yield running
-    running.stop()
-    cli.drop()
+    ) as running:
+        yield running
     log = running.log_path.read_text(errors="replace")
     assert brevo.key not in log and mailchimp.key not in log, "a key in the log"
 
