@@ -7,6 +7,7 @@ itself, or stops at once with one line that says what to run instead.
 
 import secrets
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -84,20 +85,31 @@ def odoo_cli(odoo_env):
 def odoo_server(odoo_env):
     """One database with the addon and its demo data, served for the session:
     a copy of the template (demo data) where the addon is installed."""
+    with served(odoo_env, "coop_e2e") as server:
+        yield server
+
+
+@contextmanager
+def served(odoo_env, prefix, **options):
+    """A copy of the template (demo data) where the addon is installed,
+    served with these server configuration options; dropped afterwards."""
     cli = OdooCli(
         odoo_env,
-        f"coop_e2e_{secrets.token_hex(4)}",
+        f"{prefix}_{secrets.token_hex(4)}",
         workers="2",
         max_cron_threads="1",
+        **options,
     ).copy(template(odoo_env))
     returncode, log = cli.run("-i", ADDON, "--stop-after-init")
     if returncode:
         cli.drop()
         pytest.fail(f"installing {ADDON} failed:\n{log[-3000:]}")
     server = OdooServer(cli, DEV_LOGS / f"{cli.db_name}-server.log").start()
-    yield server
-    server.stop()
-    cli.drop()
+    try:
+        yield server
+    finally:
+        server.stop()
+        cli.drop()
     # Whatever the tests did, no signing secret reached the server's log.
     assert "whsec_" not in server.log_path.read_text(errors="replace"), (
         f"a webhook signing secret is in {server.log_path}"

@@ -4,11 +4,15 @@ from . import coop_api_key_usage
 from . import coop_api_parameters
 from . import coop_buyer_source
 from . import coop_newsletter_connection
+from . import coop_newsletter_campaign_rule
+from . import coop_newsletter_campaign
+from . import coop_newsletter_connection_campaign
 from . import coop_newsletter_connection_optout
 from . import coop_newsletter_connection_sync
 from . import coop_newsletter_connection_tab
 from . import coop_sale_cycle
 from . import coop_sale_cycle_webhook
+from . import coop_sale_cycle_newsletter
 from . import coop_webhook_attempt
 from . import coop_webhook_delivery
 from . import coop_webhook_delivery_job

@@ -15,7 +15,9 @@ under Mailchimp's 10 per account.
 import hashlib
 import re
 
+from . import campaign as campaigns
 from .provider import (
+    MAX_PAGES,
     OPTED_OUT,
     REMOVED,
     SUBSCRIBED,
@@ -67,6 +69,23 @@ MERGE_FIELD_OPTIONS = {
 }
 MERGE_FIELD_PAGE = 1000  # an audience has at most 80 merge fields
 ERRORS_SHOWN = 3  # field errors quoted in a message
+TEMPLATE_FIELDS = "templates.id,templates.name,total_items"
+CAMPAIGN_FIELDS = (
+    "id,web_id,status,send_time,settings.title,settings.subject_line,recipients.list_id"
+)
+CAMPAIGN_PAGE = 1000  # Mailchimp's largest page
+# Mailchimp's campaign statuses, in the clients' common words.
+CAMPAIGN_STATUSES = {
+    "save": campaigns.DRAFT,
+    "paused": campaigns.SUSPENDED,
+    "schedule": campaigns.SCHEDULED,
+    "sending": campaigns.SENDING,
+    "sent": campaigns.SENT,
+    "canceling": campaigns.SUSPENDED,
+    "canceled": campaigns.SUSPENDED,
+}
+# Where the account's users see a campaign (Mailchimp's documented web_id link).
+CAMPAIGN_PAGE_URL = "https://{dc}.admin.mailchimp.com/campaigns/show/?id={web_id}"
 
 
 def subscriber_hash(address):
@@ -290,6 +309,166 @@ class MailchimpClient(ProviderClient):
 
     def unregister_webhook(self, list_id, webhook_id):
         self._delete(f"/lists/{_id(list_id)}/webhooks/{_id(webhook_id)}")
+
+    # ------------------------------------------------------------------
+    # Campaigns (the newsletter at a sale cycle's event)
+    # ------------------------------------------------------------------
+
+    def templates(self):
+        """The account's own templates (their editable sections receive
+        the parameters)."""
+        found = self._lists(
+            "/templates",
+            "count",
+            LIST_PAGE,
+            "total_items",
+            {"type": "user", "fields": TEMPLATE_FIELDS},
+            key="templates",
+        )
+        return [
+            campaigns.Template(str(item["id"]), str(item.get("name") or item["id"]))
+            for item in found
+        ]
+
+    def senders(self):
+        """None to choose: the audience's own sender (its campaign defaults)."""
+        return []
+
+    def find_campaign(self, key, list_id, since):
+        """The campaign of the audience created since (naive UTC) whose
+        title ends with the key, or None. The campaign list is read, not
+        the search: the search's index may not hold a campaign just made."""
+        for page in range(MAX_PAGES):
+            answer = self._call(
+                "GET",
+                "/campaigns",
+                params={
+                    "list_id": _id(list_id),
+                    "since_create_time": campaigns.utc_iso(since),
+                    "fields": ",".join(
+                        f"campaigns.{name}" for name in CAMPAIGN_FIELDS.split(",")
+                    )
+                    + ",total_items",
+                    "count": CAMPAIGN_PAGE,
+                    "offset": page * CAMPAIGN_PAGE,
+                },
+            )
+            self._expect(isinstance(answer, dict), "campaigns is not an object")
+            batch = answer.get("campaigns") or []
+            self._expect(
+                isinstance(batch, list) and all(isinstance(c, dict) for c in batch),
+                "campaigns is not a list",
+            )
+            for item in batch:
+                if campaigns.has_key((item.get("settings") or {}).get("title"), key):
+                    return self._campaign(item)
+            if len(batch) < CAMPAIGN_PAGE:
+                return None
+        return None
+
+    def create_campaign(self, draft):
+        """Create the campaign (a draft) with the audience's sender and its
+        content: the template, the parameters in its sections. Returns its
+        id. Not to be repeated blindly: after an unknown outcome,
+        find_campaign first."""
+        list_id = _id(draft.list_id)
+        audience = self._call(
+            "GET", f"/lists/{list_id}", params={"fields": "campaign_defaults"}
+        )
+        defaults = (audience or {}).get("campaign_defaults") or {}
+        self._expect(isinstance(defaults, dict), "audience without campaign defaults")
+        answer = self._call(
+            "POST",
+            "/campaigns",
+            body={
+                "type": "regular",
+                "recipients": {"list_id": list_id},
+                "settings": {
+                    "title": draft.full_name,
+                    "subject_line": draft.subject or defaults.get("subject") or "",
+                    "from_name": defaults.get("from_name") or "",
+                    "reply_to": defaults.get("from_email") or "",
+                },
+            },
+        )
+        self._expect(
+            isinstance(answer, dict) and isinstance(answer.get("id"), str),
+            "campaign without an id",
+        )
+        return answer["id"]
+
+    def set_content(self, campaign_id, draft):
+        """The template and the parameters in its sections (repeatable)."""
+        self._call(
+            "PUT",
+            f"/campaigns/{_id(campaign_id)}/content",
+            body={
+                "template": {
+                    "id": int(_template_id(draft.template_id)),
+                    "sections": campaigns.mailchimp_sections(draft.parameters),
+                }
+            },
+        )
+
+    def campaign(self, campaign_id):
+        answer = self._call(
+            "GET", f"/campaigns/{_id(campaign_id)}", params={"fields": CAMPAIGN_FIELDS}
+        )
+        self._expect(isinstance(answer, dict) and "id" in answer, "campaign without id")
+        return self._campaign(answer)
+
+    def _campaign(self, item):
+        status = str(item.get("status") or "")
+        web_id = item.get("web_id")
+        return campaigns.Campaign(
+            id=str(item.get("id")),
+            name=str((item.get("settings") or {}).get("title") or ""),
+            status=CAMPAIGN_STATUSES.get(status, campaigns.UNKNOWN),
+            provider_status=status[:40],
+            scheduled_at=campaigns.parse_utc(item.get("send_time")),
+            report_url=CAMPAIGN_PAGE_URL.format(dc=self.data_centre, web_id=web_id)
+            if isinstance(web_id, int)
+            else "",
+        )
+
+    def schedule_campaign(self, campaign_id, when):
+        """Schedule at the quarter-hour at or after when (Mailchimp's rule)."""
+        self._call(
+            "POST",
+            f"/campaigns/{_id(campaign_id)}/actions/schedule",
+            body={
+                "schedule_time": campaigns.utc_iso(campaigns.quarter_hour_ceil(when))
+            },
+            ok=(200, 204),
+        )
+
+    def send_campaign(self, campaign_id):
+        """Send now. Never repeated blindly: campaign() first."""
+        self._call("POST", f"/campaigns/{_id(campaign_id)}/actions/send", ok=(200, 204))
+
+    def cancel_campaign(self, campaign_id):
+        """Unschedule: the campaign goes back to a draft, not sent."""
+        self._call(
+            "POST", f"/campaigns/{_id(campaign_id)}/actions/unschedule", ok=(200, 204)
+        )
+
+    def send_test(self, campaign_id, emails):
+        self._call(
+            "POST",
+            f"/campaigns/{_id(campaign_id)}/actions/test",
+            body={"test_emails": list(emails), "send_type": "html"},
+            ok=(200, 204),
+        )
+
+    def delete_campaign(self, campaign_id):
+        self._delete(f"/campaigns/{_id(campaign_id)}")
+
+
+def _template_id(value):
+    text = str(value)
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"not a Mailchimp template id: {text[:40]!r}")
+    return text
 
 
 def _rejected(answer, skip=None):

@@ -514,9 +514,10 @@ class ProviderClient:
         if not condition:
             raise MalformedAnswer(self.provider, f"unexpected answer: {what}")
 
-    def _lists(self, path, size_param, page_size, total_key, params=None):
-        """The "lists" of a collection read page by page (offset, and
-        size_param items a page), each an object with an id."""
+    def _lists(self, path, size_param, page_size, total_key, params=None, key="lists"):
+        """The items (under key: "lists", "templates") of a collection read
+        page by page (offset, and size_param items a page), each an object
+        with an id."""
         found = []
         for page in range(MAX_PAGES):
             answer = self._call(
@@ -528,12 +529,12 @@ class ProviderClient:
                     "offset": page * page_size,
                 },
             )
-            self._expect(isinstance(answer, dict), "lists is not an object")
-            batch = answer.get("lists") or []
+            self._expect(isinstance(answer, dict), f"{key} is not an object")
+            batch = answer.get(key) or []
             self._expect(
                 isinstance(batch, list)
                 and all(isinstance(item, dict) and "id" in item for item in batch),
-                "lists is not a list of lists with an id",
+                f"{key} is not a list of {key} with an id",
             )
             found += batch
             total = answer.get(total_key)

@@ -7,6 +7,7 @@ from . import test_developer_tab
 from . import test_developer_tab_pictures
 from . import test_developer_tab_tours
 from . import test_json2_api
+from . import test_newsletter_campaigns
 from . import test_newsletter_connections
 from . import test_newsletter_optout
 from . import test_newsletter_tab

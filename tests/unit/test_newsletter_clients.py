@@ -749,7 +749,7 @@ def test_the_fakes_fail_the_test_on_requests_outside_the_contract():
             requests.post(
                 f"{fake.url}/lists/{list_id}", json={"members": members}, auth=auth
             )
-            requests.get(f"{fake.url}/campaigns", auth=auth)
+            requests.get(f"{fake.url}/automations", auth=auth)
     text = str(failed.value)
     for violation in (
         "not HTTP Basic",

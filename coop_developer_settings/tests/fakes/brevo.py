@@ -20,6 +20,7 @@ import json
 import time
 import urllib.request
 
+from .brevo_campaigns import BrevoCampaigns
 from .common import FakeProvider, Reply
 
 IMPORT_KEYS = {
@@ -66,7 +67,7 @@ MAX_REMOVE = 150
 MAX_LIST_PAGE = 50
 
 
-class FakeBrevo(FakeProvider):
+class FakeBrevo(BrevoCampaigns, FakeProvider):
     prefix = "/v3"
     # Brevo's general rate limits (developers.brevo.com/docs/api-limits):
     # 10 requests a second (and 36 000 an hour) under /v3/contacts, 100 an
@@ -87,6 +88,7 @@ class FakeBrevo(FakeProvider):
         self.webhooks = {}
         self.attributes = dict(DEFAULT_ATTRIBUTES)
         self._ids = itertools.count(1)
+        self.init_campaigns()
         super().__init__(key, **options)
 
     def add_list(self, name):
@@ -159,6 +161,7 @@ class FakeBrevo(FakeProvider):
             ("POST", r"/contacts/attributes/(\w+)/(\w+)", self.post_attribute),
             ("POST", r"/webhooks", self.post_webhook),
             ("DELETE", r"/webhooks/(\d+)", self.delete_webhook),
+            *self.campaign_routes(),
         ]
 
     def get_account(self, request, match):

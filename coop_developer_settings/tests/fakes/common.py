@@ -88,12 +88,15 @@ def send_answer(http, status, body=b"", headers=None):
 
 
 class Reply:
-    """A handler's answer: status, JSON body (None: empty), headers."""
+    """A handler's answer: status, JSON body (None: empty), headers, and
+    seconds to wait before sending it (what the handler did is done: a
+    client that gives up meanwhile does not know it)."""
 
-    def __init__(self, status, body=None, headers=None):
+    def __init__(self, status, body=None, headers=None, delay=0.0):
         self.status = status
         self.body = body
         self.headers = headers or {}
+        self.delay = delay
 
 
 class Quota:
@@ -201,6 +204,7 @@ class FakeProvider(LocalHTTPServer):
         try:
             reply = self._reply(http, too_many)
             if reply is not None:
+                time.sleep(reply.delay)  # outside the lock
                 self._send(http, reply)
         except OSError:
             return  # the client gave up (deadline tests)

@@ -28,6 +28,7 @@ import urllib.parse
 import urllib.request
 
 from .common import FakeProvider, Reply
+from .mailchimp_campaigns import MailchimpCampaigns
 
 MAX_BATCH = 500
 MAX_PAGE = 1000
@@ -96,7 +97,7 @@ ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 INTERNATIONAL_PHONE = re.compile(r"^\+[0-9]{2,15}$")
 
 
-class FakeMailchimp(FakeProvider):
+class FakeMailchimp(MailchimpCampaigns, FakeProvider):
     prefix = "/3.0"
     error_type = "application/problem+json"
     max_in_flight = 10
@@ -116,6 +117,7 @@ class FakeMailchimp(FakeProvider):
         self.webhooks = {}
         self.reject = set()  # addresses a batch refuses (partial errors)
         self._ids = itertools.count(1)
+        self.init_campaigns()
         super().__init__(key, **options)
 
     def add_list(self, name, merge_fields=None):
@@ -212,6 +214,7 @@ class FakeMailchimp(FakeProvider):
             ("POST", r"/lists/(\w+)/merge-fields", self.post_merge_field),
             ("POST", r"/lists/(\w+)/webhooks", self.post_webhook),
             ("DELETE", r"/lists/(\w+)/webhooks/(\w+)", self.delete_webhook),
+            *self.campaign_routes(),
         ]
 
     def get_ping(self, request, match):

@@ -1,0 +1,572 @@
+# Copyright 2026 Coop Developer Settings contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""The newsletter at each sale cycle event: claimed once in the event's
+transaction, made at the Brevo and Mailchimp fakes by the real jobs, once
+whatever happens (a lost answer, a closed cycle, concurrent claims)."""
+
+import functools
+from datetime import timedelta
+from unittest.mock import patch
+
+from odoo import Command, fields, sql_db
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
+
+from ..models import coop_newsletter_connection as connection_model
+from ..newsletter import brevo, mailchimp
+from .common import RealTransactionsMixin, pending_jobs, perform_jobs
+from .test_newsletter_connections import SYNC, NewsletterCase
+
+CAMPAIGN = "_campaign_job"
+
+
+class CampaignCase(NewsletterCase):
+    def setUp(self):
+        super().setUp()
+        self.brevo_template = self.brevo.add_template("Weekly opening")
+        self.brevo_sender = self.brevo.add_sender("La Coop", "news@example.org")
+        self.mailchimp_template = self.mailchimp.add_template(
+            "Weekly opening", ["coop_cycle_name"]
+        )
+        # Requests that do not answer in time end sooner than in production.
+        fast = {"total_timeout": 2, "connect_timeout": 2}
+        self.startPatcher(
+            patch.dict(
+                connection_model.CLIENTS,
+                {
+                    "brevo": functools.partial(brevo.BrevoClient, **fast),
+                    "mailchimp": functools.partial(mailchimp.MailchimpClient, **fast),
+                },
+            )
+        )
+        self.shop.partner_id.write({"tz": "Europe/Paris"})
+        # The owner reads the reasons and errors in their language.
+        self.developer.lang = "en_US"
+
+    def connection(self, provider="brevo", event="sale_cycle.opened", delay=30):
+        connection = self.connect(provider)
+        fake_list = self.brevo_list if provider == "brevo" else self.mailchimp_list
+        connection.action_set_list(str(fake_list))
+        if provider == "brevo":
+            connection.action_set_newsletter(
+                event,
+                str(self.brevo_template),
+                sender_id=str(self.brevo_sender),
+                delay_minutes=delay,
+            )
+        else:
+            connection.action_set_newsletter(
+                event,
+                str(self.mailchimp_template),
+                subject="This week at the shop",
+                delay_minutes=delay,
+            )
+        return connection
+
+    def cycle(self, **values):
+        now = fields.Datetime.now()
+        return self.env["coop.sale.cycle"].create(
+            {
+                "name": "Week <12> & *|EMAIL|*",
+                "company_id": self.shop.id,
+                "date_open": now + timedelta(hours=1),
+                "date_close": now + timedelta(days=2),
+                "shop_url": "https://shop.example.org/?week=12&x=1",
+                "description": "<p>Fresh <b>apples</b></p><p>and pears</p>",
+                **values,
+            }
+        )
+
+    def run_jobs(self):
+        """The list's sync first (the campaign job waits for it), then the
+        newsletter's steps."""
+        perform_jobs(self.env, method=SYNC)
+        perform_jobs(self.env, method=CAMPAIGN)
+        self.assertFalse(pending_jobs(self.env, CAMPAIGN))
+
+    def campaigns(self, connection):
+        return self.env["coop.newsletter.campaign"].search(
+            [("connection_id", "=", connection.id)]
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestNewsletterCampaigns(CampaignCase):
+    def test_opened_schedules_one_brevo_campaign_with_the_cycle(self):
+        connection = self.connection()
+        cycle = self.cycle()
+        cycle.action_open()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "pending")
+        self.run_jobs()
+        self.assertEqual(record.state, "scheduled")
+        [(campaign_id, made)] = self.brevo.campaigns.items()
+        body = made["body"]
+        self.assertEqual(body["recipients"], {"listIds": [self.brevo_list]})
+        self.assertEqual(body["templateId"], self.brevo_template)
+        self.assertEqual(body["sender"], {"id": self.brevo_sender})
+        params = body["params"]
+        # Text as it is: Brevo escapes variables where they go.
+        self.assertEqual(params["COOP_CYCLE_NAME"], "Week <12> & *|EMAIL|*")
+        self.assertEqual(params["COOP_SHOP_NAME"], self.shop.name)
+        self.assertEqual(
+            params["COOP_SHOP_URL"], "https://shop.example.org/?week=12&x=1"
+        )
+        self.assertIn("Fresh *apples*", params["COOP_CYCLE_DESCRIPTION"])
+        self.assertNotIn("<p>", params["COOP_CYCLE_DESCRIPTION"])
+        # The shop's timezone (Paris: UTC+1 or +2) and language.
+        local = cycle.date_open + timedelta(hours=1)
+        self.assertIn(f"{local.day}", params["COOP_OPENS_AT"])
+        expected = record.occurred_at + timedelta(minutes=30)
+        self.assertEqual(made["scheduledAt"], expected)
+        self.assertEqual(record.scheduled_at, expected)
+        self.assertEqual(record.provider_campaign_id, str(campaign_id))
+        self.assertEqual(record.provider_status, "queued")
+        # The list was synced first, by its own job.
+        self.assertTrue(self.brevo.calls("POST", "/v3/contacts/import"))
+        first_import = self.brevo.requests.index(
+            self.brevo.calls("POST", "/v3/contacts/import")[0]
+        )
+        create = self.brevo.requests.index(
+            self.brevo.calls("POST", "/v3/emailCampaigns")[0]
+        )
+        self.assertLess(first_import, create)
+        # Nothing more happens: the jobs again, the cron's reminders again.
+        record._enqueue()
+        self.env["coop.sale.cycle"]._send_due_reminders()
+        self.run_jobs()
+        self.assertEqual(len(self.brevo.calls("POST", "/v3/emailCampaigns")), 1)
+        self.assertEqual(len(self.campaigns(connection)), 1)
+
+    def test_once_its_time_came_the_provider_status_is_read_back(self):
+        connection = self.connection()
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "scheduled")
+        # Its time came and Brevo sent it.
+        past = fields.Datetime.now() - timedelta(minutes=10)
+        record.write({"scheduled_at": past})
+        next(iter(self.brevo.campaigns.values()))["scheduledAt"] = past
+        record._enqueue()
+        self.run_jobs()
+        self.assertEqual((record.state, record.provider_status), ("sent", "sent"))
+        self.assertEqual(len(self.brevo.sends), 1)
+
+    def test_a_disconnection_fails_what_is_not_made_only(self):
+        connection = self.connection()
+        made, later = self.cycle(name="Made"), self.cycle(name="Later")
+        made.action_open()
+        self.run_jobs()
+        later.action_open()
+        connection.action_disconnect()
+        [scheduled] = self.campaigns(connection).filtered(
+            lambda c: c.sale_cycle_id == made
+        )
+        scheduled.write({"scheduled_at": fields.Datetime.now() - timedelta(hours=1)})
+        scheduled._enqueue()
+        self.run_jobs()
+        by_cycle = {c.sale_cycle_id.name: c.state for c in self.campaigns(connection)}
+        self.assertEqual(by_cycle, {"Made": "scheduled", "Later": "failed"})
+
+    def test_a_sales_manager_without_the_access_opens_the_cycle(self):
+        """Who opens a cycle needs no rights on the newsletters: the
+        newsletter is claimed and queued by the system."""
+        connection = self.connection()
+        manager = new_test_user(
+            self.env,
+            login="coop-cycle-manager",
+            groups="base.group_user,sales_team.group_sale_manager",
+            company_id=self.shop.id,
+            company_ids=[Command.set(self.shop.ids)],
+        )
+        self.cycle().with_user(manager).action_open()
+        self.run_jobs()
+        self.assertEqual(self.campaigns(connection).state, "scheduled")
+
+    def test_unscheduled_in_mailchimp_by_hand_is_told_to_the_owner(self):
+        connection = self.connection("mailchimp", delay=60)
+        self.cycle(name="Week 14").action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        [made] = self.mailchimp.campaigns.values()
+        made.update(status="save", send_time=None)  # unscheduled in Mailchimp
+        record.write({"scheduled_at": fields.Datetime.now() - timedelta(hours=1)})
+        record._enqueue()
+        self.run_jobs()
+        self.assertEqual(record.state, "failed")
+        self.assertEqual(record.last_error, "Mailchimp shows the campaign as save.")
+        self.assertTrue(
+            self.env["mail.message"].search(
+                [
+                    ("partner_ids", "in", self.developer.partner_id.ids),
+                    ("subject", "=", "Newsletter not sent: Week 14"),
+                ]
+            )
+        )
+
+    def test_dates_in_the_shop_language(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.shop.partner_id.lang = "fr_FR"
+        cycle = self.cycle(date_open=fields.Datetime.to_datetime("2026-03-02 08:00:00"))
+        parameters = cycle._newsletter_parameters()
+        self.assertEqual(parameters["COOP_OPENS_AT"], "lundi 2 mars 2026, 09:00")
+
+    def test_mailchimp_delay_zero_sends_at_once_with_escaped_sections(self):
+        connection = self.connection("mailchimp", delay=0)
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "sent")
+        [made] = self.mailchimp.campaigns.values()
+        self.assertEqual(self.mailchimp.sends, [made["id"]])
+        self.assertEqual(made["recipients"], {"list_id": self.mailchimp_list})
+        self.assertEqual(made["settings"]["subject_line"], "This week at the shop")
+        sections = made["content"]["template"]["sections"]
+        self.assertEqual(made["content"]["template"]["id"], self.mailchimp_template)
+        self.assertEqual(
+            sections["coop_cycle_name"], "Week &lt;12&gt; &amp; *&#124;EMAIL&#124;*"
+        )
+        self.assertEqual(
+            sections["coop_shop_url"], "https://shop.example.org/?week=12&amp;x=1"
+        )
+        self.assertTrue(
+            record.report_url.startswith("https://us21.admin.mailchimp.com/")
+        )
+
+    def test_mailchimp_schedules_on_the_quarter_hour(self):
+        connection = self.connection("mailchimp", delay=40)
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "scheduled")
+        self.assertEqual(record.scheduled_at.minute % 15, 0)
+        self.assertGreaterEqual(record.scheduled_at, record.send_at)
+        self.assertLess(record.scheduled_at - record.send_at, timedelta(minutes=15))
+
+    def test_closed_before_the_send_cancels_it_at_the_provider(self):
+        connection = self.connection()
+        cycle = self.cycle()
+        cycle.action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "scheduled")
+        cycle.action_close()
+        self.run_jobs()
+        self.assertEqual(record.state, "cancelled")
+        self.assertEqual(
+            record.cancel_reason, "The sale cycle closed before it was sent."
+        )
+        [made] = self.brevo.campaigns.values()
+        self.assertEqual(made["status"], "suspended")
+        self.assertEqual(self.brevo.sends, [])
+
+    def test_closed_before_the_newsletter_is_made_creates_nothing(self):
+        connection = self.connection()
+        cycle = self.cycle()
+        cycle.action_open()
+        cycle.action_close()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "cancelled")
+        self.assertFalse(self.brevo.campaigns)
+        self.assertFalse(self.brevo.calls("POST", "/v3/emailCampaigns"))
+
+    def test_a_create_that_times_out_never_makes_a_second_campaign(self):
+        """Brevo made the campaign, its answer came too late: the next try
+        finds it by its key instead of creating another."""
+        connection = self.connection()
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC)
+        self.brevo.slow_create = 3  # the client gives up after 2 s
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        [record] = self.campaigns(connection)
+        self.assertEqual((record.state, record.attempt_count), ("pending", 1))
+        self.assertIn("did not answer in time", record.last_error)
+        self.assertEqual(len(self.brevo.campaigns), 1)
+        self.brevo.slow_create = 0
+        self.run_jobs()
+        self.assertEqual(record.state, "scheduled")
+        self.assertEqual(len(self.brevo.calls("POST", "/v3/emailCampaigns")), 1)
+        self.assertEqual(
+            record.provider_campaign_id, str(next(iter(self.brevo.campaigns)))
+        )
+
+    def test_a_send_whose_answer_was_lost_is_not_sent_again(self):
+        connection = self.connection("mailchimp", delay=0)
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC)
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "created")
+        # Sent at the provider, the job killed before it committed.
+        made = next(iter(self.mailchimp.campaigns.values()))
+        made.update(status="sent", content={"template": {}})
+        self.run_jobs()
+        self.assertEqual(record.state, "sent")
+        self.assertFalse(self.mailchimp.calls("POST", r".*/actions/send"))
+
+    def test_cancel_this_send_by_its_owner_only(self):
+        connection = self.connection()
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        Campaign = self.env["coop.newsletter.campaign"]
+        self.assertFalse(Campaign.with_user(self.other).search([]))
+        with self.assertRaises(AccessError):
+            Campaign.with_user(self.other).browse(record.id).action_cancel_send()
+        with self.assertRaises(AccessError):
+            self.Connection.with_user(self.other).browse(
+                connection.id
+            ).action_set_newsletter("sale_cycle.closed", str(self.brevo_template))
+        Campaign.with_user(self.developer).browse(record.id).action_cancel_send()
+        self.assertEqual(record.state, "cancelled")
+        self.assertIn("Cancelled by", record.cancel_reason)
+        self.assertEqual(
+            next(iter(self.brevo.campaigns.values()))["status"], "suspended"
+        )
+        with self.assertRaisesRegex(UserError, "not waiting to be sent"):
+            Campaign.with_user(self.developer).browse(record.id).action_cancel_send()
+        self.assertEqual(Campaign.with_user(self.admin).search([]), record)
+
+    def test_a_refused_campaign_fails_and_its_owner_hears_of_it(self):
+        connection = self.connection()
+        del self.brevo.templates[self.brevo_template]  # deleted in Brevo meanwhile
+        self.cycle(name="Week 13").action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "failed")
+        self.assertIn("Template ID does not exist", record.last_error)
+        [warning] = self.env["mail.message"].search(
+            [("partner_ids", "in", self.developer.partner_id.ids)]
+        )
+        self.assertEqual(warning.subject, "Newsletter not sent: Week 13")
+        self.assertIn("Template ID does not exist", warning.body)
+        overview = (
+            self.Connection.with_user(self.developer)
+            .browse(connection.id)
+            .coop_campaign_overview()
+        )
+        [shown] = overview["campaigns"]
+        self.assertEqual((shown["state"], shown["can_cancel"]), ("failed", False))
+        self.assertIn("Template ID does not exist", shown["error"])
+        opened = [
+            e for e in overview["events"] if e["event_type"] == "sale_cycle.opened"
+        ]
+        self.assertTrue(opened[0]["active"])
+        with self.assertRaises(AccessError):
+            self.Connection.with_user(self.other).browse(
+                connection.id
+            ).coop_campaign_overview()
+
+    def test_settings_are_checked_against_the_provider(self):
+        connection = self.connect()
+        connection.action_set_list(str(self.brevo_list))
+        with self.assertRaisesRegex(ValidationError, "not one of the account's"):
+            connection.action_set_newsletter(
+                "sale_cycle.opened", "999", sender_id=str(self.brevo_sender)
+            )
+        with self.assertRaisesRegex(ValidationError, "Choose the sender"):
+            connection.action_set_newsletter(
+                "sale_cycle.opened", str(self.brevo_template), sender_id="999"
+            )
+        with self.assertRaisesRegex(ValidationError, "number of minutes"):
+            connection.action_set_newsletter(
+                "sale_cycle.opened",
+                str(self.brevo_template),
+                sender_id=str(self.brevo_sender),
+                delay_minutes=-1,
+            )
+        with self.assertRaisesRegex(ValidationError, "sale cycle events"):
+            connection.action_set_newsletter("{{ 7*7 }}", str(self.brevo_template))
+        self.assertFalse(connection.campaign_rule_ids)
+        self.assertEqual(
+            connection.coop_templates(),
+            [{"id": str(self.brevo_template), "name": "Weekly opening"}],
+        )
+
+    def test_a_stopped_newsletter_is_not_sent(self):
+        connection = self.connection()
+        connection.action_stop_newsletter("sale_cycle.opened")
+        self.cycle().action_open()
+        self.assertFalse(self.campaigns(connection))
+
+    def test_closing_soon_once_per_date_a_moved_date_re_arms(self):
+        connection = self.connection(event="sale_cycle.closing_soon")
+        now = fields.Datetime.now()
+        cycle = self.cycle(
+            date_open=now - timedelta(hours=1), date_close=now + timedelta(hours=5)
+        )
+        cycle.action_open()  # its reminders are claimed at once
+        Cycle = self.env["coop.sale.cycle"]
+        Cycle._send_due_reminders()
+        self.assertEqual(len(self.campaigns(connection)), 1)
+        self.run_jobs()
+        first = self.campaigns(connection)
+        self.assertEqual(first.state, "scheduled")
+        cycle.date_close = now + timedelta(hours=8)
+        Cycle._send_due_reminders()
+        self.assertEqual(len(self.campaigns(connection)), 2)
+        self.run_jobs()
+        # The former date's is cancelled at Brevo; the new date's scheduled.
+        self.assertEqual(first.state, "cancelled")
+        self.assertEqual(
+            first.cancel_reason, "The sale cycle's date moved before it was sent."
+        )
+        second = self.campaigns(connection) - first
+        self.assertEqual(second.state, "scheduled")
+        self.assertEqual(second.occurrence, fields.Datetime.to_string(cycle.date_close))
+        statuses = [made["status"] for made in self.brevo.campaigns.values()]
+        self.assertEqual(statuses, ["suspended", "queued"])
+
+    def test_send_a_test_to_me(self):
+        connection = self.connection("mailchimp")
+        self.developer.email = "dev@example.org"
+        address = (
+            self.Connection.with_user(self.developer)
+            .browse(connection.id)
+            .action_send_newsletter_test("sale_cycle.opened")
+        )
+        self.assertEqual(address, "dev@example.org")
+        self.assertEqual([t[1] for t in self.mailchimp.tests_sent], [address])
+        self.assertFalse(self.mailchimp.campaigns)  # the test's campaign removed
+
+    def test_brevo_test_outside_the_test_list_says_why(self):
+        connection = self.connection()
+        self.developer.email = "dev@example.org"
+        with self.assertRaisesRegex(UserError, "not in your test list"):
+            connection.action_send_newsletter_test("sale_cycle.opened")
+        self.assertFalse(self.brevo.campaigns)
+
+
+# Mounts the tab's component of one connection in the web client, as its
+# owner, and cancels the scheduled newsletter from it (whatever the
+# session's language: the provider's words are looked for).
+SCREEN_JS = """
+(async () => {
+    const { mountComponent } = odoo.loader.modules.get("@web/env");
+    const { CoopNewsletterCampaigns } = odoo.loader.modules.get(
+        "@coop_developer_settings/developer_tab/newsletter_campaigns"
+    );
+    const target = document.createElement("div");
+    document.body.appendChild(target);
+    await mountComponent(CoopNewsletterCampaigns, target, {
+        env: odoo.loader.modules.get("@odoo/owl").Component.env,
+        props: { connectionId: %(connection)s },
+    });
+    const find = async (selector, text) => {
+        for (let i = 0; i < 100; i++) {
+            const found = [...target.querySelectorAll(selector)].find(
+                (el) => !text || el.textContent.includes(text)
+            );
+            if (found) {
+                return found;
+            }
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const shown = target.textContent;
+        throw new Error(`not shown: ${selector} ${text || ""} in ${shown}`);
+    };
+    await find(".o_coop_campaign_rule", "Weekly opening");
+    await find(".o_coop_campaign_row", "(queued)");
+    (await find(".o_coop_campaign_cancel")).click();
+    await find(".o_coop_campaign_row", "(suspended)");
+    if (target.querySelector(".o_coop_campaign_cancel")) {
+        throw new Error("a cancelled send offers Cancel again");
+    }
+    (await find(".o_coop_campaign_edit")).click();
+    await find(".o_coop_campaign_template option", "Weekly opening");
+    console.log("test successful");
+})().catch((error) => console.error(error.message));
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestNewsletterCampaignsScreen(CampaignCase, HttpCase):
+    def test_the_owner_sees_and_cancels_a_newsletter_in_the_tab(self):
+        connection = self.connection()
+        self.cycle().action_open()
+        self.run_jobs()
+        self.browser_js(
+            "/odoo",
+            SCREEN_JS % {"connection": connection.id},
+            "odoo.isReady",
+            login=self.developer.login,
+        )
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "cancelled")
+        self.assertEqual(
+            next(iter(self.brevo.campaigns.values()))["status"], "suspended"
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestNewsletterCampaignClaims(RealTransactionsMixin, TransactionCase):
+    """Claims in real concurrent transactions: one newsletter."""
+
+    def setUp(self):
+        super().setUp()
+        self.db = sql_db.db_connect(self.env.cr.dbname)
+        now = fields.Datetime.now()
+        with self.db.cursor() as cr:
+            env = self.env_of(cr)
+            company = env.ref("base.main_company")
+            cr.execute("SELECT coalesce(max(id), 0) FROM queue_job")
+            self.last_job_id = cr.fetchone()[0]
+            cr.execute(
+                "INSERT INTO coop_newsletter_connection "
+                "(user_id, company_id, provider, state, list_id, account_name) "
+                "VALUES (%s, %s, 'brevo', 'connected', '1', 'Claims') RETURNING id",
+                [env.ref("base.user_admin").id, company.id],
+            )
+            self.connection_id = cr.fetchone()[0]
+            env["coop.newsletter.campaign.rule"].create(
+                {
+                    "connection_id": self.connection_id,
+                    "event_type": "sale_cycle.closing_soon",
+                    "template_id": "1",
+                    "sender_id": "1",
+                }
+            )
+            cycle = env["coop.sale.cycle"].create(
+                {
+                    "name": "Claimed once",
+                    "company_id": company.id,
+                    "date_open": now - timedelta(hours=1),
+                    "date_close": now + timedelta(hours=3),
+                }
+            )
+            cycle.write({"state": "open"})
+            self.cycle_id = cycle.id
+        self.addCleanup(self.remove)
+
+    def remove(self):
+        with self.db.cursor() as cr:
+            cr.execute("DELETE FROM queue_job WHERE id > %s", [self.last_job_id])
+            cr.execute(
+                "DELETE FROM coop_newsletter_connection WHERE id = %s",
+                [self.connection_id],
+            )
+            cr.execute("DELETE FROM coop_sale_cycle WHERE id = %s", [self.cycle_id])
+
+    def test_two_crons_and_a_user_claim_one_newsletter(self):
+        def cron(cycle):
+            cycle.env["coop.sale.cycle"]._send_due_reminders()
+
+        def user(cycle):
+            cycle.env["coop.sale.cycle"]._send_due_reminders(cycle)
+
+        outcomes = self.race("coop.sale.cycle", self.cycle_id, cron, cron, user)
+        self.assertEqual(outcomes, ["done"] * 3)
+        with self.db.cursor() as cr:
+            cr.execute(
+                "SELECT count(*) FROM coop_newsletter_campaign "
+                "WHERE connection_id = %s",
+                [self.connection_id],
+            )
+            self.assertEqual(cr.fetchone()[0], 1)
+            cr.execute(
+                "SELECT count(*) FROM queue_job WHERE method_name = %s AND id > %s",
+                [CAMPAIGN, self.last_job_id],
+            )
+            self.assertEqual(cr.fetchone()[0], 1)
