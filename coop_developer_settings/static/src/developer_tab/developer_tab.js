@@ -14,6 +14,7 @@ import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
+import { CoopNewsletterCampaigns } from "./newsletter_campaigns";
 
 const ENDPOINT = "coop.webhook.endpoint";
 const CONNECTION = "coop.newsletter.connection";
@@ -56,7 +57,7 @@ export class CoopIdentityDialog extends Component {
 
 export class CoopDeveloperTab extends Component {
     static template = "coop_developer_settings.DeveloperTab";
-    static components = { CopyButton };
+    static components = { CopyButton, CoopNewsletterCampaigns };
     static props = { ...standardWidgetProps, userField: { type: String, optional: true } };
 
     setup() {
