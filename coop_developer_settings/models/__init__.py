@@ -3,6 +3,9 @@ from . import coop_secret_vault
 from . import coop_api_key_usage
 from . import coop_api_parameters
 from . import coop_buyer_source
+# Before the newsletter campaigns, which import the webhook source's events.
+from . import coop_sale_cycle
+from . import coop_sale_cycle_webhook
 from . import coop_newsletter_connection
 from . import coop_newsletter_campaign_rule
 from . import coop_newsletter_campaign
@@ -10,8 +13,6 @@ from . import coop_newsletter_connection_campaign
 from . import coop_newsletter_connection_optout
 from . import coop_newsletter_connection_sync
 from . import coop_newsletter_connection_tab
-from . import coop_sale_cycle
-from . import coop_sale_cycle_webhook
 from . import coop_sale_cycle_newsletter
 from . import coop_webhook_attempt
 from . import coop_webhook_delivery

@@ -19,7 +19,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from ..newsletter import campaign as campaigns
 from ..newsletter import provider
 from .coop_newsletter_campaign_rule import CAMPAIGN_EVENT_TYPES
-from .coop_sale_cycle import LEAD_TIME_EVENTS
+from .coop_sale_cycle_webhook import LEAD_TIME_EVENTS
 
 _logger = logging.getLogger(__name__)
 

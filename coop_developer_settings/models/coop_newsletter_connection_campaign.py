@@ -20,7 +20,7 @@ from .coop_newsletter_campaign_rule import (
     DEFAULT_LEAD_TIME_HOURS,
     MAX_DELAY_MINUTES,
 )
-from .coop_sale_cycle import LEAD_TIME_EVENTS
+from .coop_sale_cycle_webhook import LEAD_TIME_EVENTS
 
 # Providers whose campaigns need a sender chosen among the account's.
 SENDER_REQUIRED = ("brevo",)

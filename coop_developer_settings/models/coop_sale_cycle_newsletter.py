@@ -18,7 +18,7 @@ from odoo.tools.misc import babel_locale_parse
 
 from ..webhook.schemas import MAX_LEAD_TIME_HOURS
 from .coop_newsletter_campaign import ACTIVE_STATES
-from .coop_sale_cycle import LEAD_TIME_EVENTS
+from .coop_sale_cycle_webhook import LEAD_TIME_EVENTS
 
 _logger = logging.getLogger(__name__)
 
