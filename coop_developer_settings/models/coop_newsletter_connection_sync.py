@@ -20,13 +20,18 @@ from odoo.tools import SQL, mute_logger
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import ENQUEUED, PENDING, STARTED
 
-from ..newsletter import provider
+from ..newsletter import brevo, provider
 from .coop_buyer_sql import SINGLE_ADDRESS
 
 _logger = logging.getLogger(__name__)
 
-# Buyers per page of the sync: one provider call (or a few) and one commit.
+# Buyers per page of the buyer list; pages a sync job sends at once, per
+# provider: one provider call (or a few) and one commit per job. A Brevo
+# import takes 10 000 contacts, and the polls of its status count against
+# Brevo's 100 requests an hour: fewer imports of more buyers
+# (benchmarks/README.md, the newsletter sync). Mailchimp's batches hold 500.
 PAGE_SIZE = 1000
+PAGES_PER_JOB = {"brevo": brevo.IMPORT_BATCH // PAGE_SIZE, "mailchimp": 1}
 COUNTS = {
     "subscribed": "last_sync_subscribed",
     "opted_out": "last_sync_opted_out",
@@ -241,13 +246,22 @@ class CoopNewsletterConnection(models.Model):
         )
 
     def _buyer_page(self):
-        """The next page of the shop's buyers, read with the owner's rights."""
+        """The next pages of the shop's buyers (PAGES_PER_JOB of the provider
+        at most) as one page, read with the owner's rights: their rows, the last page's
+        cursors."""
         owner_env = self.env(user=self.user_id.id, su=False, context={})
-        return owner_env["coop.buyer"]._buyer_page(
-            company_id=self.company_id.id,
-            cursor=self.sync_cursor or None,
-            limit=PAGE_SIZE,
-        )
+        Buyer = owner_env["coop.buyer"]
+        rows = []
+        cursor = self.sync_cursor or None
+        for _page in range(PAGES_PER_JOB[self.provider]):
+            page = Buyer._buyer_page(
+                company_id=self.company_id.id, cursor=cursor, limit=PAGE_SIZE
+            )
+            rows += page["data"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        return dict(page, data=rows)
 
     def _contacts(self, rows):
         """(contacts, counts of the skipped): one contact per address (see
@@ -272,7 +286,8 @@ class CoopNewsletterConnection(models.Model):
         contacts = []
         for address, contact in by_address.items():
             olds = [old for old in previous.get(address, ()) if old in to_take_off]
-            if contact.previous_email not in olds:
+            # (None is "not in" an empty list: no copy then.)
+            if contact.previous_email not in olds and (olds or contact.previous_email):
                 contact = dataclasses.replace(
                     contact, previous_email=olds[0] if olds else None
                 )

@@ -14,8 +14,8 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from ..models import coop_newsletter_connection as connection_model
 from ..newsletter import brevo, mailchimp
-from .common import RealTransactionsMixin, pending_jobs, perform_jobs
-from .test_newsletter_connections import SYNC, NewsletterCase
+from .common import SYNC_JOB, RealTransactionsMixin, pending_jobs, perform_jobs
+from .test_newsletter_connections import NewsletterCase
 
 CAMPAIGN = "_campaign_job"
 
@@ -80,7 +80,7 @@ class CampaignCase(NewsletterCase):
     def run_jobs(self):
         """The list's sync first (the campaign job waits for it), then the
         newsletter's steps."""
-        perform_jobs(self.env, method=SYNC)
+        perform_jobs(self.env, method=SYNC_JOB)
         perform_jobs(self.env, method=CAMPAIGN)
         self.assertFalse(pending_jobs(self.env, CAMPAIGN))
 
@@ -277,7 +277,7 @@ class TestNewsletterCampaigns(CampaignCase):
         finds it by its key instead of creating another."""
         connection = self.connection()
         self.cycle().action_open()
-        perform_jobs(self.env, method=SYNC)
+        perform_jobs(self.env, method=SYNC_JOB)
         self.brevo.slow_create = 3  # the client gives up after 2 s
         perform_jobs(self.env, method=CAMPAIGN, rounds=1)
         [record] = self.campaigns(connection)
@@ -295,7 +295,7 @@ class TestNewsletterCampaigns(CampaignCase):
     def test_a_send_whose_answer_was_lost_is_not_sent_again(self):
         connection = self.connection("mailchimp", delay=0)
         self.cycle().action_open()
-        perform_jobs(self.env, method=SYNC)
+        perform_jobs(self.env, method=SYNC_JOB)
         perform_jobs(self.env, method=CAMPAIGN, rounds=1)
         [record] = self.campaigns(connection)
         self.assertEqual(record.state, "created")

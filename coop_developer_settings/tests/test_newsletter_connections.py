@@ -355,6 +355,24 @@ class TestNewsletterSync(NewsletterCase):
             (0, 1, 1),
         )
 
+    def test_a_brevo_job_sends_several_pages_in_one_import(self):
+        """Each Brevo import is followed by polls of its status, which
+        Brevo counts in 100 requests an hour: a job sends several pages of
+        the buyer list in one import (with pages of 2 buyers and 3 pages a
+        job, the 6 buyers in one import)."""
+        connection = self.connect()
+        connection.action_set_list(str(self.brevo_list))
+        with (
+            patch.object(connection_sync, "PAGE_SIZE", 2),
+            patch.dict(connection_sync.PAGES_PER_JOB, {"brevo": 3}),
+        ):
+            self.sync(connection)
+        imports = self.brevo.calls("POST", "/v3/contacts/import")
+        self.assertEqual(len(imports), 1)
+        self.assertEqual(len(imports[0]["body"]["jsonBody"]), 6)
+        self.assertEqual(connection.last_sync_subscribed, 6)
+        self.assertEqual(connection.state, "connected")
+
     def test_mailchimp_first_sync_then_only_the_changes(self):
         connection = self.connect("mailchimp")
         connection.action_set_list(self.mailchimp_list)
