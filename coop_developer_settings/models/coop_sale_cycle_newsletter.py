@@ -35,9 +35,11 @@ class CoopSaleCycle(models.Model):
             self._claim_newsletters(event_type, fields.Datetime.now())
         return result
 
-    def write(self, vals):
-        result = super().write(vals)
-        if {"date_open", "date_close"} & set(vals):
+    # "values", as mail.thread names it: the JSON-2 API binds a call's named
+    # arguments to the signature of the model's last override.
+    def write(self, values):
+        result = super().write(values)
+        if {"date_open", "date_close"} & set(values):
             # An "opens soon" / "closes soon" newsletter of the former date
             # is cancelled; the new date's comes at its lead time.
             self._check_newsletters(list(LEAD_TIME_EVENTS))
