@@ -3,6 +3,7 @@ from . import coop_secret_vault
 from . import coop_api_key_usage
 from . import coop_api_parameters
 from . import coop_buyer_source
+
 # Before the newsletter campaigns, which import the webhook source's events.
 from . import coop_sale_cycle
 from . import coop_sale_cycle_webhook

@@ -25,6 +25,7 @@ from ..models.coop_secret_vault import KEY_FILE_OPTION
 from .common import GROUP_XMLID
 from .fakes.brevo import FakeBrevo
 from .fakes.mailchimp import FakeMailchimp
+
 PICTURES = Path(get_module_path("coop_developer_settings")) / "static" / "description"
 TOUR_PREFIX = "coop-tour: "
 # Fixed dates: the same pictures at every run.
