@@ -158,17 +158,12 @@ class BrevoClient(ProviderClient):
         lacks (Brevo drops the values of unknown ones); returns those
         created. They belong to the account, not to the list; an
         attribute's name is its label."""
-        answer = self._call("GET", "/contacts/attributes")
-        self._expect(
-            isinstance(answer, dict)
-            and isinstance(answer.get("attributes"), list)
-            and all(
-                isinstance(item, dict) and isinstance(item.get("name"), str)
-                for item in answer["attributes"]
-            ),
+        existing = self._names(
+            self._call("GET", "/contacts/attributes"),
+            "attributes",
+            "name",
             "attributes without their names",
         )
-        existing = {item["name"].upper() for item in answer["attributes"]}
         created = []
         for name, attribute in ATTRIBUTES.items():
             if attribute in existing:

@@ -185,16 +185,9 @@ class MailchimpClient(ProviderClient):
             f"/lists/{list_id}/merge-fields",
             params={"count": MERGE_FIELD_PAGE, "fields": "merge_fields.tag"},
         )
-        self._expect(
-            isinstance(answer, dict)
-            and isinstance(answer.get("merge_fields"), list)
-            and all(
-                isinstance(item, dict) and isinstance(item.get("tag"), str)
-                for item in answer["merge_fields"]
-            ),
-            "merge fields without their tags",
+        existing = self._names(
+            answer, "merge_fields", "tag", "merge fields without their tags"
         )
-        existing = {item["tag"].upper() for item in answer["merge_fields"]}
         created = []
         for name, tag in MERGE_FIELDS.items():
             if tag in existing:

@@ -514,6 +514,21 @@ class ProviderClient:
         if not condition:
             raise MalformedAnswer(self.provider, f"unexpected answer: {what}")
 
+    def _names(self, answer, key, field, what):
+        """The ``field`` of each item of ``answer[key]``, upper-cased: the
+        names a provider lists (Brevo's attributes, Mailchimp's merge
+        fields)."""
+        self._expect(
+            isinstance(answer, dict)
+            and isinstance(answer.get(key), list)
+            and all(
+                isinstance(item, dict) and isinstance(item.get(field), str)
+                for item in answer[key]
+            ),
+            what,
+        )
+        return {item[field].upper() for item in answer[key]}
+
     def _lists(self, path, size_param, page_size, total_key, params=None, key="lists"):
         """The items (under key: "lists", "templates") of a collection read
         page by page (offset, and size_param items a page), each an object
