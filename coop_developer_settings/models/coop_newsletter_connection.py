@@ -26,7 +26,6 @@ BASE_URL_OPTIONS = {
     "mailchimp": "coop_newsletter_mailchimp_url",
 }
 ALLOWED_NETWORKS_OPTION = "coop_newsletter_allowed_networks"
-KEY_HINT_LENGTH = 4
 # Only the connection's own actions change them (in superuser mode, after
 # their checks), never a plain write.
 LIFECYCLE_FIELDS = frozenset(
@@ -270,7 +269,7 @@ class CoopNewsletterConnection(models.Model):
             self._check_company_value(owner, vals.get("company_id"))
             key = (key or "").strip() if isinstance(key, str) else key
             vals["account_name"] = self._check_key_value(vals.get("provider"), key)
-            vals["key_hint"] = key[-KEY_HINT_LENGTH:]
+            vals["key_hint"] = CLIENTS[vals["provider"]].key_hint(key)
             keys.append(key)
         connections = super().create(vals_list)
         for connection, key in zip(connections, keys, strict=True):

@@ -125,6 +125,13 @@ class MailchimpClient(ProviderClient):
         self.data_centre = data_centre
         super().__init__(key, connections=connections, **options)
 
+    @classmethod
+    def key_hint(cls, key):
+        """The secret's last 4 characters with the data centre (``…a1b2-us21``):
+        the suffix alone is the same for every key of a data centre."""
+        secret, _dash, data_centre = key.rpartition("-")
+        return f"{secret[-4:]}-{data_centre}" if secret else key[-4:]
+
     def _fixed_base_url(self):
         return BASE_URL.format(dc=self.data_centre)
 

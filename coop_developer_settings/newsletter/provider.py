@@ -333,6 +333,11 @@ class ProviderClient:
     # Waits on 429 when the provider says nothing of its reset (seconds).
     fallback_waits = (1, 2, 4, 8, 16, 30)
 
+    @classmethod
+    def key_hint(cls, key):
+        """What the tab shows of a key: its last 4 characters."""
+        return key[-4:]
+
     def __init__(
         self,
         key,

@@ -4,7 +4,6 @@
 transaction, made at the Brevo and Mailchimp fakes by the real jobs, once
 whatever happens (a lost answer, a closed cycle, concurrent claims)."""
 
-import functools
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -18,6 +17,17 @@ from .common import SYNC_JOB, RealTransactionsMixin, pending_jobs, perform_jobs
 from .test_newsletter_connections import NewsletterCase
 
 CAMPAIGN = "_campaign_job"
+FAST = {"total_timeout": 2, "connect_timeout": 2}
+
+
+def _fast(client_class):
+    """The client, whose requests give up after FAST's seconds."""
+
+    class FastClient(client_class):
+        def __init__(self, key, **options):
+            super().__init__(key, **{**FAST, **options})
+
+    return FastClient
 
 
 class CampaignCase(NewsletterCase):
@@ -29,13 +39,12 @@ class CampaignCase(NewsletterCase):
             "Weekly opening", ["coop_cycle_name"]
         )
         # Requests that do not answer in time end sooner than in production.
-        fast = {"total_timeout": 2, "connect_timeout": 2}
         self.startPatcher(
             patch.dict(
                 connection_model.CLIENTS,
                 {
-                    "brevo": functools.partial(brevo.BrevoClient, **fast),
-                    "mailchimp": functools.partial(mailchimp.MailchimpClient, **fast),
+                    "brevo": _fast(brevo.BrevoClient),
+                    "mailchimp": _fast(mailchimp.MailchimpClient),
                 },
             )
         )

@@ -93,6 +93,8 @@ class TestNewsletterConnect(NewsletterCase):
     def test_a_mailchimp_key_connects(self):
         connection = self.connect("mailchimp")
         self.assertEqual(connection.account_name, "La Coop du Coin")
+        # The data centre alone would look the same for every key of it.
+        self.assertEqual(connection.key_hint, "cdef-us21")
         lists = connection.coop_lists()
         self.assertEqual([item["id"] for item in lists], [self.mailchimp_list])
 
