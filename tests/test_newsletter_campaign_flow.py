@@ -64,6 +64,24 @@ def connect(developer, company_id, provider, fake, fake_list):
     return connection_id
 
 
+def brevo_newsletter(developer, company_id, brevo, list_name, event_type, delay):
+    """A Brevo connection to a new list, with a newsletter at event_type."""
+    fake_list = brevo.add_list(list_name)
+    brevo_template = brevo.add_template(f"Weekly {event_type}")
+    sender = brevo.add_sender("La Coop", "news@example.org")
+    connection_id = connect(developer, company_id, "brevo", brevo, fake_list)
+    developer(
+        "coop.newsletter.connection",
+        "action_set_newsletter",
+        [connection_id],
+        event_type,
+        str(brevo_template),
+        sender_id=str(sender),
+        delay_minutes=delay,
+    )
+    return connection_id, fake_list, brevo_template, sender
+
+
 def campaigns(admin, connection_id):
     return admin(
         "coop.newsletter.campaign",
@@ -95,18 +113,8 @@ def test_opened_then_closed_brevo(server, fakes, users):
     send: suspended at Brevo, the reason on the record."""
     brevo, _mailchimp = fakes
     admin, developer, company_id = users
-    fake_list = brevo.add_list("Buyers")
-    brevo_template = brevo.add_template("Weekly opening")
-    sender = brevo.add_sender("La Coop", "news@example.org")
-    connection_id = connect(developer, company_id, "brevo", brevo, fake_list)
-    developer(
-        "coop.newsletter.connection",
-        "action_set_newsletter",
-        [connection_id],
-        "sale_cycle.opened",
-        str(brevo_template),
-        sender_id=str(sender),
-        delay_minutes=30,
+    connection_id, fake_list, brevo_template, sender = brevo_newsletter(
+        developer, company_id, brevo, "Buyers", "sale_cycle.opened", delay=30
     )
     cycle_id = admin(
         "coop.sale.cycle",
@@ -238,18 +246,8 @@ def test_a_creation_that_times_out_is_found_not_made_again(server, fakes, users)
     (30 s): the next try finds it by its key; one campaign, scheduled."""
     brevo, _mailchimp = fakes
     admin, developer, company_id = users
-    fake_list = brevo.add_list("Buyers (slow)")
-    brevo_template = brevo.add_template("Weekly closing")
-    sender = brevo.add_sender("La Coop", "news@example.org")
-    connection_id = connect(developer, company_id, "brevo", brevo, fake_list)
-    developer(
-        "coop.newsletter.connection",
-        "action_set_newsletter",
-        [connection_id],
-        "sale_cycle.closed",
-        str(brevo_template),
-        sender_id=str(sender),
-        delay_minutes=60,
+    connection_id, fake_list, _template, _sender = brevo_newsletter(
+        developer, company_id, brevo, "Buyers (slow)", "sale_cycle.closed", delay=60
     )
     before = len(brevo.calls("POST", "/v3/emailCampaigns"))
     brevo.slow_create = 32
