@@ -13,6 +13,7 @@ from . import coop_newsletter_campaign
 from . import coop_newsletter_connection_campaign
 from . import coop_newsletter_connection_optout
 from . import coop_newsletter_connection_sync
+from . import coop_newsletter_connection_health
 from . import coop_newsletter_connection_tab
 from . import coop_sale_cycle_newsletter
 from . import coop_webhook_attempt

@@ -468,15 +468,10 @@ class CoopNewsletterCampaign(models.Model):
         a newsletter not sent is something a volunteer must hear of."""
         self.write({"state": "failed", "last_error": message[:500]})
         _logger.info("newsletter campaign %s failed: %s", self.id, message)
-        owner = self.connection_id.user_id
         env = self._owner_env()
-        # A plain text body: Odoo escapes it (the cycle's name is user text).
-        self.env["mail.thread"].sudo().message_notify(
-            partner_ids=owner.partner_id.ids,
-            subject=env._(
-                "Newsletter not sent: %(cycle)s", cycle=self.sale_cycle_id.name
-            ),
-            body=env._(
+        self.connection_id._notify_owner(
+            env._("Newsletter not sent: %(cycle)s", cycle=self.sale_cycle_id.name),
+            env._(
                 "The newsletter of %(cycle)s (%(event)s) through %(provider)s "
                 "(%(account)s) could not be made: %(error)s See Preferences › "
                 "Developer settings › Newsletter tools.",

@@ -244,6 +244,7 @@ class CoopNewsletterConnection(models.Model):
         _logger.info(
             "newsletter connection %s: sync failed, cursor kept: %s", self.id, message
         )
+        self._warn_if_failing_long()
 
     def _buyer_page(self):
         """The next pages of the shop's buyers (PAGES_PER_JOB of the provider

@@ -9,7 +9,7 @@ import json
 import logging
 from unittest.mock import patch
 
-from odoo import Command
+from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config, email_normalize
@@ -451,6 +451,50 @@ class TestNewsletterSync(NewsletterCase):
         ):
             connection.action_set_list(full)
         self.assertFalse(connection.list_id)
+
+    def test_a_sync_failing_for_an_hour_warns_its_owner_once_per_streak(self):
+        connection = self.connect()
+        connection.action_set_list(str(self.brevo_list))
+        self.sync(connection)
+        self.changes()  # something to send at each sync below
+        Message = self.env["mail.message"]
+
+        def warnings():
+            return Message.search(
+                [
+                    ("partner_ids", "in", self.developer.partner_id.ids),
+                    ("subject", "=like", "Newsletter tool failing:%"),
+                ]
+            )
+
+        self.brevo.down_after = 0
+        self.sync(connection)
+        self.assertEqual(connection.state, "failing")
+        self.assertFalse(warnings(), "a first failure is only shown in the tab")
+        connection.sudo().failing_since = fields.Datetime.subtract(
+            fields.Datetime.now(), hours=1, minutes=1
+        )
+        for _attempt in range(2):
+            self.sync(connection)
+        [warning] = warnings()
+        self.assertEqual(
+            warning.subject, "Newsletter tool failing: Brevo (La Coop du Coin)"
+        )
+        self.assertIn("Service Unavailable", warning.body)
+        self.assertNotIn(self.brevo.key, warning.body)
+        # Mended, then failing again for an hour: a new streak, a new warning.
+        self.brevo.down_after = None
+        self.sync(connection)
+        self.assertEqual(connection.state, "connected")
+        # (In one test transaction, the sync cursor's watermark stays: the
+        # changes are sent again.)
+        self.brevo.down_after = 0
+        self.sync(connection)
+        connection.sudo().failing_since = fields.Datetime.subtract(
+            fields.Datetime.now(), hours=2
+        )
+        self.sync(connection)
+        self.assertEqual(len(warnings()), 2)
 
     def test_a_provider_error_is_recorded_and_the_cursor_kept(self):
         connection = self.connect()
