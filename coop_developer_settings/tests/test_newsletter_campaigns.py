@@ -15,6 +15,7 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from ..models import coop_newsletter_connection as connection_model
 from ..newsletter import brevo, mailchimp
 from .common import SYNC_JOB, RealTransactionsMixin, pending_jobs, perform_jobs
+from .fakes.common import Reply
 from .test_newsletter_connections import NewsletterCase
 
 CAMPAIGN = "_campaign_job"
@@ -437,6 +438,71 @@ class TestNewsletterCampaigns(CampaignCase):
         with self.assertRaisesRegex(UserError, "not in your test list"):
             connection.action_send_newsletter_test("sale_cycle.opened")
         self.assertFalse(self.brevo.campaigns)
+
+    def test_ids_that_are_no_provider_ids_never_reach_a_path(self):
+        """A provider (broken, or not the provider) answers with ids that
+        hold path characters: a readable error, the newsletter tried again
+        and found by its key, no traceback, no such id recorded."""
+        hostile = "../lists/x?y#z"
+
+        def hostile_id(reply):
+            return Reply(reply.status, {**reply.body, "id": hostile})
+
+        connection = self.connection("mailchimp", delay=60)
+        self.mailchimp.rewrite("POST", "/campaigns", hostile_id)
+        self.developer.email = "dev@example.org"
+        with self.assertRaisesRegex(UserError, "cannot be read"):
+            connection.action_send_newsletter_test("sale_cycle.opened")
+        self.mailchimp.campaigns.clear()  # the test's, made before the answer
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        [record] = self.campaigns(connection)
+        self.assertEqual((record.state, record.attempt_count), ("pending", 1))
+        self.assertIn("cannot be read", record.last_error)
+        self.run_jobs()
+        self.assertEqual(record.state, "scheduled")
+        [campaign_id] = self.mailchimp.campaigns
+        self.assertEqual(record.provider_campaign_id, campaign_id)
+        # Templates: Mailchimp's are numbers.
+        self.mailchimp.rewrite(
+            "GET",
+            "/templates",
+            lambda reply: Reply(
+                200, {**reply.body, "templates": [{"id": hostile, "name": "X"}]}
+            ),
+        )
+        with self.assertRaisesRegex(UserError, "cannot be read"):
+            connection.coop_templates()
+
+    def test_a_brevo_campaign_found_with_an_id_that_is_no_id_is_an_error(self):
+        connection = self.connection()
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        self.brevo.slow_create = 3  # the client gives up after 2 s
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        self.brevo.slow_create = 0
+        self.brevo.rewrite(
+            "GET",
+            "/emailCampaigns",
+            lambda reply: Reply(
+                200,
+                {
+                    **reply.body,
+                    "campaigns": [
+                        {**item, "id": "1/../2"} for item in reply.body["campaigns"]
+                    ],
+                },
+            ),
+        )
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        [record] = self.campaigns(connection)
+        self.assertEqual((record.state, record.attempt_count), ("pending", 2))
+        self.assertFalse(record.provider_campaign_id)
+        self.assertIn("cannot be read", record.last_error)
+        # Cancelled by hand meanwhile: the same readable error.
+        with self.assertRaisesRegex(UserError, "cannot be read"):
+            record.with_user(self.developer).action_cancel_send()
 
 
 # Mounts the tab's component of one connection in the web client, as its

@@ -30,6 +30,7 @@ from .common import (
     perform_jobs,
 )
 from .fakes.brevo import FakeBrevo
+from .fakes.common import Reply
 
 
 class NewsletterCase(NewsletterFakesMixin, TransactionCase):
@@ -243,6 +244,20 @@ class TestNewsletterConnect(NewsletterCase):
             connection.action_set_list("999")
         connection.action_set_list(str(self.brevo_list))
         self.assertEqual(connection.list_name, "Buyers")
+
+    def test_a_list_id_that_is_no_mailchimp_id_is_refused(self):
+        connection = self.connect("mailchimp")
+        self.mailchimp.rewrite(
+            "GET",
+            "/lists",
+            lambda reply: Reply(
+                200,
+                {**reply.body, "lists": [{"id": "list1/../x?", "name": "Evil"}]},
+            ),
+        )
+        with self.assertRaisesRegex(UserError, "cannot be read"):
+            connection.action_set_list("list1/../x?")
+        self.assertFalse(connection.list_id)
 
     def test_disconnect_forgets_the_key(self):
         connection = self.connect()
