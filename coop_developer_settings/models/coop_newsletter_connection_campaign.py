@@ -138,7 +138,9 @@ class CoopNewsletterConnection(models.Model):
         ]
 
     def _check_event_type(self, event_type):
-        if event_type not in dict(CAMPAIGN_EVENT_TYPES):
+        events = dict(CAMPAIGN_EVENT_TYPES)
+        # A list or an object would make the look-up itself fail.
+        if not isinstance(event_type, str) or event_type not in events:
             raise ValidationError(
                 self.env._("Choose one of the sale cycle events for the newsletter.")
             )

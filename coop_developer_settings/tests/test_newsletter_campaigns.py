@@ -386,6 +386,22 @@ class TestNewsletterCampaigns(CampaignCase):
             [{"id": str(self.brevo_template), "name": "Weekly opening"}],
         )
 
+    def test_an_event_of_the_wrong_kind_is_refused_plainly(self):
+        """A list or an object where the event's name goes (JSON-2, XML-RPC):
+        the same message as an unknown event, never a traceback."""
+        connection = self.connect()
+        connection.action_set_list(str(self.brevo_list))
+        for hostile in (["sale_cycle.opened"], {"sale_cycle.opened": 1}):
+            with self.assertRaisesRegex(ValidationError, "sale cycle events"):
+                connection.action_set_newsletter(
+                    hostile,
+                    str(self.brevo_template),
+                    sender_id=str(self.brevo_sender),
+                )
+            with self.assertRaisesRegex(ValidationError, "sale cycle events"):
+                connection.action_stop_newsletter(hostile)
+        self.assertFalse(connection.campaign_rule_ids)
+
     def test_a_stopped_newsletter_is_not_sent(self):
         connection = self.connection()
         connection.action_stop_newsletter("sale_cycle.opened")

@@ -155,6 +155,14 @@ class TestNewsletterConnect(NewsletterCase):
                 )
         self.assertEqual(self.Connection.sudo().search([]), connection.sudo())
 
+    def test_a_provider_of_the_wrong_kind_is_refused_plainly(self):
+        Connection = self.Connection.with_user(self.developer)
+        for hostile in (["brevo"], {"brevo": 1}):
+            with self.assertRaisesRegex(ValidationError, "Choose Brevo or Mailchimp"):
+                Connection.coop_connect(hostile, self.brevo.key, self.shop.id)
+        self.assertFalse(self.Connection.sudo().search([]))
+        self.assertFalse(self.brevo.calls())
+
     def test_another_user_neither_sees_nor_changes_it(self):
         connection = self.connect()
         Other = self.Connection.with_user(self.other)
