@@ -292,9 +292,6 @@ class CoopNewsletterCampaign(models.Model):
     def _draft(self, scheduled_at=None):
         env = self._owner_env()
         cycle = self.sale_cycle_id
-        subject = self.subject or ""
-        if not subject and self.connection_id.provider == "mailchimp":
-            subject = cycle.name  # Mailchimp sends nothing without one
         return campaigns.Draft(
             key=self._key(),
             name=env._(
@@ -303,7 +300,7 @@ class CoopNewsletterCampaign(models.Model):
             list_id=self.connection_id.list_id,
             template_id=self.template_id,
             sender_id=self.sender_id or "",
-            subject=subject,
+            subject=self.connection_id._newsletter_subject(self.subject, cycle),
             parameters=cycle._newsletter_parameters(),
             scheduled_at=scheduled_at,
         )

@@ -261,8 +261,7 @@ class CoopNewsletterConnection(models.Model):
             list_id=self.list_id,
             template_id=rule.template_id,
             sender_id=rule.sender_id or "",
-            subject=rule.subject
-            or (cycle.name if self.provider == "mailchimp" else ""),
+            subject=self._newsletter_subject(rule.subject, cycle),
             parameters=cycle._newsletter_parameters(),
         )
         try:
@@ -276,6 +275,14 @@ class CoopNewsletterConnection(models.Model):
         except provider.ProviderError as exc:
             raise UserError(self._error_text(exc)) from None
         return address
+
+    def _newsletter_subject(self, subject, cycle):
+        """The setting's subject; without one, Brevo's is the template's,
+        Mailchimp's the cycle's name (it sends nothing without one), whose
+        merge tags Mailchimp must not fill."""
+        if subject or self.provider != "mailchimp":
+            return subject or ""
+        return campaigns.mailchimp_plain_text(cycle.name or "")
 
     def _test_cycle(self):
         """The shop's next cycle (scheduled or open), else a sample."""

@@ -235,6 +235,29 @@ class TestNewsletterCampaigns(CampaignCase):
             record.report_url.startswith("https://us21.admin.mailchimp.com/")
         )
 
+    def test_a_cycle_name_as_mailchimp_subject_fills_no_merge_tag(self):
+        """Without a subject of its own, a Mailchimp newsletter takes the
+        cycle's name, where Mailchimp would fill merge tags (*|EMAIL|*:
+        each buyer's address): they are broken, the name reads the same."""
+        connection = self.connection("mailchimp", delay=60)
+        connection.action_set_newsletter(
+            "sale_cycle.opened", str(self.mailchimp_template), delay_minutes=60
+        )
+        self.developer.email = "dev@example.org"
+        connection._test_cycle().name = "Week <12> & *|EMAIL|*"
+        connection.action_send_newsletter_test("sale_cycle.opened")
+        self.cycle().action_open()
+        self.run_jobs()
+        subjects = [
+            request["body"]["settings"]["subject_line"]
+            for request in self.mailchimp.calls("POST", "/3.0/campaigns")
+        ]
+        self.assertEqual(len(subjects), 2)  # the test's, the newsletter's
+        for subject in subjects:
+            self.assertNotIn("*|", subject)
+            self.assertNotIn("|*", subject)
+            self.assertEqual(subject.replace("\u200b", ""), "Week <12> & *|EMAIL|*")
+
     def test_mailchimp_schedules_on_the_quarter_hour(self):
         connection = self.connection("mailchimp", delay=40)
         self.cycle().action_open()
