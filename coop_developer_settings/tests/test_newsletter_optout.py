@@ -292,6 +292,16 @@ class TestNewsletterOptout(NewsletterFakesMixin, HttpCase):
         self.assertEqual(other.state, "disconnected")
         self.assertTrue(other.last_error)
 
+    def test_deleting_the_owner_unregisters_the_webhook(self):
+        """The connections go with their owner, and so do their webhooks at
+        the provider: nothing posts opt-outs to a dead URL, as for a
+        connection deleted or a removed access."""
+        connection = self.connect("brevo")
+        self.assertTrue(self.brevo.webhooks)
+        self.developer.unlink()
+        self.assertFalse(connection.sudo().exists())
+        self.assertFalse(self.brevo.webhooks)
+
     def test_a_webhook_id_that_is_no_id_never_blocks_a_disconnect(self):
         """The provider answers the webhook's registration with an id that
         holds path characters: not kept (the tab says why), and the
