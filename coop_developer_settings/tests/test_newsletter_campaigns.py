@@ -15,6 +15,7 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from ..models import coop_newsletter_connection as connection_model
 from ..newsletter import brevo, mailchimp
 from .common import SYNC_JOB, RealTransactionsMixin, pending_jobs, perform_jobs
+from .fakes import common as fakes_common
 from .fakes.common import Reply
 from .test_newsletter_connections import NewsletterCase
 
@@ -513,6 +514,53 @@ class TestNewsletterCampaigns(CampaignCase):
         )
         with self.assertRaisesRegex(UserError, "cannot be read"):
             connection.coop_templates()
+
+    def test_hostile_answers_are_readable_errors_never_a_second_campaign(self):
+        """Every hostile answer of the fakes on the tab's calls and the
+        newsletter's job: a readable error, the newsletter tried again."""
+        connection = self.connection()
+        self.developer.email = "dev@example.org"
+        self.brevo.test_list.add("dev@example.org")
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        [record] = self.campaigns(connection)
+        for attempt, mode in enumerate(fakes_common.HOSTILE_MODES, start=1):
+            self.brevo.hostile = mode
+            with self.subTest(mode=mode):
+                with self.assertRaises(UserError):
+                    connection.coop_templates()
+                with self.assertRaises(UserError):
+                    connection.action_send_newsletter_test("sale_cycle.opened")
+                perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+                self.assertEqual(
+                    (record.state, record.attempt_count), ("pending", attempt)
+                )
+                self.assertTrue(record.last_error)
+        self.brevo.hostile = None
+        self.run_jobs()
+        self.assertEqual(record.state, "scheduled")
+        self.assertEqual(len(self.brevo.campaigns), 1)
+
+    def test_a_provider_that_did_it_and_answered_badly_did_it_once(self):
+        """Mailchimp creates the campaign and answers without its id, then
+        schedules it and answers 500: found by its key, read back as
+        scheduled, never created or scheduled twice."""
+        connection = self.connection("mailchimp", delay=60)
+        self.mailchimp.rewrite("POST", "/campaigns", lambda reply: Reply(200, {}))
+        self.mailchimp.rewrite(
+            "POST",
+            r"/campaigns/\w+/actions/schedule",
+            lambda reply: Reply(500, self.mailchimp.error(500, "Internal error")),
+        )
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "scheduled")
+        self.assertEqual(len(self.mailchimp.calls("POST", "/3.0/campaigns")), 1)
+        self.assertEqual(
+            len(self.mailchimp.calls("POST", r"/3.0/campaigns/\w+/actions/schedule")),
+            1,
+        )
 
     def test_a_brevo_campaign_found_with_an_id_that_is_no_id_is_an_error(self):
         connection = self.connection()
