@@ -4,6 +4,7 @@
 per event), the provider's templates and senders to choose from, and the
 test send."""
 
+import math
 import secrets
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from .coop_newsletter_campaign_rule import (
     DEFAULT_DELAY_MINUTES,
     DEFAULT_LEAD_TIME_HOURS,
     MAX_DELAY_MINUTES,
+    TEST_SEND_INTERVAL,
 )
 from .coop_sale_cycle_webhook import LEAD_TIME_EVENTS
 
@@ -249,6 +251,20 @@ class CoopNewsletterConnection(models.Model):
         rule = self._campaign_rule(event_type)
         if not rule.active:
             raise UserError(self.env._("Set up the newsletter of this event first."))
+        now = fields.Datetime.now()
+        if rule.test_sent_at and now < rule.test_sent_at + TEST_SEND_INTERVAL:
+            raise UserError(
+                self.env._(
+                    "A test of this newsletter was sent less than a minute ago: "
+                    "look in your inbox, or try again in %(seconds)s seconds.",
+                    seconds=math.ceil(
+                        (rule.test_sent_at + TEST_SEND_INTERVAL - now).total_seconds()
+                    ),
+                )
+            )
+        # Before the provider's calls: a second click at once waits for this
+        # transaction, then is refused; a test that fails leaves no trace.
+        rule.write({"test_sent_at": now})
         address = self.env.user.email_normalized
         if not address:
             raise UserError(

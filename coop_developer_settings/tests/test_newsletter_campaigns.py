@@ -472,7 +472,41 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertEqual([t[1] for t in self.mailchimp.tests_sent], [address])
         self.assertFalse(self.mailchimp.campaigns)  # the test's campaign removed
 
-    def test_brevo_test_outside_the_test_list_says_why(self):
+    def test_a_test_at_most_once_a_minute(self):
+        """*Send a test to me* in a loop sends one test a minute, not one a
+        click: the provider's test quota and hourly requests are the
+        newsletters'. A test that failed does not count."""
+        connection = self.connection("mailchimp")
+        self.developer.email = "dev@example.org"
+        Connection = self.Connection.with_user(self.developer)
+        self.mailchimp.hostile = "html"
+        # Rolled back with the call that failed, as an RPC call is.
+        with (
+            self.assertRaisesRegex(UserError, "HTTP 502"),
+            self.env.cr.savepoint(),
+        ):
+            Connection.browse(connection.id).action_send_newsletter_test(
+                "sale_cycle.opened"
+            )
+        self.mailchimp.hostile = None
+        Connection.browse(connection.id).action_send_newsletter_test(
+            "sale_cycle.opened"
+        )
+        for _click in range(3):
+            with self.assertRaisesRegex(UserError, "less than a minute ago"):
+                Connection.browse(connection.id).action_send_newsletter_test(
+                    "sale_cycle.opened"
+                )
+        self.assertEqual(len(self.mailchimp.tests_sent), 1)
+        rule = connection._campaign_rule("sale_cycle.opened")
+        rule.test_sent_at -= timedelta(minutes=1)
+        Connection.browse(connection.id).action_send_newsletter_test(
+            "sale_cycle.opened"
+        )
+        self.assertEqual(len(self.mailchimp.tests_sent), 2)
+        with self.assertRaises(AccessError):
+            rule.with_user(self.developer).write({"test_sent_at": False})
+
         connection = self.connection()
         self.developer.email = "dev@example.org"
         with self.assertRaisesRegex(UserError, "not in your test list"):
