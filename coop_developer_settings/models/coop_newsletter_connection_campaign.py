@@ -248,6 +248,7 @@ class CoopNewsletterConnection(models.Model):
         self.ensure_one()
         self.check_access("read")
         self._check_connected()
+        self._check_event_type(event_type)
         rule = self._campaign_rule(event_type)
         if not rule.active:
             raise UserError(self.env._("Set up the newsletter of this event first."))

@@ -424,6 +424,8 @@ class TestNewsletterCampaigns(CampaignCase):
                 )
             with self.assertRaisesRegex(ValidationError, "sale cycle events"):
                 connection.action_stop_newsletter(hostile)
+            with self.assertRaisesRegex(ValidationError, "sale cycle events"):
+                connection.action_send_newsletter_test(hostile)
         self.assertFalse(connection.campaign_rule_ids)
 
     def test_a_stopped_newsletter_is_not_sent(self):
