@@ -598,6 +598,26 @@ class TestNewsletterCampaigns(CampaignCase):
             1,
         )
 
+    def test_a_create_answered_by_a_redirect_is_looked_up_not_failed(self):
+        """Brevo made (and scheduled) the campaign, the answer is a redirect:
+        no refusal (that is a 4xx), an outcome not known. The newsletter is
+        not given up while Brevo would send it: the next try finds it."""
+        connection = self.connection()
+        self.brevo.rewrite(
+            "POST",
+            "/emailCampaigns",
+            lambda reply: Reply(302, None, {"Location": "https://example.org/"}),
+        )
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        [record] = self.campaigns(connection)
+        self.assertEqual((record.state, record.attempt_count), ("pending", 1))
+        self.assertIn("HTTP 302", record.last_error)
+        self.run_jobs()
+        self.assertEqual(record.state, "scheduled")
+        self.assertEqual(len(self.brevo.calls("POST", "/v3/emailCampaigns")), 1)
+
     def test_a_brevo_campaign_found_with_an_id_that_is_no_id_is_an_error(self):
         connection = self.connection()
         self.cycle().action_open()
