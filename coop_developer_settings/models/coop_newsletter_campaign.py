@@ -292,9 +292,6 @@ class CoopNewsletterCampaign(models.Model):
     def _draft(self, scheduled_at=None):
         env = self._owner_env()
         cycle = self.sale_cycle_id
-        subject = self.subject or ""
-        if not subject and self.connection_id.provider == "mailchimp":
-            subject = cycle.name  # Mailchimp sends nothing without one
         return campaigns.Draft(
             key=self._key(),
             name=env._(
@@ -303,7 +300,7 @@ class CoopNewsletterCampaign(models.Model):
             list_id=self.connection_id.list_id,
             template_id=self.template_id,
             sender_id=self.sender_id or "",
-            subject=subject,
+            subject=self.connection_id._newsletter_subject(self.subject, cycle),
             parameters=cycle._newsletter_parameters(),
             scheduled_at=scheduled_at,
         )
@@ -502,7 +499,8 @@ class CoopNewsletterCampaign(models.Model):
 class _ProviderErrors:
     """Around a step's provider calls: rate limits wait (the job again
     later, no try used), unknown outcomes and provider failures are tried
-    again later, refusals fail the campaign with the provider's message."""
+    again later, refusals (4xx) fail the campaign with the provider's
+    message."""
 
     def __init__(self, campaign):
         self.campaign = campaign
@@ -522,8 +520,12 @@ class _ProviderErrors:
             message = campaign.connection_id.with_context(
                 lang=campaign._owner_lang()
             )._error_text(exc)
+            # Only a 4xx is a refusal; after any other answer (a 5xx, a
+            # redirect) what the provider did is not known: tried again,
+            # the campaign looked up by its key first.
+            refused = 400 <= (exc.status or 0) < 500
             transient = isinstance(exc, provider.Unreachable | provider.MalformedAnswer)
-            if transient or (exc.status or 0) >= 500:
+            if transient or not refused:
                 campaign._retry_later(message)
             else:
                 campaign._fail(message)

@@ -2,6 +2,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """*Send a newsletter*: a connection's setting for one sale cycle event."""
 
+from datetime import timedelta
+
 from odoo import fields, models
 
 from ..webhook.schemas import MAX_LEAD_TIME_HOURS
@@ -16,6 +18,10 @@ CAMPAIGN_EVENT_TYPES = [
 DEFAULT_DELAY_MINUTES = 30
 MAX_DELAY_MINUTES = 7 * 24 * 60
 DEFAULT_LEAD_TIME_HOURS = 24
+# *Send a test to me* at most once in this time per event: a loop (or a
+# second click) spends neither the provider's daily test quota nor its
+# hourly requests, which the newsletters need.
+TEST_SEND_INTERVAL = timedelta(minutes=1)
 
 
 class CoopNewsletterCampaignRule(models.Model):
@@ -68,6 +74,7 @@ class CoopNewsletterCampaignRule(models.Model):
         help="For 'opens soon' and 'closes soon': how long before the "
         "opening or closing the event happens.",
     )
+    test_sent_at = fields.Datetime(string="Last test sent", readonly=True, copy=False)
 
     _sql_constraints = [
         (

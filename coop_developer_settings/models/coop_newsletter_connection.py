@@ -231,7 +231,7 @@ class CoopNewsletterConnection(models.Model):
     def _check_key_value(self, provider_name, key):
         """The account's name, once the provider accepted the key; a
         ValidationError (nothing written) otherwise."""
-        if provider_name not in CLIENTS:
+        if not isinstance(provider_name, str) or provider_name not in CLIENTS:
             raise ValidationError(self.env._("Choose Brevo or Mailchimp."))
         if not key or not isinstance(key, str):
             raise ValidationError(

@@ -4,6 +4,7 @@
 per event), the provider's templates and senders to choose from, and the
 test send."""
 
+import math
 import secrets
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from .coop_newsletter_campaign_rule import (
     DEFAULT_DELAY_MINUTES,
     DEFAULT_LEAD_TIME_HOURS,
     MAX_DELAY_MINUTES,
+    TEST_SEND_INTERVAL,
 )
 from .coop_sale_cycle_webhook import LEAD_TIME_EVENTS
 
@@ -138,7 +140,9 @@ class CoopNewsletterConnection(models.Model):
         ]
 
     def _check_event_type(self, event_type):
-        if event_type not in dict(CAMPAIGN_EVENT_TYPES):
+        events = dict(CAMPAIGN_EVENT_TYPES)
+        # A list or an object would make the look-up itself fail.
+        if not isinstance(event_type, str) or event_type not in events:
             raise ValidationError(
                 self.env._("Choose one of the sale cycle events for the newsletter.")
             )
@@ -244,9 +248,24 @@ class CoopNewsletterConnection(models.Model):
         self.ensure_one()
         self.check_access("read")
         self._check_connected()
+        self._check_event_type(event_type)
         rule = self._campaign_rule(event_type)
         if not rule.active:
             raise UserError(self.env._("Set up the newsletter of this event first."))
+        now = fields.Datetime.now()
+        if rule.test_sent_at and now < rule.test_sent_at + TEST_SEND_INTERVAL:
+            raise UserError(
+                self.env._(
+                    "A test of this newsletter was sent less than a minute ago: "
+                    "look in your inbox, or try again in %(seconds)s seconds.",
+                    seconds=math.ceil(
+                        (rule.test_sent_at + TEST_SEND_INTERVAL - now).total_seconds()
+                    ),
+                )
+            )
+        # Before the provider's calls: a second click at once waits for this
+        # transaction, then is refused; a test that fails leaves no trace.
+        rule.write({"test_sent_at": now})
         address = self.env.user.email_normalized
         if not address:
             raise UserError(
@@ -259,8 +278,7 @@ class CoopNewsletterConnection(models.Model):
             list_id=self.list_id,
             template_id=rule.template_id,
             sender_id=rule.sender_id or "",
-            subject=rule.subject
-            or (cycle.name if self.provider == "mailchimp" else ""),
+            subject=self._newsletter_subject(rule.subject, cycle),
             parameters=cycle._newsletter_parameters(),
         )
         try:
@@ -274,6 +292,14 @@ class CoopNewsletterConnection(models.Model):
         except provider.ProviderError as exc:
             raise UserError(self._error_text(exc)) from None
         return address
+
+    def _newsletter_subject(self, subject, cycle):
+        """The setting's subject; without one, Brevo's is the template's,
+        Mailchimp's the cycle's name (it sends nothing without one), whose
+        merge tags Mailchimp must not fill."""
+        if subject or self.provider != "mailchimp":
+            return subject or ""
+        return campaigns.mailchimp_plain_text(cycle.name or "")
 
     def _test_cycle(self):
         """The shop's next cycle (scheduled or open), else a sample."""

@@ -24,6 +24,7 @@ from .provider import (
     ProviderList,
     SyncResult,
     chunks,
+    is_number_id,
 )
 
 BASE_URL = "https://api.brevo.com/v3"
@@ -142,7 +143,7 @@ class BrevoClient(ProviderClient):
     def lists(self):
         found = self._lists("/contacts/lists", "limit", LIST_PAGE, "count")
         self._expect(
-            all(isinstance(item["id"], int) for item in found), "a list id not a number"
+            all(is_number_id(item["id"]) for item in found), "a list id not a number"
         )
         return [
             ProviderList(
@@ -277,7 +278,10 @@ class BrevoClient(ProviderClient):
             },
             ok=(200, 201),
         )
-        self._expect(isinstance(answer, dict) and "id" in answer, "webhook without id")
+        self._expect(
+            isinstance(answer, dict) and is_number_id(answer.get("id")),
+            "webhook without id",
+        )
         return str(answer["id"])
 
     def unregister_webhook(self, list_id, webhook_id):
@@ -298,7 +302,7 @@ class BrevoClient(ProviderClient):
             key="templates",
         )
         self._expect(
-            all(isinstance(item["id"], int) for item in found),
+            all(is_number_id(item["id"]) for item in found),
             "a template id not a number",
         )
         return [
@@ -313,9 +317,7 @@ class BrevoClient(ProviderClient):
         found = answer.get("senders") or []
         self._expect(
             isinstance(found, list)
-            and all(
-                isinstance(s, dict) and isinstance(s.get("id"), int) for s in found
-            ),
+            and all(isinstance(s, dict) and is_number_id(s.get("id")) for s in found),
             "senders without ids",
         )
         return [
@@ -374,7 +376,7 @@ class BrevoClient(ProviderClient):
             body["scheduledAt"] = campaigns.utc_iso(draft.scheduled_at)
         answer = self._call("POST", "/emailCampaigns", body=body, ok=(200, 201))
         self._expect(
-            isinstance(answer, dict) and isinstance(answer.get("id"), int),
+            isinstance(answer, dict) and is_number_id(answer.get("id")),
             "campaign without an id",
         )
         return str(answer["id"])
@@ -389,6 +391,7 @@ class BrevoClient(ProviderClient):
         return self._campaign(answer)
 
     def _campaign(self, item):
+        self._expect(is_number_id(item.get("id")), "a campaign id not a number")
         status = str(item.get("status") or "")
         return campaigns.Campaign(
             id=str(item.get("id")),

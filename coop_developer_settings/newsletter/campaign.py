@@ -13,6 +13,8 @@ nothing a user typed is ever evaluated, here or at the provider:
   which hold HTML: each value is escaped for HTML, and its merge-tag
   delimiters (``*|``, ``|*``) are broken, so that a cycle named
   ``*|EMAIL|*`` is not replaced by Mailchimp with each buyer's address.
+  The cycle's name as a Mailchimp subject (when the setting has none) has
+  its delimiters broken the same way (mailchimp_plain_text).
 
 **Exactly once**: a campaign carries a deterministic key (in its name, and
 its tag at Brevo); after any outcome the addon does not know (a timeout, a
@@ -118,6 +120,13 @@ def text_value(value):
 def brevo_params(parameters):
     """Brevo's params: plain text (Brevo escapes them where they go)."""
     return {name: text_value(parameters.get(name)) for name in PARAMETERS}
+
+
+def mailchimp_plain_text(text):
+    """Text Mailchimp sends as it is in a field where it fills merge tags
+    (a subject line): an invisible zero-width space breaks each "*|" and
+    "|*", so that a cycle named ``*|EMAIL|*`` reads the same to every buyer."""
+    return text.replace("*|", "*\u200b|").replace("|*", "|\u200b*")
 
 
 def mailchimp_sections(parameters):

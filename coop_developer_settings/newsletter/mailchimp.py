@@ -26,6 +26,7 @@ from .provider import (
     SyncResult,
     WrongKey,
     chunks,
+    is_number_id,
 )
 
 DATA_CENTRE = re.compile(r"^us[0-9]{1,3}$")
@@ -90,7 +91,7 @@ CAMPAIGN_PAGE_URL = "https://{dc}.admin.mailchimp.com/campaigns/show/?id={web_id
 
 def subscriber_hash(address):
     """Mailchimp's member id: the MD5 of the lower-case address."""
-    return hashlib.md5(address.lower().encode("utf-8")).hexdigest()  # noqa: S324
+    return hashlib.md5(address.lower().encode("utf-8")).hexdigest()
 
 
 def merge_fields(contact):
@@ -103,9 +104,15 @@ def merge_fields(contact):
     return values
 
 
+def _is_id(value):
+    """Whether an id Mailchimp gave is one: nothing else is kept, to reach
+    a path later."""
+    return isinstance(value, str) and bool(MAILCHIMP_ID.fullmatch(value))
+
+
 def _id(value):
     text = str(value)
-    if not MAILCHIMP_ID.match(text):
+    if not MAILCHIMP_ID.fullmatch(text):
         raise ValueError(f"not a Mailchimp id: {text[:40]!r}")
     return text
 
@@ -168,9 +175,7 @@ class MailchimpClient(ProviderClient):
         found = self._lists(
             "/lists", "count", LIST_PAGE, "total_items", {"fields": LIST_FIELDS}
         )
-        self._expect(
-            all(isinstance(item["id"], str) for item in found), "a list id not a text"
-        )
+        self._expect(all(_is_id(item["id"]) for item in found), "a list id not an id")
         return [
             ProviderList(
                 item["id"],
@@ -304,7 +309,9 @@ class MailchimpClient(ProviderClient):
                 "sources": {"user": True, "admin": True, "api": False},
             },
         )
-        self._expect(isinstance(answer, dict) and "id" in answer, "webhook without id")
+        self._expect(
+            isinstance(answer, dict) and _is_id(answer.get("id")), "webhook without id"
+        )
         return str(answer["id"])
 
     def unregister_webhook(self, list_id, webhook_id):
@@ -324,6 +331,10 @@ class MailchimpClient(ProviderClient):
             "total_items",
             {"type": "user", "fields": TEMPLATE_FIELDS},
             key="templates",
+        )
+        self._expect(
+            all(is_number_id(item["id"]) for item in found),
+            "a template id not a number",
         )
         return [
             campaigns.Template(str(item["id"]), str(item.get("name") or item["id"]))
@@ -392,7 +403,7 @@ class MailchimpClient(ProviderClient):
             },
         )
         self._expect(
-            isinstance(answer, dict) and isinstance(answer.get("id"), str),
+            isinstance(answer, dict) and _is_id(answer.get("id")),
             "campaign without an id",
         )
         return answer["id"]
@@ -418,6 +429,7 @@ class MailchimpClient(ProviderClient):
         return self._campaign(answer)
 
     def _campaign(self, item):
+        self._expect(_is_id(item.get("id")), "a campaign id not an id")
         status = str(item.get("status") or "")
         web_id = item.get("web_id")
         return campaigns.Campaign(

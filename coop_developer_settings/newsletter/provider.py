@@ -203,6 +203,12 @@ class Answer:
         return json.loads(self.body.decode("utf-8")) if self.body.strip() else None
 
 
+def is_number_id(value):
+    """Whether an id a provider gave is a positive integer (Brevo's ids,
+    Mailchimp's template ids): nothing else is kept, to reach a path later."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def chunks(items, size):
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -14,6 +14,8 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from ..models import coop_newsletter_connection as connection_model
 from ..newsletter import brevo, mailchimp
 from .common import SYNC_JOB, RealTransactionsMixin, pending_jobs, perform_jobs
+from .fakes import common as fakes_common
+from .fakes.common import Reply
 from .test_newsletter_connections import NewsletterCase
 
 CAMPAIGN = "_campaign_job"
@@ -243,6 +245,29 @@ class TestNewsletterCampaigns(CampaignCase):
             record.report_url.startswith("https://us21.admin.mailchimp.com/")
         )
 
+    def test_a_cycle_name_as_mailchimp_subject_fills_no_merge_tag(self):
+        """Without a subject of its own, a Mailchimp newsletter takes the
+        cycle's name, where Mailchimp would fill merge tags (*|EMAIL|*:
+        each buyer's address): they are broken, the name reads the same."""
+        connection = self.connection("mailchimp", delay=60)
+        connection.action_set_newsletter(
+            "sale_cycle.opened", str(self.mailchimp_template), delay_minutes=60
+        )
+        self.developer.email = "dev@example.org"
+        connection._test_cycle().name = "Week <12> & *|EMAIL|*"
+        connection.action_send_newsletter_test("sale_cycle.opened")
+        self.cycle().action_open()
+        self.run_jobs()
+        subjects = [
+            request["body"]["settings"]["subject_line"]
+            for request in self.mailchimp.calls("POST", "/3.0/campaigns")
+        ]
+        self.assertEqual(len(subjects), 2)  # the test's, the newsletter's
+        for subject in subjects:
+            self.assertNotIn("*|", subject)
+            self.assertNotIn("|*", subject)
+            self.assertEqual(subject.replace("\u200b", ""), "Week <12> & *|EMAIL|*")
+
     def test_mailchimp_schedules_on_the_quarter_hour(self):
         connection = self.connection("mailchimp", delay=40)
         self.cycle().action_open()
@@ -394,6 +419,24 @@ class TestNewsletterCampaigns(CampaignCase):
             [{"id": str(self.brevo_template), "name": "Weekly opening"}],
         )
 
+    def test_an_event_of_the_wrong_kind_is_refused_plainly(self):
+        """A list or an object where the event's name goes (JSON-2, XML-RPC):
+        the same message as an unknown event, never a traceback."""
+        connection = self.connect()
+        connection.action_set_list(str(self.brevo_list))
+        for hostile in (["sale_cycle.opened"], {"sale_cycle.opened": 1}):
+            with self.assertRaisesRegex(ValidationError, "sale cycle events"):
+                connection.action_set_newsletter(
+                    hostile,
+                    str(self.brevo_template),
+                    sender_id=str(self.brevo_sender),
+                )
+            with self.assertRaisesRegex(ValidationError, "sale cycle events"):
+                connection.action_stop_newsletter(hostile)
+            with self.assertRaisesRegex(ValidationError, "sale cycle events"):
+                connection.action_send_newsletter_test(hostile)
+        self.assertFalse(connection.campaign_rule_ids)
+
     def test_a_stopped_newsletter_is_not_sent(self):
         connection = self.connection()
         connection.action_stop_newsletter("sale_cycle.opened")
@@ -440,12 +483,178 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertEqual([t[1] for t in self.mailchimp.tests_sent], [address])
         self.assertFalse(self.mailchimp.campaigns)  # the test's campaign removed
 
-    def test_brevo_test_outside_the_test_list_says_why(self):
+    def test_a_test_at_most_once_a_minute(self):
+        """*Send a test to me* in a loop sends one test a minute, not one a
+        click: the provider's test quota and hourly requests are the
+        newsletters'. A test that failed does not count."""
+        connection = self.connection("mailchimp")
+        self.developer.email = "dev@example.org"
+        Connection = self.Connection.with_user(self.developer)
+        self.mailchimp.hostile = "html"
+        # Rolled back with the call that failed, as an RPC call is.
+        with (
+            self.assertRaisesRegex(UserError, "HTTP 502"),
+            self.env.cr.savepoint(),
+        ):
+            Connection.browse(connection.id).action_send_newsletter_test(
+                "sale_cycle.opened"
+            )
+        self.mailchimp.hostile = None
+        Connection.browse(connection.id).action_send_newsletter_test(
+            "sale_cycle.opened"
+        )
+        for _click in range(3):
+            with self.assertRaisesRegex(UserError, "less than a minute ago"):
+                Connection.browse(connection.id).action_send_newsletter_test(
+                    "sale_cycle.opened"
+                )
+        self.assertEqual(len(self.mailchimp.tests_sent), 1)
+        rule = connection._campaign_rule("sale_cycle.opened")
+        rule.test_sent_at -= timedelta(minutes=1)
+        Connection.browse(connection.id).action_send_newsletter_test(
+            "sale_cycle.opened"
+        )
+        self.assertEqual(len(self.mailchimp.tests_sent), 2)
+        with self.assertRaises(AccessError):
+            rule.with_user(self.developer).write({"test_sent_at": False})
+
         connection = self.connection()
         self.developer.email = "dev@example.org"
         with self.assertRaisesRegex(UserError, "not in your test list"):
             connection.action_send_newsletter_test("sale_cycle.opened")
         self.assertFalse(self.brevo.campaigns)
+
+    def test_ids_that_are_no_provider_ids_never_reach_a_path(self):
+        """A provider (broken, or not the provider) answers with ids that
+        hold path characters: a readable error, the newsletter tried again
+        and found by its key, no traceback, no such id recorded."""
+        hostile = "../lists/x?y#z"
+
+        def hostile_id(reply):
+            return Reply(reply.status, {**reply.body, "id": hostile})
+
+        connection = self.connection("mailchimp", delay=60)
+        self.mailchimp.rewrite("POST", "/campaigns", hostile_id)
+        self.developer.email = "dev@example.org"
+        with self.assertRaisesRegex(UserError, "cannot be read"):
+            connection.action_send_newsletter_test("sale_cycle.opened")
+        self.mailchimp.campaigns.clear()  # the test's, made before the answer
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        [record] = self.campaigns(connection)
+        self.assertEqual((record.state, record.attempt_count), ("pending", 1))
+        self.assertIn("cannot be read", record.last_error)
+        self.run_jobs()
+        self.assertEqual(record.state, "scheduled")
+        [campaign_id] = self.mailchimp.campaigns
+        self.assertEqual(record.provider_campaign_id, campaign_id)
+        # Templates: Mailchimp's are numbers.
+        self.mailchimp.rewrite(
+            "GET",
+            "/templates",
+            lambda reply: Reply(
+                200, {**reply.body, "templates": [{"id": hostile, "name": "X"}]}
+            ),
+        )
+        with self.assertRaisesRegex(UserError, "cannot be read"):
+            connection.coop_templates()
+
+    def test_hostile_answers_are_readable_errors_never_a_second_campaign(self):
+        """Every hostile answer of the fakes on the tab's calls and the
+        newsletter's job: a readable error, the newsletter tried again."""
+        connection = self.connection()
+        self.developer.email = "dev@example.org"
+        self.brevo.test_list.add("dev@example.org")
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        [record] = self.campaigns(connection)
+        for attempt, mode in enumerate(fakes_common.HOSTILE_MODES, start=1):
+            self.brevo.hostile = mode
+            with self.subTest(mode=mode):
+                with self.assertRaises(UserError):
+                    connection.coop_templates()
+                with self.assertRaises(UserError):
+                    connection.action_send_newsletter_test("sale_cycle.opened")
+                perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+                self.assertEqual(
+                    (record.state, record.attempt_count), ("pending", attempt)
+                )
+                self.assertTrue(record.last_error)
+        self.brevo.hostile = None
+        self.run_jobs()
+        self.assertEqual(record.state, "scheduled")
+        self.assertEqual(len(self.brevo.campaigns), 1)
+
+    def test_a_provider_that_did_it_and_answered_badly_did_it_once(self):
+        """Mailchimp creates the campaign and answers without its id, then
+        schedules it and answers 500: found by its key, read back as
+        scheduled, never created or scheduled twice."""
+        connection = self.connection("mailchimp", delay=60)
+        self.mailchimp.rewrite("POST", "/campaigns", lambda reply: Reply(200, {}))
+        self.mailchimp.rewrite(
+            "POST",
+            r"/campaigns/\w+/actions/schedule",
+            lambda reply: Reply(500, self.mailchimp.error(500, "Internal error")),
+        )
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "scheduled")
+        self.assertEqual(len(self.mailchimp.calls("POST", "/3.0/campaigns")), 1)
+        self.assertEqual(
+            len(self.mailchimp.calls("POST", r"/3.0/campaigns/\w+/actions/schedule")),
+            1,
+        )
+
+    def test_a_create_answered_by_a_redirect_is_looked_up_not_failed(self):
+        """Brevo made (and scheduled) the campaign, the answer is a redirect:
+        no refusal (that is a 4xx), an outcome not known. The newsletter is
+        not given up while Brevo would send it: the next try finds it."""
+        connection = self.connection()
+        self.brevo.rewrite(
+            "POST",
+            "/emailCampaigns",
+            lambda reply: Reply(302, None, {"Location": "https://example.org/"}),
+        )
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        [record] = self.campaigns(connection)
+        self.assertEqual((record.state, record.attempt_count), ("pending", 1))
+        self.assertIn("HTTP 302", record.last_error)
+        self.run_jobs()
+        self.assertEqual(record.state, "scheduled")
+        self.assertEqual(len(self.brevo.calls("POST", "/v3/emailCampaigns")), 1)
+
+    def test_a_brevo_campaign_found_with_an_id_that_is_no_id_is_an_error(self):
+        connection = self.connection()
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        self.brevo.slow_create = 3  # the client gives up after 2 s
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        self.brevo.slow_create = 0
+        self.brevo.rewrite(
+            "GET",
+            "/emailCampaigns",
+            lambda reply: Reply(
+                200,
+                {
+                    **reply.body,
+                    "campaigns": [
+                        {**item, "id": "1/../2"} for item in reply.body["campaigns"]
+                    ],
+                },
+            ),
+        )
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        [record] = self.campaigns(connection)
+        self.assertEqual((record.state, record.attempt_count), ("pending", 2))
+        self.assertFalse(record.provider_campaign_id)
+        self.assertIn("cannot be read", record.last_error)
+        # Cancelled by hand meanwhile: the same readable error.
+        with self.assertRaisesRegex(UserError, "cannot be read"):
+            record.with_user(self.developer).action_cancel_send()
 
 
 # Mounts the tab's component of one connection in the web client, as its

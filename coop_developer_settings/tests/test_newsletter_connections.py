@@ -30,6 +30,7 @@ from .common import (
     perform_jobs,
 )
 from .fakes.brevo import FakeBrevo
+from .fakes.common import Reply
 
 
 class NewsletterCase(NewsletterFakesMixin, TransactionCase):
@@ -156,6 +157,14 @@ class TestNewsletterConnect(NewsletterCase):
                 )
         self.assertEqual(self.Connection.sudo().search([]), connection.sudo())
 
+    def test_a_provider_of_the_wrong_kind_is_refused_plainly(self):
+        Connection = self.Connection.with_user(self.developer)
+        for hostile in (["brevo"], {"brevo": 1}):
+            with self.assertRaisesRegex(ValidationError, "Choose Brevo or Mailchimp"):
+                Connection.coop_connect(hostile, self.brevo.key, self.shop.id)
+        self.assertFalse(self.Connection.sudo().search([]))
+        self.assertFalse(self.brevo.calls())
+
     def test_another_user_neither_sees_nor_changes_it(self):
         connection = self.connect()
         Other = self.Connection.with_user(self.other)
@@ -245,6 +254,20 @@ class TestNewsletterConnect(NewsletterCase):
             connection.action_set_list("999")
         connection.action_set_list(str(self.brevo_list))
         self.assertEqual(connection.list_name, "Buyers")
+
+    def test_a_list_id_that_is_no_mailchimp_id_is_refused(self):
+        connection = self.connect("mailchimp")
+        self.mailchimp.rewrite(
+            "GET",
+            "/lists",
+            lambda reply: Reply(
+                200,
+                {**reply.body, "lists": [{"id": "list1/../x?", "name": "Evil"}]},
+            ),
+        )
+        with self.assertRaisesRegex(UserError, "cannot be read"):
+            connection.action_set_list("list1/../x?")
+        self.assertFalse(connection.list_id)
 
     def test_disconnect_forgets_the_key(self):
         connection = self.connect()

@@ -20,6 +20,7 @@ from .common import (
     NewsletterFakesMixin,
     new_developer,
 )
+from .fakes.common import Reply
 
 
 @tagged("post_install", "-at_install")
@@ -290,6 +291,36 @@ class TestNewsletterOptout(NewsletterFakesMixin, HttpCase):
         self.assertEqual(len(self.mailchimp.webhooks), 1)
         self.assertEqual(other.state, "disconnected")
         self.assertTrue(other.last_error)
+
+    def test_deleting_the_owner_unregisters_the_webhook(self):
+        """The connections go with their owner, and so do their webhooks at
+        the provider: nothing posts opt-outs to a dead URL, as for a
+        connection deleted or a removed access."""
+        connection = self.connect("brevo")
+        self.assertTrue(self.brevo.webhooks)
+        self.developer.unlink()
+        self.assertFalse(connection.sudo().exists())
+        self.assertFalse(self.brevo.webhooks)
+
+    def test_a_webhook_id_that_is_no_id_never_blocks_a_disconnect(self):
+        """The provider answers the webhook's registration with an id that
+        holds path characters: not kept (the tab says why), and the
+        connection disconnects."""
+        for fake, path in (
+            (self.brevo, "/webhooks"),
+            (self.mailchimp, r"/lists/\w+/webhooks"),
+        ):
+            fake.rewrite(
+                "POST",
+                path,
+                lambda reply: Reply(reply.status, {**reply.body, "id": "1/../2?#"}),
+            )
+        for provider_name in ("brevo", "mailchimp"):
+            connection = self.connect(provider_name)
+            self.assertFalse(connection.optout_webhook_id)
+            self.assertIn("cannot be read", connection.optout_status)
+            connection.action_disconnect()
+            self.assertEqual(connection.state, "disconnected")
 
     def test_a_base_url_not_public_https_registers_nothing(self):
         self.startPatcher(

@@ -56,6 +56,17 @@ def test_only_https_links_are_kept():
         assert campaign.https_url(hostile) == ""
 
 
+def test_a_mailchimp_id_is_matched_whole():
+    """A final line break is no part of an id: refused before any request."""
+    with (
+        FakeMailchimp() as fake,
+        mailchimp.MailchimpClient(fake.key, base_url=fake.url, **FAST) as client,
+    ):
+        with pytest.raises(ValueError, match="not a Mailchimp id"):
+            client.campaign("c000000001\n")
+        assert not fake.requests
+
+
 def test_quarter_hours():
     base = datetime(2026, 3, 2, 9, 0)
     assert campaign.quarter_hour_ceil(base) == base

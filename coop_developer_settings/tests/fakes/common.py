@@ -15,6 +15,10 @@ Hostile modes answer every request badly while set (``fake.hostile``):
 ``throttle(count, reset)`` answers the next requests 429; after
 ``down_after`` more requests, every one is answered 503.
 
+``rewrite(method, pattern, function)``: the answers of those requests
+passed through function(reply) once their handler ran (a provider that did
+what was asked and answers badly: no id, ids with path characters, a 500).
+
 ``latency``: seconds before each answer (an internet-like provider).
 ``rate_limits``: the provider's request quotas, kept like the provider
 keeps them (the fake's ``published_rate_limits``, for the benchmarks):
@@ -131,6 +135,7 @@ class FakeProvider(LocalHTTPServer):
         self.in_flight = 0
         self.peak_in_flight = 0
         self.down_after = None  # requests answered before the provider goes down (503)
+        self.rewrites = []  # (method, compiled path pattern, function(reply))
         self._throttled = 0
         self._throttle_reset = 0.0
         self._limited_until = 0.0
@@ -178,6 +183,12 @@ class FakeProvider(LocalHTTPServer):
         with self.lock:
             self._throttled = count
             self._throttle_reset = reset
+
+    def rewrite(self, method, pattern, function):
+        """Pass the answers of method on paths matching pattern (after the
+        prefix) through function(reply), after their handler ran."""
+        with self.lock:
+            self.rewrites.append((method, re.compile(f"^{pattern}$"), function))
 
     def violation(self, text):
         with self.lock:
@@ -263,7 +274,11 @@ class FakeProvider(LocalHTTPServer):
             match = pattern.match(parts.path[len(self.prefix) :])
             if match and parts.path.startswith(self.prefix) and method == http.command:
                 with self.lock:
-                    return handler(request, match)
+                    reply = handler(request, match)
+                    for verb, path, function in self.rewrites:
+                        if verb == method and path.match(match.string):
+                            reply = function(reply)
+                    return reply
         self.violation(f"{where}: no such endpoint")
         return Reply(404, self.error(404, "Not found"))
 
@@ -367,8 +382,8 @@ class FakeProvider(LocalHTTPServer):
                 http.wfile.write(b" ")
                 http.wfile.flush()
                 time.sleep(0.2)
-            return None
+            return
         else:
             raise ValueError(f"unknown hostile mode {mode!r}")
         send_answer(http, status, page, {"Content-Type": "application/json", **headers})
-        return None
+        return
