@@ -38,6 +38,9 @@ STATUS_CHECK_AFTER = timedelta(minutes=5)
 RETRY_DELAYS = (30, 60, 300, 900, 1800, 3600)
 # Created at most this long before the record: the look-up's window.
 LOOKUP_WINDOW = timedelta(days=1)
+# How far the provider's clock may be behind ours (the look-up of a copy
+# whose answer was lost starts that much before its request).
+CLOCK_MARGIN = timedelta(minutes=5)
 
 
 class CoopNewsletterCampaign(models.Model):
@@ -101,6 +104,10 @@ class CoopNewsletterCampaign(models.Model):
     cancel_reason = fields.Char(readonly=True)
     last_error = fields.Char(string="Provider's last error", readonly=True)
     attempt_count = fields.Integer(readonly=True)
+    copy_requested_at = fields.Datetime(
+        readonly=True,
+        help="A copy of a campaign: when it was first asked of the provider.",
+    )
 
     _sql_constraints = [
         (
@@ -235,6 +242,17 @@ class CoopNewsletterCampaign(models.Model):
                 seconds=SYNC_POLL_SECONDS,
                 ignore_retry=True,
             )
+        if (
+            campaign.state == "pending"
+            and campaigns.is_copy(campaign.template_id)
+            and not campaign.copy_requested_at
+        ):
+            # Committed before any copy is asked for: a copy whose answer
+            # is lost is looked for from then on (the provider's copies get
+            # no key until renamed), by the next job.
+            campaign.write({"copy_requested_at": fields.Datetime.now()})
+            campaign._enqueue()
+            return campaign.state
         with campaign._provider_errors():
             with connection._connected_client() as client:
                 if campaign.state == "pending":
@@ -291,6 +309,7 @@ class CoopNewsletterCampaign(models.Model):
 
     def _draft(self, scheduled_at=None):
         env = self._owner_env()
+        requested = self.copy_requested_at
         cycle = self.sale_cycle_id
         subject = self.subject or ""
         if not subject and self.connection_id.provider == "mailchimp":
@@ -306,6 +325,7 @@ class CoopNewsletterCampaign(models.Model):
             subject=subject,
             parameters=cycle._newsletter_parameters(),
             scheduled_at=scheduled_at,
+            lost_copy_since=requested - CLOCK_MARGIN if requested else None,
         )
 
     def _create(self, client):
@@ -316,6 +336,15 @@ class CoopNewsletterCampaign(models.Model):
         if found:
             campaign_id = found.id
         else:
+            if campaigns.is_copy(self.template_id):
+                # One copy of a campaign at a time in this database: no two
+                # newsletters take the same copy whose answer was lost.
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                        f"coop-newsletter-copy-{self.template_id}",
+                    )
+                )
             # Brevo schedules at creation; Mailchimp (content, then
             # schedule) and a send now are the next step's.
             later = self.send_at > fields.Datetime.now() + SEND_NOW_MARGIN

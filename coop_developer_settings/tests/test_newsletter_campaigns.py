@@ -14,6 +14,7 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from ..models import coop_newsletter_connection as connection_model
 from ..newsletter import brevo, mailchimp
+from ..newsletter.campaign import COPY_PREFIX
 from .common import SYNC_JOB, RealTransactionsMixin, pending_jobs, perform_jobs
 from .test_newsletter_connections import NewsletterCase
 
@@ -382,7 +383,7 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertFalse(connection.campaign_rule_ids)
         self.assertEqual(
             connection.coop_templates(),
-            [{"id": str(self.brevo_template), "name": "Weekly opening"}],
+            [{"id": str(self.brevo_template), "name": "Weekly opening", "copy": False}],
         )
 
     def test_a_stopped_newsletter_is_not_sent(self):
@@ -418,6 +419,83 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertEqual(second.occurrence, fields.Datetime.to_string(cycle.date_close))
         statuses = [made["status"] for made in self.brevo.campaigns.values()]
         self.assertEqual(statuses, ["suspended", "queued"])
+
+    def copy_connection(self, delay=60):
+        """A Mailchimp connection whose opened newsletter is a copy of last
+        week's campaign (chosen among those listed)."""
+        connection = self.connect("mailchimp")
+        connection.action_set_list(str(self.mailchimp_list))
+        source = self.mailchimp.add_campaign(
+            self.mailchimp_list,
+            "Last week",
+            "<h1>*|COOP_CYCLE_NAME|*</h1><p>Hi *|FNAME|*</p>"
+            '<a href="*|COOP_SHOP_URL|*">Order</a>',
+        )
+        choices = connection.coop_templates()
+        self.assertIn(
+            {"id": COPY_PREFIX + source, "name": "Last week", "copy": True}, choices
+        )
+        connection.action_set_newsletter(
+            "sale_cycle.opened", COPY_PREFIX + source, delay_minutes=delay
+        )
+        return connection, source
+
+    def test_a_campaign_to_copy_is_copied_once_with_the_parameters(self):
+        connection, source = self.copy_connection()
+        overview = connection.coop_campaign_overview()
+        [opened] = [e for e in overview["events"] if e["active"]]
+        self.assertEqual(opened["template_name"], "Copy of “Last week”")
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "scheduled")
+        [copy_id] = set(self.mailchimp.campaigns) - {source}
+        copy = self.mailchimp.campaigns[copy_id]
+        self.assertEqual(record.provider_campaign_id, copy_id)
+        self.assertEqual(copy["status"], "schedule")
+        self.assertTrue(copy["settings"]["title"].endswith(f"[{record._key()}]"))
+        self.assertEqual(copy["settings"]["subject_line"], "Week <12> & *|EMAIL|*")
+        self.assertEqual(copy["recipients"], {"list_id": self.mailchimp_list})
+        self.assertIn(
+            "<h1>Week &lt;12&gt; &amp; *&#124;EMAIL&#124;*</h1>", copy["html"]
+        )
+        self.assertIn('href="https://shop.example.org/?week=12&amp;x=1"', copy["html"])
+        self.assertIn("Hi *|FNAME|*", copy["html"])
+        source_page = self.mailchimp.campaigns[source]["html"]
+        self.assertIn("*|COOP_CYCLE_NAME|*", source_page)
+        # Nothing more happens when the jobs run again.
+        record._enqueue()
+        self.run_jobs()
+        self.assertEqual(len(self.mailchimp.calls("POST", r".*/actions/replicate")), 1)
+        self.assertEqual(len(self.mailchimp.campaigns), 2)
+
+    def test_a_copy_whose_answer_was_lost_is_not_made_twice(self):
+        """Mailchimp made the copy, its answer came too late (the copy has
+        no key yet): the next try takes that copy instead of another."""
+        connection, source = self.copy_connection()
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        self.mailchimp.slow_replicate = 3  # the client gives up after 2 s
+        perform_jobs(self.env, method=CAMPAIGN, rounds=2)
+        [record] = self.campaigns(connection)
+        self.assertEqual((record.state, record.attempt_count), ("pending", 1))
+        self.assertIn("did not answer in time", record.last_error)
+        self.assertEqual(len(self.mailchimp.campaigns), 2)  # the copy was made
+        self.mailchimp.slow_replicate = 0
+        self.run_jobs()
+        self.assertEqual(record.state, "scheduled")
+        self.assertEqual(len(self.mailchimp.calls("POST", r".*/actions/replicate")), 1)
+        [copy_id] = set(self.mailchimp.campaigns) - {source}
+        self.assertEqual(record.provider_campaign_id, copy_id)
+        self.assertIn("Week &lt;12&gt;", self.mailchimp.campaigns[copy_id]["html"])
+
+    def test_a_campaign_to_copy_must_be_one_listed(self):
+        connection, source = self.copy_connection()
+        other = self.mailchimp.add_list("Other audience")
+        elsewhere = self.mailchimp.add_campaign(other, "Elsewhere", "<p></p>")
+        for junk in (COPY_PREFIX + elsewhere, COPY_PREFIX + "../lists", "campaign:"):
+            with self.assertRaisesRegex(ValidationError, "campaigns to copy"):
+                connection.action_set_newsletter("sale_cycle.closed", junk)
 
     def test_send_a_test_to_me(self):
         connection = self.connection("mailchimp")
@@ -481,6 +559,46 @@ SCREEN_JS = """
 """
 
 
+# The picker of a Mailchimp connection: its templates, then the list's
+# campaigns to copy, in a group of their own; choosing one saves the rule
+# (whatever the session's language: the names are looked for).
+PICKER_JS = """
+(async () => {
+    const { mountComponent } = odoo.loader.modules.get("@web/env");
+    const { CoopNewsletterCampaigns } = odoo.loader.modules.get(
+        "@coop_developer_settings/developer_tab/newsletter_campaigns"
+    );
+    const target = document.createElement("div");
+    document.body.appendChild(target);
+    await mountComponent(CoopNewsletterCampaigns, target, {
+        env: odoo.loader.modules.get("@odoo/owl").Component.env,
+        props: { connectionId: %(connection)s },
+    });
+    const find = async (selector, text) => {
+        for (let i = 0; i < 100; i++) {
+            const found = [...target.querySelectorAll(selector)].find(
+                (el) => !text || el.textContent.includes(text)
+            );
+            if (found) {
+                return found;
+            }
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        throw new Error(`not shown: ${selector} ${text || ""} in ${target.innerHTML}`);
+    };
+    (await find(".o_coop_campaign_edit")).click();
+    await find("optgroup:not(.o_coop_campaign_copies) option", "Weekly opening");
+    const copy = await find(".o_coop_campaign_copies option", "Last week");
+    const select = await find(".o_coop_campaign_template");
+    select.value = copy.value;
+    select.dispatchEvent(new Event("change"));
+    (await find(".o_coop_campaign_save")).click();
+    await find(".o_coop_campaign_rule", "Last week");
+    console.log("test successful");
+})().catch((error) => console.error(error.message));
+"""
+
+
 @tagged("post_install", "-at_install")
 class TestNewsletterCampaignsScreen(CampaignCase, HttpCase):
     def test_the_owner_sees_and_cancels_a_newsletter_in_the_tab(self):
@@ -498,6 +616,21 @@ class TestNewsletterCampaignsScreen(CampaignCase, HttpCase):
         self.assertEqual(
             next(iter(self.brevo.campaigns.values()))["status"], "suspended"
         )
+
+    def test_a_campaign_to_copy_is_chosen_in_the_picker(self):
+        connection = self.connect("mailchimp")
+        connection.action_set_list(str(self.mailchimp_list))
+        source = self.mailchimp.add_campaign(
+            self.mailchimp_list, "Last week", "<p>*|COOP_CYCLE_NAME|*</p>"
+        )
+        self.browser_js(
+            "/odoo",
+            PICKER_JS % {"connection": connection.id},
+            "odoo.isReady",
+            login=self.developer.login,
+        )
+        rule = connection._campaign_rule("sale_cycle.opening_soon")
+        self.assertEqual(rule.template_id, COPY_PREFIX + source)
 
 
 @tagged("post_install", "-at_install")
