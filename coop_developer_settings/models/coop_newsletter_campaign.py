@@ -264,15 +264,17 @@ class CoopNewsletterCampaign(models.Model):
                     campaign._send_or_schedule(client)
         return campaign.state
 
-    def _lock(self):
-        """One step of a campaign at a time: another job waits its turn."""
+    def _lock(self, wait=False):
+        """One step of a campaign at a time: another job waits its turn
+        (wait: this transaction waits for the step under way to end)."""
         try:
             with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
                 self.env.cr.execute(
                     SQL(
                         "SELECT id FROM coop_newsletter_campaign WHERE id = %s "
-                        "FOR NO KEY UPDATE NOWAIT",
+                        "FOR NO KEY UPDATE%s",
                         self.id,
+                        SQL("") if wait else SQL(" NOWAIT"),
                     )
                 )
         except psycopg2.errors.LockNotAvailable:
@@ -474,6 +476,47 @@ class CoopNewsletterCampaign(models.Model):
                     }
                 )
         self.write({"state": "cancelled", "cancel_reason": reason, "last_error": False})
+
+    def _cancel_at_disconnect(self):
+        """The connection's newsletters not sent yet, before its key is
+        forgotten: cancelled at the provider when they are there (else a
+        scheduled one would still go out, with no key left to cancel it),
+        here otherwise. The provider never stops the disconnection: one it
+        refuses, or all once it cannot be reached, end failed with what to
+        do, and their jobs end without calling it."""
+        unreachable = None
+        for campaign in self.sudo():
+            campaign._lock(wait=True)  # a step under way ends first
+            if campaign.state not in ACTIVE_STATES:
+                continue
+            env = campaign._owner_env()
+            error = unreachable
+            if error is None:
+                try:
+                    campaign._cancel(env._("The connection was disconnected."))
+                    continue
+                except provider.ProviderError as exc:
+                    error = exc.message
+                    if isinstance(
+                        exc,
+                        provider.Unreachable | provider.RateLimited | provider.WrongKey,
+                    ):
+                        unreachable = error  # no other call would do better
+            provider_name = campaign.connection_id.with_context(
+                lang=campaign._owner_lang()
+            )._provider_name()
+            campaign.write(
+                {
+                    "state": "failed",
+                    "last_error": env._(
+                        "The connection was disconnected, but %(provider)s could "
+                        "not be asked to cancel this newsletter (%(error)s): if it "
+                        "is scheduled in %(provider)s, cancel it there by hand.",
+                        provider=provider_name,
+                        error=error,
+                    )[:500],
+                }
+            )
 
     # ------------------------------------------------------------------
     # Provider errors

@@ -113,6 +113,17 @@ class CoopNewsletterConnection(models.Model):
             ],
         }
 
+    def _disconnect(self, reason):
+        """Whatever disconnects (the button, the owner's access removed,
+        archived or deleted): the newsletters not sent yet are cancelled
+        first, while the key is there to cancel them at the provider."""
+        for connection in self.sudo():
+            if connection.state != "disconnected":
+                connection.campaign_ids.filtered(
+                    lambda campaign: campaign.state in ACTIVE_STATES
+                )._cancel_at_disconnect()
+        return super()._disconnect(reason)
+
     def _provider_call(self, method, *args):
         """A provider call of the user's buttons: its error as a message."""
         self.ensure_one()

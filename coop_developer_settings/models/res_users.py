@@ -255,6 +255,11 @@ class ResUsers(models.Model):
             keys = user.api_key_ids
             count = len(keys)
             keys.unlink()
+            # Deleted too: the newsletters they scheduled are cancelled at
+            # the provider before their connections go.
+            self.env["coop.newsletter.connection"].sudo().search(
+                [("user_id", "=", user.id), ("state", "!=", "disconnected")]
+            )._disconnect(self.env._("Developer settings access removed."))
             endpoints = user.coop_webhook_endpoint_ids
             if deleted:
                 endpoints.unlink()
@@ -273,9 +278,6 @@ class ResUsers(models.Model):
                         ),
                     }
                 )
-                self.env["coop.newsletter.connection"].sudo().search(
-                    [("user_id", "=", user.id), ("state", "!=", "disconnected")]
-                )._disconnect(self.env._("Developer settings access removed."))
                 body = self.env._(
                     "Developer settings access removed by %(admin)s: %(count)s API "
                     "key(s) revoked and webhooks disabled.",

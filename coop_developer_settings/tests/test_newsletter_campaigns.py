@@ -5,12 +5,14 @@ transaction, made at the Brevo and Mailchimp fakes by the real jobs, once
 whatever happens (a lost answer, a closed cycle, concurrent claims)."""
 
 import functools
+import socket
 from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import Command, fields, sql_db
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
+from odoo.tools import config
 
 from ..models import coop_newsletter_connection as connection_model
 from ..newsletter import brevo, mailchimp
@@ -154,21 +156,79 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertEqual((record.state, record.provider_status), ("sent", "sent"))
         self.assertEqual(len(self.brevo.sends), 1)
 
-    def test_a_disconnection_fails_what_is_not_made_only(self):
+    def test_disconnecting_cancels_what_is_not_sent(self):
+        """Disconnect: the newsletter scheduled in Brevo is suspended there,
+        the one not made yet cancelled here, before the key is forgotten;
+        their jobs end without calling Brevo."""
         connection = self.connection()
         made, later = self.cycle(name="Made"), self.cycle(name="Later")
         made.action_open()
         self.run_jobs()
         later.action_open()
         connection.action_disconnect()
-        [scheduled] = self.campaigns(connection).filtered(
-            lambda c: c.sale_cycle_id == made
+        self.assertEqual(connection.state, "disconnected")
+        records = self.campaigns(connection)
+        self.assertEqual(
+            {(c.sale_cycle_id.name, c.state, c.cancel_reason) for c in records},
+            {
+                ("Made", "cancelled", "The connection was disconnected."),
+                ("Later", "cancelled", "The connection was disconnected."),
+            },
         )
-        scheduled.write({"scheduled_at": fields.Datetime.now() - timedelta(hours=1)})
-        scheduled._enqueue()
+        [scheduled] = self.brevo.campaigns.values()
+        self.assertEqual(scheduled["status"], "suspended")
+        asked = len(self.brevo.requests)
         self.run_jobs()
-        by_cycle = {c.sale_cycle_id.name: c.state for c in self.campaigns(connection)}
-        self.assertEqual(by_cycle, {"Made": "scheduled", "Later": "failed"})
+        self.assertEqual(len(self.brevo.requests), asked)
+        self.assertEqual(set(records.mapped("state")), {"cancelled"})
+
+    def test_deleting_the_owner_unschedules_at_mailchimp(self):
+        self.connection("mailchimp", delay=60)
+        self.cycle().action_open()
+        self.run_jobs()
+        [made] = self.mailchimp.campaigns.values()
+        self.assertEqual(made["status"], "schedule")
+        self.developer.unlink()
+        self.assertEqual((made["status"], made["send_time"]), ("save", None))
+        self.assertEqual(self.mailchimp.sends, [])
+
+    def test_a_provider_down_never_stops_the_disconnection(self):
+        connection = self.connection()
+        made, later = self.cycle(name="Made"), self.cycle(name="Later")
+        made.action_open()
+        self.run_jobs()
+        later.action_open()
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}/v3"
+        with patch.dict(config.options, {"coop_newsletter_brevo_url": nowhere}):
+            connection.action_disconnect()
+        self.assertEqual(connection.state, "disconnected")
+        self.env.cr.execute(
+            "SELECT api_key_sealed FROM coop_newsletter_connection WHERE id = %s",
+            [connection.id],
+        )
+        self.assertIsNone(self.env.cr.fetchone()[0])
+        for record in self.campaigns(connection):
+            self.assertEqual(record.state, "failed")
+            self.assertRegex(
+                record.last_error,
+                r"^The connection was disconnected, but Brevo could not be asked to "
+                r"cancel this newsletter \(connection failed: .*\): if it is "
+                r"scheduled in Brevo, cancel it there by hand\.$",
+            )
+        [scheduled] = self.brevo.campaigns.values()
+        self.assertEqual(scheduled["status"], "queued")  # what to cancel by hand
+        asked = len(self.brevo.requests)
+        self.run_jobs()
+        self.assertEqual(len(self.brevo.requests), asked)
+        [shown] = [
+            c
+            for c in connection.coop_campaign_overview()["campaigns"]
+            if c["cycle"] == "Made"
+        ]
+        self.assertIn("cancel it there by hand", shown["error"])
+        self.assertFalse(shown["can_cancel"])
 
     def test_a_sales_manager_without_the_access_opens_the_cycle(self):
         """Who opens a cycle needs no rights on the newsletters: the
