@@ -204,11 +204,8 @@ class TestNewsletterCampaigns(CampaignCase):
         with patch.dict(config.options, {"coop_newsletter_brevo_url": nowhere}):
             connection.action_disconnect()
         self.assertEqual(connection.state, "disconnected")
-        self.env.cr.execute(
-            "SELECT api_key_sealed FROM coop_newsletter_connection WHERE id = %s",
-            [connection.id],
-        )
-        self.assertIsNone(self.env.cr.fetchone()[0])
+        with self.assertRaisesRegex(UserError, "no API key any more"):
+            connection.sudo()._key()
         for record in self.campaigns(connection):
             self.assertEqual(record.state, "failed")
             self.assertRegex(
@@ -549,6 +546,16 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertEqual(record.provider_campaign_id, copy_id)
         self.assertIn("Week &lt;12&gt;", self.mailchimp.campaigns[copy_id]["html"])
 
+    def test_send_a_test_of_a_copy_to_me(self):
+        connection, source = self.copy_connection()
+        self.developer.email = "dev@example.org"
+        connection.action_send_newsletter_test("sale_cycle.opened")
+        [(tested, address, _day)] = self.mailchimp.tests_sent
+        self.assertEqual(address, "dev@example.org")
+        self.assertNotEqual(tested, source)
+        self.assertEqual(list(self.mailchimp.campaigns), [source])  # copy removed
+        self.assertIn("*|COOP_CYCLE_NAME|*", self.mailchimp.campaigns[source]["html"])
+
     def test_a_campaign_to_copy_must_be_one_listed(self):
         connection, source = self.copy_connection()
         other = self.mailchimp.add_list("Other audience")
@@ -578,8 +585,8 @@ class TestNewsletterCampaigns(CampaignCase):
 
 
 # Mounts the tab's component of one connection in the web client, as its
-# owner, and cancels the scheduled newsletter from it (whatever the
-# session's language: the provider's words are looked for).
+# owner, then runs the steps (whatever the session's language: the
+# provider's words and the names are looked for).
 SCREEN_JS = """
 (async () => {
     const { mountComponent } = odoo.loader.modules.get("@web/env");
@@ -605,6 +612,12 @@ SCREEN_JS = """
         const shown = target.textContent;
         throw new Error(`not shown: ${selector} ${text || ""} in ${shown}`);
     };
+    %(steps)s
+    console.log("test successful");
+})().catch((error) => console.error(error.message));
+"""
+# Cancels the scheduled newsletter.
+CANCEL_STEPS = """
     await find(".o_coop_campaign_rule", "Weekly opening");
     await find(".o_coop_campaign_row", "(queued)");
     (await find(".o_coop_campaign_cancel")).click();
@@ -614,38 +627,10 @@ SCREEN_JS = """
     }
     (await find(".o_coop_campaign_edit")).click();
     await find(".o_coop_campaign_template option", "Weekly opening");
-    console.log("test successful");
-})().catch((error) => console.error(error.message));
 """
-
-
 # The picker of a Mailchimp connection: its templates, then the list's
-# campaigns to copy, in a group of their own; choosing one saves the rule
-# (whatever the session's language: the names are looked for).
-PICKER_JS = """
-(async () => {
-    const { mountComponent } = odoo.loader.modules.get("@web/env");
-    const { CoopNewsletterCampaigns } = odoo.loader.modules.get(
-        "@coop_developer_settings/developer_tab/newsletter_campaigns"
-    );
-    const target = document.createElement("div");
-    document.body.appendChild(target);
-    await mountComponent(CoopNewsletterCampaigns, target, {
-        env: odoo.loader.modules.get("@odoo/owl").Component.env,
-        props: { connectionId: %(connection)s },
-    });
-    const find = async (selector, text) => {
-        for (let i = 0; i < 100; i++) {
-            const found = [...target.querySelectorAll(selector)].find(
-                (el) => !text || el.textContent.includes(text)
-            );
-            if (found) {
-                return found;
-            }
-            await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        throw new Error(`not shown: ${selector} ${text || ""} in ${target.innerHTML}`);
-    };
+# campaigns to copy, in a group of their own; choosing one saves the rule.
+PICKER_STEPS = """
     (await find(".o_coop_campaign_edit")).click();
     await find("optgroup:not(.o_coop_campaign_copies) option", "Weekly opening");
     const copy = await find(".o_coop_campaign_copies option", "Last week");
@@ -654,8 +639,6 @@ PICKER_JS = """
     select.dispatchEvent(new Event("change"));
     (await find(".o_coop_campaign_save")).click();
     await find(".o_coop_campaign_rule", "Last week");
-    console.log("test successful");
-})().catch((error) => console.error(error.message));
 """
 
 
@@ -667,7 +650,7 @@ class TestNewsletterCampaignsScreen(CampaignCase, HttpCase):
         self.run_jobs()
         self.browser_js(
             "/odoo",
-            SCREEN_JS % {"connection": connection.id},
+            SCREEN_JS % {"connection": connection.id, "steps": CANCEL_STEPS},
             "odoo.isReady",
             login=self.developer.login,
         )
@@ -685,7 +668,7 @@ class TestNewsletterCampaignsScreen(CampaignCase, HttpCase):
         )
         self.browser_js(
             "/odoo",
-            PICKER_JS % {"connection": connection.id},
+            SCREEN_JS % {"connection": connection.id, "steps": PICKER_STEPS},
             "odoo.isReady",
             login=self.developer.login,
         )

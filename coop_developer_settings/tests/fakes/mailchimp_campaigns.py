@@ -54,14 +54,7 @@ CAMPAIGN_KEYS = {
     "content_type",
 }
 CONTENT_KEYS = {"plain_text", "html", "url", "template", "archive", "variate_contents"}
-PATCH_KEYS = {
-    "recipients",
-    "settings",
-    "variate_settings",
-    "tracking",
-    "rss_opts",
-    "social_card",
-}
+PATCH_KEYS = CAMPAIGN_KEYS - {"type", "content_type"}
 PATCH_REQUIRED_SETTINGS = {"subject_line", "from_name", "reply_to"}
 TYPES = {"regular", "plaintext", "absplit", "rss", "variate"}
 STATUSES = {"save", "paused", "schedule", "sending", "sent"}
