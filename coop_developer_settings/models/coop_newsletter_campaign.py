@@ -502,6 +502,8 @@ class CoopNewsletterCampaign(models.Model):
                         provider.Unreachable | provider.RateLimited | provider.WrongKey,
                     ):
                         unreachable = error  # no other call would do better
+                except UserError as exc:  # no key left to call it with
+                    error = unreachable = str(exc.args[0])
             provider_name = campaign.connection_id.with_context(
                 lang=campaign._owner_lang()
             )._provider_name()

@@ -75,7 +75,7 @@ class CoopNewsletterConnection(models.Model):
                     "reminder": event_type in LEAD_TIME_EVENTS,
                     "active": bool(rule and rule.active),
                     "template_id": rule.template_id if rule else False,
-                    "template_name": rule and rule._template_label(),
+                    "template_name": rule._template_label() if rule else False,
                     "sender_id": rule.sender_id if rule else False,
                     "sender_name": rule.sender_name if rule else False,
                     "subject": rule.subject if rule else False,

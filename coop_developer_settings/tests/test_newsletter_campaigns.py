@@ -227,6 +227,18 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertIn("cancel it there by hand", shown["error"])
         self.assertFalse(shown["can_cancel"])
 
+    def test_a_key_already_lost_never_stops_the_disconnection(self):
+        connection = self.connection()
+        self.cycle().action_open()
+        self.run_jobs()
+        connection.sudo()._write_key(None)  # lost some other way
+        connection.action_disconnect()
+        self.assertEqual(connection.state, "disconnected")
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "failed")
+        self.assertIn("no API key any more", record.last_error)
+        self.assertIn("cancel it there by hand", record.last_error)
+
     def test_a_sales_manager_without_the_access_opens_the_cycle(self):
         """Who opens a cycle needs no rights on the newsletters: the
         newsletter is claimed and queued by the system."""
