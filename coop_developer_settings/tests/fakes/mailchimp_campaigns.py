@@ -3,7 +3,9 @@
 """Mailchimp's campaigns in the fake (FakeMailchimp mixes this in), with
 Mailchimp's documented rules: templates by ``GET /templates`` (``count`` ≤
 1000), an audience's ``campaign_defaults``, campaigns listed by ``GET
-/campaigns`` (``list_id``, ``since_create_time``, ``count`` ≤ 1000),
+/campaigns`` (``list_id``, ``since_create_time``, ``type``, ``status``,
+``sort_field`` and ``sort_dir`` of their documented values, ``count`` ≤
+1000; any other query parameter is a violation),
 created by ``POST /campaigns`` (type, recipients, settings) or copied by
 ``actions/replicate`` (of a campaign saved or sent only: "Title (copy 01)",
 saved, its settings and content), their settings changed by ``PATCH``
