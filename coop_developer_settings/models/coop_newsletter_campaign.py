@@ -38,6 +38,9 @@ STATUS_CHECK_AFTER = timedelta(minutes=5)
 RETRY_DELAYS = (30, 60, 300, 900, 1800, 3600)
 # Created at most this long before the record: the look-up's window.
 LOOKUP_WINDOW = timedelta(days=1)
+# How far the provider's clock may be behind ours (the look-up of a copy
+# whose answer was lost starts that much before its request).
+CLOCK_MARGIN = timedelta(minutes=5)
 
 
 class CoopNewsletterCampaign(models.Model):
@@ -101,6 +104,10 @@ class CoopNewsletterCampaign(models.Model):
     cancel_reason = fields.Char(readonly=True)
     last_error = fields.Char(string="Provider's last error", readonly=True)
     attempt_count = fields.Integer(readonly=True)
+    copy_requested_at = fields.Datetime(
+        readonly=True,
+        help="A copy of a campaign: when it was first asked of the provider.",
+    )
 
     _sql_constraints = [
         (
@@ -235,6 +242,17 @@ class CoopNewsletterCampaign(models.Model):
                 seconds=SYNC_POLL_SECONDS,
                 ignore_retry=True,
             )
+        if (
+            campaign.state == "pending"
+            and campaigns.is_copy(campaign.template_id)
+            and not campaign.copy_requested_at
+        ):
+            # Committed before any copy is asked for: a copy whose answer
+            # is lost is looked for from then on (the provider's copies get
+            # no key until renamed), by the next job.
+            campaign.write({"copy_requested_at": fields.Datetime.now()})
+            campaign._enqueue()
+            return campaign.state
         with campaign._provider_errors():
             with connection._connected_client() as client:
                 if campaign.state == "pending":
@@ -246,15 +264,17 @@ class CoopNewsletterCampaign(models.Model):
                     campaign._send_or_schedule(client)
         return campaign.state
 
-    def _lock(self):
-        """One step of a campaign at a time: another job waits its turn."""
+    def _lock(self, wait=False):
+        """One step of a campaign at a time: another job waits its turn
+        (wait: this transaction waits for the step under way to end)."""
         try:
             with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
                 self.env.cr.execute(
                     SQL(
                         "SELECT id FROM coop_newsletter_campaign WHERE id = %s "
-                        "FOR NO KEY UPDATE NOWAIT",
+                        "FOR NO KEY UPDATE%s",
                         self.id,
+                        SQL("") if wait else SQL(" NOWAIT"),
                     )
                 )
         except psycopg2.errors.LockNotAvailable:
@@ -291,6 +311,7 @@ class CoopNewsletterCampaign(models.Model):
 
     def _draft(self, scheduled_at=None):
         env = self._owner_env()
+        requested = self.copy_requested_at
         cycle = self.sale_cycle_id
         return campaigns.Draft(
             key=self._key(),
@@ -303,6 +324,7 @@ class CoopNewsletterCampaign(models.Model):
             subject=self.connection_id._newsletter_subject(self.subject, cycle),
             parameters=cycle._newsletter_parameters(),
             scheduled_at=scheduled_at,
+            lost_copy_since=requested - CLOCK_MARGIN if requested else None,
         )
 
     def _create(self, client):
@@ -313,6 +335,15 @@ class CoopNewsletterCampaign(models.Model):
         if found:
             campaign_id = found.id
         else:
+            if campaigns.is_copy(self.template_id):
+                # One copy of a campaign at a time in this database: no two
+                # newsletters take the same copy whose answer was lost.
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                        f"coop-newsletter-copy-{self.template_id}",
+                    )
+                )
             # Brevo schedules at creation; Mailchimp (content, then
             # schedule) and a send now are the next step's.
             later = self.send_at > fields.Datetime.now() + SEND_NOW_MARGIN
@@ -442,6 +473,49 @@ class CoopNewsletterCampaign(models.Model):
                     }
                 )
         self.write({"state": "cancelled", "cancel_reason": reason, "last_error": False})
+
+    def _cancel_at_disconnect(self):
+        """The connection's newsletters not sent yet, before its key is
+        forgotten: cancelled at the provider when they are there (else a
+        scheduled one would still go out, with no key left to cancel it),
+        here otherwise. The provider never stops the disconnection: one it
+        refuses, or all once it cannot be reached, end failed with what to
+        do, and their jobs end without calling it."""
+        unreachable = None
+        for campaign in self.sudo():
+            campaign._lock(wait=True)  # a step under way ends first
+            if campaign.state not in ACTIVE_STATES:
+                continue
+            env = campaign._owner_env()
+            error = unreachable
+            if error is None:
+                try:
+                    campaign._cancel(env._("The connection was disconnected."))
+                    continue
+                except provider.ProviderError as exc:
+                    error = exc.message
+                    if isinstance(
+                        exc,
+                        provider.Unreachable | provider.RateLimited | provider.WrongKey,
+                    ):
+                        unreachable = error  # no other call would do better
+                except UserError as exc:  # no key left to call it with
+                    error = unreachable = str(exc.args[0])
+            provider_name = campaign.connection_id.with_context(
+                lang=campaign._owner_lang()
+            )._provider_name()
+            campaign.write(
+                {
+                    "state": "failed",
+                    "last_error": env._(
+                        "The connection was disconnected, but %(provider)s could "
+                        "not be asked to cancel this newsletter (%(error)s): if it "
+                        "is scheduled in %(provider)s, cancel it there by hand.",
+                        provider=provider_name,
+                        error=error,
+                    )[:500],
+                }
+            )
 
     # ------------------------------------------------------------------
     # Provider errors

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from odoo import fields, models
 
+from ..newsletter import campaign as campaigns
 from ..webhook.schemas import MAX_LEAD_TIME_HOURS
 
 # The sale cycle events a newsletter can follow, in the order of a cycle.
@@ -93,3 +94,9 @@ class CoopNewsletterCampaignRule(models.Model):
             "The hours before the event are between 1 and the reminders' maximum.",
         ),
     ]
+
+    def _template_label(self):
+        """The template's name as the tab shows it (a campaign to copy says so)."""
+        if campaigns.is_copy(self.template_id):
+            return self.env._("Copy of “%(name)s”", name=self.template_name)
+        return self.template_name

@@ -26,6 +26,8 @@ from .coop_sale_cycle_webhook import LEAD_TIME_EVENTS
 
 # Providers whose campaigns need a sender chosen among the account's.
 SENDER_REQUIRED = ("brevo",)
+# Providers whose newsletter can be a copy of one of the list's campaigns.
+COPIES_CAMPAIGNS = ("mailchimp",)
 # The newsletters the tab lists, latest first.
 OVERVIEW_CAMPAIGNS = 50
 
@@ -75,7 +77,7 @@ class CoopNewsletterConnection(models.Model):
                     "reminder": event_type in LEAD_TIME_EVENTS,
                     "active": bool(rule and rule.active),
                     "template_id": rule.template_id if rule else False,
-                    "template_name": rule.template_name if rule else False,
+                    "template_name": rule._template_label() if rule else False,
                     "sender_id": rule.sender_id if rule else False,
                     "sender_name": rule.sender_name if rule else False,
                     "subject": rule.subject if rule else False,
@@ -113,6 +115,17 @@ class CoopNewsletterConnection(models.Model):
             ],
         }
 
+    def _disconnect(self, reason):
+        """Whatever disconnects (the button, the owner's access removed,
+        archived or deleted): the newsletters not sent yet are cancelled
+        first, while the key is there to cancel them at the provider."""
+        for connection in self.sudo():
+            if connection.state != "disconnected":
+                connection.campaign_ids.filtered(
+                    lambda campaign: campaign.state in ACTIVE_STATES
+                )._cancel_at_disconnect()
+        return super()._disconnect(reason)
+
     def _provider_call(self, method, *args):
         """A provider call of the user's buttons: its error as a message."""
         self.ensure_one()
@@ -125,10 +138,14 @@ class CoopNewsletterConnection(models.Model):
             raise UserError(self._error_text(exc)) from None
 
     def coop_templates(self):
-        """The provider's templates to choose from: [{id, name}]."""
+        """The provider's templates to choose from, and at Mailchimp the
+        list's recent campaigns to copy: [{id, name, copy}]."""
+        found = self._provider_call("templates")
+        if self.provider in COPIES_CAMPAIGNS and self.list_id:
+            found += self._provider_call("campaigns_to_copy", self.list_id)
         return [
-            {"id": item.id, "name": item.name}
-            for item in self._provider_call("templates")
+            {"id": item.id, "name": item.name, "copy": campaigns.is_copy(item.id)}
+            for item in found
         ]
 
     def coop_senders(self):
@@ -191,7 +208,12 @@ class CoopNewsletterConnection(models.Model):
         template = templates.get(str(template_id))
         if not template:
             raise ValidationError(
-                self.env._("This template is not one of the account's templates.")
+                self.env._(
+                    "This template is not one of the account's templates, nor one "
+                    "of the list's campaigns to copy."
+                )
+                if self.provider in COPIES_CAMPAIGNS
+                else self.env._("This template is not one of the account's templates.")
             )
         sender = None
         if self.provider in SENDER_REQUIRED:

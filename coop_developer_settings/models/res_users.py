@@ -255,8 +255,9 @@ class ResUsers(models.Model):
             keys = user.api_key_ids
             count = len(keys)
             keys.unlink()
-            # Deleted users' connections go too (cascade): disconnected
-            # first, their opt-out webhooks unregistered at the provider.
+            # Deleted users' connections go too (cascade): disconnected first,
+            # their opt-out webhooks unregistered and the newsletters they
+            # scheduled cancelled at the provider.
             self.env["coop.newsletter.connection"].sudo().search(
                 [("user_id", "=", user.id), ("state", "!=", "disconnected")]
             )._disconnect(self.env._("Developer settings access removed."))

@@ -15,6 +15,9 @@ nothing a user typed is ever evaluated, here or at the provider:
   ``*|EMAIL|*`` is not replaced by Mailchimp with each buyer's address.
   The cycle's name as a Mailchimp subject (when the setting has none) has
   its delimiters broken the same way (mailchimp_plain_text).
+  A campaign to copy (``COPY_PREFIX`` and its id instead of a template):
+  in the copy's HTML, each parameter's merge tag (``*|COOP_CYCLE_NAME|*``)
+  is replaced by the same escaped value; nothing else in it changes.
 
 **Exactly once**: a campaign carries a deterministic key (in its name, and
 its tag at Brevo); after any outcome the addon does not know (a timeout, a
@@ -22,6 +25,7 @@ crash), it looks the key up at the provider before creating anything.
 """
 
 import html
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -36,6 +40,13 @@ PARAMETERS = {
 }
 MAX_PARAMETER_LENGTH = 5000  # characters of a value (a long description)
 MAX_NAME_LENGTH = 100  # characters of a campaign's name (title at Mailchimp)
+# A rule's template id that names a campaign to copy (Mailchimp), not a
+# template: the prefix, then the campaign's id.
+COPY_PREFIX = "campaign:"
+# The parameters' merge tags in a copied campaign's HTML.
+PARAMETER_TAG = re.compile(r"\*\|(" + "|".join(PARAMETERS) + r")\|\*")
+# The end of the name of a campaign the addon made (its key, a test's too).
+KEYED_NAME = re.compile(r"\[coop-[0-9A-Za-z-]+\]$")
 
 # A campaign's progress at the provider, whatever its own words for it.
 DRAFT = "draft"
@@ -72,6 +83,10 @@ class Draft:
     subject: str = ""
     sender_id: str = ""
     scheduled_at: datetime | None = None  # naive UTC; None: a draft to send later
+    # A copy (COPY_PREFIX): a copy of the campaign made since then (naive
+    # UTC) without the key is one an earlier try made, its answer lost; it
+    # is taken instead of a second copy. None: a new copy, never looked for.
+    lost_copy_since: datetime | None = None
 
     def __post_init__(self):
         unknown = set(self.parameters) - set(PARAMETERS)
@@ -111,6 +126,16 @@ def has_key(name, key):
     return isinstance(name, str) and name.endswith(f"[{key}]")
 
 
+def is_keyed(name):
+    """Whether a campaign's name ends with a key the addon gives."""
+    return isinstance(name, str) and bool(KEYED_NAME.search(name))
+
+
+def is_copy(template_id):
+    """Whether a rule's template id names a campaign to copy."""
+    return isinstance(template_id, str) and template_id.startswith(COPY_PREFIX)
+
+
 def text_value(value):
     """A parameter's value: text, one line breaks kept, bounded."""
     text = "" if value in (None, False) else str(value)
@@ -140,6 +165,15 @@ def mailchimp_sections(parameters):
         escaped = escaped.replace("|", "&#124;")
         sections[name.lower()] = escaped.replace("\n", "<br>")
     return sections
+
+
+def mailchimp_html(page, parameters):
+    """A copied campaign's HTML with each parameter's merge tag
+    (``*|COOP_CYCLE_NAME|*``) replaced by its value escaped as in the
+    sections (so a value never makes a merge tag); anything else in the
+    page, other merge tags included, as it is."""
+    sections = mailchimp_sections(parameters)
+    return PARAMETER_TAG.sub(lambda match: sections[match.group(1).lower()], page)
 
 
 def quarter_hour_ceil(moment):

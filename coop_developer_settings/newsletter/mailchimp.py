@@ -74,7 +74,10 @@ TEMPLATE_FIELDS = "templates.id,templates.name,total_items"
 CAMPAIGN_FIELDS = (
     "id,web_id,status,send_time,settings.title,settings.subject_line,recipients.list_id"
 )
+# What the look-up of a copy whose answer was lost reads of a campaign.
+COPY_FIELDS = CAMPAIGN_FIELDS + ",create_time,settings.from_name,settings.reply_to"
 CAMPAIGN_PAGE = 1000  # Mailchimp's largest page
+RECENT_CAMPAIGNS = 50  # campaigns to copy listed, of each status (sent, saved)
 # Mailchimp's campaign statuses, in the clients' common words.
 CAMPAIGN_STATUSES = {
     "save": campaigns.DRAFT,
@@ -345,49 +348,92 @@ class MailchimpClient(ProviderClient):
         """None to choose: the audience's own sender (its campaign defaults)."""
         return []
 
-    def find_campaign(self, key, list_id, since):
-        """The campaign of the audience created since (naive UTC) whose
-        title ends with the key, or None. The campaign list is read, not
-        the search: the search's index may not hold a campaign just made."""
+    def campaigns_to_copy(self, list_id):
+        """The audience's recent regular campaigns, sent or saved, that a
+        newsletter can be a copy of (the addon's own left out), each as a
+        Template whose id is COPY_PREFIX and the campaign's id."""
+        found = []
+        for status, order in (("sent", "send_time"), ("save", "create_time")):
+            answer = self._call(
+                "GET",
+                "/campaigns",
+                params={
+                    "type": "regular",
+                    "status": status,
+                    "list_id": _id(list_id),
+                    "sort_field": order,
+                    "sort_dir": "DESC",
+                    "fields": "campaigns.id,campaigns.settings.title,"
+                    "campaigns.settings.subject_line",
+                    "count": RECENT_CAMPAIGNS,
+                },
+            )
+            found += self._campaign_items(answer)
+        copies = []
+        for item in found:
+            if not isinstance(item.get("id"), str):
+                continue
+            settings = item.get("settings") or {}
+            name = str(settings.get("title") or settings.get("subject_line") or "")
+            if not campaigns.is_keyed(name):
+                copies.append(
+                    campaigns.Template(
+                        campaigns.COPY_PREFIX + item["id"], name or item["id"]
+                    )
+                )
+        return copies
+
+    def _campaign_items(self, answer):
+        self._expect(isinstance(answer, dict), "campaigns is not an object")
+        batch = answer.get("campaigns") or []
+        self._expect(
+            isinstance(batch, list) and all(isinstance(c, dict) for c in batch),
+            "campaigns is not a list",
+        )
+        return batch
+
+    def _campaigns_since(self, list_id, since, fields=CAMPAIGN_FIELDS, **filters):
+        """The campaigns of the audience created since (naive UTC), page by
+        page. The campaign list is read, not the search: the search's index
+        may not hold a campaign just made."""
         for page in range(MAX_PAGES):
             answer = self._call(
                 "GET",
                 "/campaigns",
                 params={
+                    **filters,
                     "list_id": _id(list_id),
                     "since_create_time": campaigns.utc_iso(since),
                     "fields": ",".join(
-                        f"campaigns.{name}" for name in CAMPAIGN_FIELDS.split(",")
+                        f"campaigns.{name}" for name in fields.split(",")
                     )
                     + ",total_items",
                     "count": CAMPAIGN_PAGE,
                     "offset": page * CAMPAIGN_PAGE,
                 },
             )
-            self._expect(isinstance(answer, dict), "campaigns is not an object")
-            batch = answer.get("campaigns") or []
-            self._expect(
-                isinstance(batch, list) and all(isinstance(c, dict) for c in batch),
-                "campaigns is not a list",
-            )
-            for item in batch:
-                if campaigns.has_key((item.get("settings") or {}).get("title"), key):
-                    return self._campaign(item)
+            batch = self._campaign_items(answer)
+            yield from batch
             if len(batch) < CAMPAIGN_PAGE:
-                return None
+                return
+
+    def find_campaign(self, key, list_id, since):
+        """The campaign of the audience created since (naive UTC) whose
+        title ends with the key, or None."""
+        for item in self._campaigns_since(list_id, since):
+            if campaigns.has_key((item.get("settings") or {}).get("title"), key):
+                return self._campaign(item)
         return None
 
     def create_campaign(self, draft):
         """Create the campaign (a draft) with the audience's sender and its
-        content: the template, the parameters in its sections. Returns its
-        id. Not to be repeated blindly: after an unknown outcome,
-        find_campaign first."""
+        content: the template, the parameters in its sections; or a copy of
+        the campaign to copy. Returns its id. Not to be repeated blindly:
+        after an unknown outcome, find_campaign first."""
         list_id = _id(draft.list_id)
-        audience = self._call(
-            "GET", f"/lists/{list_id}", params={"fields": "campaign_defaults"}
-        )
-        defaults = (audience or {}).get("campaign_defaults") or {}
-        self._expect(isinstance(defaults, dict), "audience without campaign defaults")
+        if campaigns.is_copy(draft.template_id):
+            return self._copy_campaign(draft, list_id)
+        defaults = self._campaign_defaults(list_id)
         answer = self._call(
             "POST",
             "/campaigns",
@@ -408,18 +454,95 @@ class MailchimpClient(ProviderClient):
         )
         return answer["id"]
 
-    def set_content(self, campaign_id, draft):
-        """The template and the parameters in its sections (repeatable)."""
+    def _campaign_defaults(self, list_id):
+        audience = self._call(
+            "GET", f"/lists/{list_id}", params={"fields": "campaign_defaults"}
+        )
+        defaults = (audience or {}).get("campaign_defaults") or {}
+        self._expect(isinstance(defaults, dict), "audience without campaign defaults")
+        return defaults
+
+    def _copy_campaign(self, draft, list_id):
+        """A copy of the campaign to copy (Mailchimp's replicate), or the
+        copy an earlier try made whose answer was lost; then its title
+        with the key, its subject, and the whole audience as recipients
+        (the sender stays the copied campaign's, else the audience's)."""
+        source_id = _copied_id(draft.template_id)
+        copy = None
+        if draft.lost_copy_since:
+            copy = self._lost_copy(source_id, list_id, draft.lost_copy_since)
+        if copy is None:
+            copy = self._call("POST", f"/campaigns/{source_id}/actions/replicate")
+            self._expect(
+                isinstance(copy, dict) and isinstance(copy.get("id"), str),
+                "copy without an id",
+            )
+        settings = copy.get("settings") or {}
+        defaults = self._campaign_defaults(list_id)
         self._call(
-            "PUT",
-            f"/campaigns/{_id(campaign_id)}/content",
+            "PATCH",
+            f"/campaigns/{_id(copy['id'])}",
             body={
+                "recipients": {"list_id": list_id},
+                "settings": {
+                    "title": draft.full_name,
+                    "subject_line": draft.subject
+                    or settings.get("subject_line")
+                    or defaults.get("subject")
+                    or "",
+                    "from_name": settings.get("from_name")
+                    or defaults.get("from_name")
+                    or "",
+                    "reply_to": settings.get("reply_to")
+                    or defaults.get("from_email")
+                    or "",
+                },
+            },
+        )
+        return copy["id"]
+
+    def _lost_copy(self, source_id, list_id, since):
+        """The oldest draft of the audience made since then (naive UTC)
+        without a key whose title is the copied campaign's as Mailchimp
+        names a copy ("Title (copy 01)"), or None."""
+        source = self._call(
+            "GET", f"/campaigns/{source_id}", params={"fields": "settings.title"}
+        )
+        self._expect(isinstance(source, dict), "campaign is not an object")
+        title = str((source.get("settings") or {}).get("title") or "")
+        found = [
+            item
+            for item in self._campaigns_since(
+                list_id, since, COPY_FIELDS, status="save"
+            )
+            if isinstance(item.get("id"), str)
+            and _copy_title(title, (item.get("settings") or {}).get("title"))
+        ]
+        found.sort(key=lambda item: str(item.get("create_time") or ""))
+        return found[0] if found else None
+
+    def set_content(self, campaign_id, draft):
+        """The template and the parameters in its sections; for a copy,
+        its HTML with the parameters' merge tags replaced (repeatable: the
+        tags are gone once replaced)."""
+        campaign_id = _id(campaign_id)
+        if campaigns.is_copy(draft.template_id):
+            answer = self._call(
+                "GET", f"/campaigns/{campaign_id}/content", params={"fields": "html"}
+            )
+            self._expect(
+                isinstance(answer, dict) and isinstance(answer.get("html"), str),
+                "content without its HTML",
+            )
+            body = {"html": campaigns.mailchimp_html(answer["html"], draft.parameters)}
+        else:
+            body = {
                 "template": {
                     "id": int(_template_id(draft.template_id)),
                     "sections": campaigns.mailchimp_sections(draft.parameters),
                 }
-            },
-        )
+            }
+        self._call("PUT", f"/campaigns/{campaign_id}/content", body=body)
 
     def campaign(self, campaign_id):
         answer = self._call(
@@ -481,6 +604,23 @@ def _template_id(value):
     if not text.isascii() or not text.isdigit():
         raise ValueError(f"not a Mailchimp template id: {text[:40]!r}")
     return text
+
+
+def _copied_id(value):
+    """The id of the campaign to copy that a rule's template id names."""
+    text = str(value)
+    if not campaigns.is_copy(text):
+        raise ValueError(f"not a campaign to copy: {text[:40]!r}")
+    return _id(text[len(campaigns.COPY_PREFIX) :])
+
+
+def _copy_title(source_title, title):
+    """Whether title is one Mailchimp gives a copy of source_title."""
+    return (
+        isinstance(title, str)
+        and not campaigns.is_keyed(title)
+        and (title == source_title or title.startswith(f"{source_title} (copy"))
+    )
 
 
 def _rejected(answer, skip=None):

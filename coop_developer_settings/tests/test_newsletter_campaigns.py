@@ -4,15 +4,18 @@
 transaction, made at the Brevo and Mailchimp fakes by the real jobs, once
 whatever happens (a lost answer, a closed cycle, concurrent claims)."""
 
+import socket
 from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import Command, fields, sql_db
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
+from odoo.tools import config
 
 from ..models import coop_newsletter_connection as connection_model
 from ..newsletter import brevo, mailchimp
+from ..newsletter.campaign import COPY_PREFIX
 from .common import SYNC_JOB, RealTransactionsMixin, pending_jobs, perform_jobs
 from .fakes import common as fakes_common
 from .fakes.common import Reply
@@ -164,21 +167,88 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertEqual((record.state, record.provider_status), ("sent", "sent"))
         self.assertEqual(len(self.brevo.sends), 1)
 
-    def test_a_disconnection_fails_what_is_not_made_only(self):
+    def test_disconnecting_cancels_what_is_not_sent(self):
+        """Disconnect: the newsletter scheduled in Brevo is suspended there,
+        the one not made yet cancelled here, before the key is forgotten;
+        their jobs end without calling Brevo."""
         connection = self.connection()
         made, later = self.cycle(name="Made"), self.cycle(name="Later")
         made.action_open()
         self.run_jobs()
         later.action_open()
         connection.action_disconnect()
-        [scheduled] = self.campaigns(connection).filtered(
-            lambda c: c.sale_cycle_id == made
+        self.assertEqual(connection.state, "disconnected")
+        records = self.campaigns(connection)
+        self.assertEqual(
+            {(c.sale_cycle_id.name, c.state, c.cancel_reason) for c in records},
+            {
+                ("Made", "cancelled", "The connection was disconnected."),
+                ("Later", "cancelled", "The connection was disconnected."),
+            },
         )
-        scheduled.write({"scheduled_at": fields.Datetime.now() - timedelta(hours=1)})
-        scheduled._enqueue()
+        [scheduled] = self.brevo.campaigns.values()
+        self.assertEqual(scheduled["status"], "suspended")
+        asked = len(self.brevo.requests)
         self.run_jobs()
-        by_cycle = {c.sale_cycle_id.name: c.state for c in self.campaigns(connection)}
-        self.assertEqual(by_cycle, {"Made": "scheduled", "Later": "failed"})
+        self.assertEqual(len(self.brevo.requests), asked)
+        self.assertEqual(set(records.mapped("state")), {"cancelled"})
+
+    def test_deleting_the_owner_unschedules_at_mailchimp(self):
+        self.connection("mailchimp", delay=60)
+        self.cycle().action_open()
+        self.run_jobs()
+        [made] = self.mailchimp.campaigns.values()
+        self.assertEqual(made["status"], "schedule")
+        self.developer.unlink()
+        self.assertEqual((made["status"], made["send_time"]), ("save", None))
+        self.assertEqual(self.mailchimp.sends, [])
+
+    def test_a_provider_down_never_stops_the_disconnection(self):
+        connection = self.connection()
+        made, later = self.cycle(name="Made"), self.cycle(name="Later")
+        made.action_open()
+        self.run_jobs()
+        later.action_open()
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}/v3"
+        with patch.dict(config.options, {"coop_newsletter_brevo_url": nowhere}):
+            connection.action_disconnect()
+        self.assertEqual(connection.state, "disconnected")
+        with self.assertRaisesRegex(UserError, "no API key any more"):
+            connection.sudo()._key()
+        for record in self.campaigns(connection):
+            self.assertEqual(record.state, "failed")
+            self.assertRegex(
+                record.last_error,
+                r"^The connection was disconnected, but Brevo could not be asked to "
+                r"cancel this newsletter \(connection failed: .*\): if it is "
+                r"scheduled in Brevo, cancel it there by hand\.$",
+            )
+        [scheduled] = self.brevo.campaigns.values()
+        self.assertEqual(scheduled["status"], "queued")  # what to cancel by hand
+        asked = len(self.brevo.requests)
+        self.run_jobs()
+        self.assertEqual(len(self.brevo.requests), asked)
+        [shown] = [
+            c
+            for c in connection.coop_campaign_overview()["campaigns"]
+            if c["cycle"] == "Made"
+        ]
+        self.assertIn("cancel it there by hand", shown["error"])
+        self.assertFalse(shown["can_cancel"])
+
+    def test_a_key_already_lost_never_stops_the_disconnection(self):
+        connection = self.connection()
+        self.cycle().action_open()
+        self.run_jobs()
+        connection.sudo()._write_key(None)  # lost some other way
+        connection.action_disconnect()
+        self.assertEqual(connection.state, "disconnected")
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "failed")
+        self.assertIn("no API key any more", record.last_error)
+        self.assertIn("cancel it there by hand", record.last_error)
 
     def test_a_sales_manager_without_the_access_opens_the_cycle(self):
         """Who opens a cycle needs no rights on the newsletters: the
@@ -416,7 +486,7 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertFalse(connection.campaign_rule_ids)
         self.assertEqual(
             connection.coop_templates(),
-            [{"id": str(self.brevo_template), "name": "Weekly opening"}],
+            [{"id": str(self.brevo_template), "name": "Weekly opening", "copy": False}],
         )
 
     def test_an_event_of_the_wrong_kind_is_refused_plainly(self):
@@ -470,6 +540,93 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertEqual(second.occurrence, fields.Datetime.to_string(cycle.date_close))
         statuses = [made["status"] for made in self.brevo.campaigns.values()]
         self.assertEqual(statuses, ["suspended", "queued"])
+
+    def copy_connection(self, delay=60):
+        """A Mailchimp connection whose opened newsletter is a copy of last
+        week's campaign (chosen among those listed)."""
+        connection = self.connect("mailchimp")
+        connection.action_set_list(str(self.mailchimp_list))
+        source = self.mailchimp.add_campaign(
+            self.mailchimp_list,
+            "Last week",
+            "<h1>*|COOP_CYCLE_NAME|*</h1><p>Hi *|FNAME|*</p>"
+            '<a href="*|COOP_SHOP_URL|*">Order</a>',
+        )
+        choices = connection.coop_templates()
+        self.assertIn(
+            {"id": COPY_PREFIX + source, "name": "Last week", "copy": True}, choices
+        )
+        connection.action_set_newsletter(
+            "sale_cycle.opened", COPY_PREFIX + source, delay_minutes=delay
+        )
+        return connection, source
+
+    def test_a_campaign_to_copy_is_copied_once_with_the_parameters(self):
+        connection, source = self.copy_connection()
+        overview = connection.coop_campaign_overview()
+        [opened] = [e for e in overview["events"] if e["active"]]
+        self.assertEqual(opened["template_name"], "Copy of “Last week”")
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "scheduled")
+        [copy_id] = set(self.mailchimp.campaigns) - {source}
+        copy = self.mailchimp.campaigns[copy_id]
+        self.assertEqual(record.provider_campaign_id, copy_id)
+        self.assertEqual(copy["status"], "schedule")
+        self.assertTrue(copy["settings"]["title"].endswith(f"[{record._key()}]"))
+        self.assertEqual(copy["settings"]["subject_line"], "Week <12> & *|EMAIL|*")
+        self.assertEqual(copy["recipients"], {"list_id": self.mailchimp_list})
+        self.assertIn(
+            "<h1>Week &lt;12&gt; &amp; *&#124;EMAIL&#124;*</h1>", copy["html"]
+        )
+        self.assertIn('href="https://shop.example.org/?week=12&amp;x=1"', copy["html"])
+        self.assertIn("Hi *|FNAME|*", copy["html"])
+        source_page = self.mailchimp.campaigns[source]["html"]
+        self.assertIn("*|COOP_CYCLE_NAME|*", source_page)
+        # Nothing more happens when the jobs run again.
+        record._enqueue()
+        self.run_jobs()
+        self.assertEqual(len(self.mailchimp.calls("POST", r".*/actions/replicate")), 1)
+        self.assertEqual(len(self.mailchimp.campaigns), 2)
+
+    def test_a_copy_whose_answer_was_lost_is_not_made_twice(self):
+        """Mailchimp made the copy, its answer came too late (the copy has
+        no key yet): the next try takes that copy instead of another."""
+        connection, source = self.copy_connection()
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        self.mailchimp.slow_replicate = 3  # the client gives up after 2 s
+        perform_jobs(self.env, method=CAMPAIGN, rounds=2)
+        [record] = self.campaigns(connection)
+        self.assertEqual((record.state, record.attempt_count), ("pending", 1))
+        self.assertIn("did not answer in time", record.last_error)
+        self.assertEqual(len(self.mailchimp.campaigns), 2)  # the copy was made
+        self.mailchimp.slow_replicate = 0
+        self.run_jobs()
+        self.assertEqual(record.state, "scheduled")
+        self.assertEqual(len(self.mailchimp.calls("POST", r".*/actions/replicate")), 1)
+        [copy_id] = set(self.mailchimp.campaigns) - {source}
+        self.assertEqual(record.provider_campaign_id, copy_id)
+        self.assertIn("Week &lt;12&gt;", self.mailchimp.campaigns[copy_id]["html"])
+
+    def test_send_a_test_of_a_copy_to_me(self):
+        connection, source = self.copy_connection()
+        self.developer.email = "dev@example.org"
+        connection.action_send_newsletter_test("sale_cycle.opened")
+        [(tested, address, _day)] = self.mailchimp.tests_sent
+        self.assertEqual(address, "dev@example.org")
+        self.assertNotEqual(tested, source)
+        self.assertEqual(list(self.mailchimp.campaigns), [source])  # copy removed
+        self.assertIn("*|COOP_CYCLE_NAME|*", self.mailchimp.campaigns[source]["html"])
+
+    def test_a_campaign_to_copy_must_be_one_listed(self):
+        connection, source = self.copy_connection()
+        other = self.mailchimp.add_list("Other audience")
+        elsewhere = self.mailchimp.add_campaign(other, "Elsewhere", "<p></p>")
+        for junk in (COPY_PREFIX + elsewhere, COPY_PREFIX + "../lists", "campaign:"):
+            with self.assertRaisesRegex(ValidationError, "campaigns to copy"):
+                connection.action_set_newsletter("sale_cycle.closed", junk)
 
     def test_send_a_test_to_me(self):
         connection = self.connection("mailchimp")
@@ -658,8 +815,8 @@ class TestNewsletterCampaigns(CampaignCase):
 
 
 # Mounts the tab's component of one connection in the web client, as its
-# owner, and cancels the scheduled newsletter from it (whatever the
-# session's language: the provider's words are looked for).
+# owner, then runs the steps (whatever the session's language: the
+# provider's words and the names are looked for).
 SCREEN_JS = """
 (async () => {
     const { mountComponent } = odoo.loader.modules.get("@web/env");
@@ -685,6 +842,12 @@ SCREEN_JS = """
         const shown = target.textContent;
         throw new Error(`not shown: ${selector} ${text || ""} in ${shown}`);
     };
+    %(steps)s
+    console.log("test successful");
+})().catch((error) => console.error(error.message));
+"""
+# Cancels the scheduled newsletter.
+CANCEL_STEPS = """
     await find(".o_coop_campaign_rule", "Weekly opening");
     await find(".o_coop_campaign_row", "(queued)");
     (await find(".o_coop_campaign_cancel")).click();
@@ -694,8 +857,18 @@ SCREEN_JS = """
     }
     (await find(".o_coop_campaign_edit")).click();
     await find(".o_coop_campaign_template option", "Weekly opening");
-    console.log("test successful");
-})().catch((error) => console.error(error.message));
+"""
+# The picker of a Mailchimp connection: its templates, then the list's
+# campaigns to copy, in a group of their own; choosing one saves the rule.
+PICKER_STEPS = """
+    (await find(".o_coop_campaign_edit")).click();
+    await find("optgroup:not(.o_coop_campaign_copies) option", "Weekly opening");
+    const copy = await find(".o_coop_campaign_copies option", "Last week");
+    const select = await find(".o_coop_campaign_template");
+    select.value = copy.value;
+    select.dispatchEvent(new Event("change"));
+    (await find(".o_coop_campaign_save")).click();
+    await find(".o_coop_campaign_rule", "Last week");
 """
 
 
@@ -707,7 +880,7 @@ class TestNewsletterCampaignsScreen(CampaignCase, HttpCase):
         self.run_jobs()
         self.browser_js(
             "/odoo",
-            SCREEN_JS % {"connection": connection.id},
+            SCREEN_JS % {"connection": connection.id, "steps": CANCEL_STEPS},
             "odoo.isReady",
             login=self.developer.login,
         )
@@ -716,6 +889,21 @@ class TestNewsletterCampaignsScreen(CampaignCase, HttpCase):
         self.assertEqual(
             next(iter(self.brevo.campaigns.values()))["status"], "suspended"
         )
+
+    def test_a_campaign_to_copy_is_chosen_in_the_picker(self):
+        connection = self.connect("mailchimp")
+        connection.action_set_list(str(self.mailchimp_list))
+        source = self.mailchimp.add_campaign(
+            self.mailchimp_list, "Last week", "<p>*|COOP_CYCLE_NAME|*</p>"
+        )
+        self.browser_js(
+            "/odoo",
+            SCREEN_JS % {"connection": connection.id, "steps": PICKER_STEPS},
+            "odoo.isReady",
+            login=self.developer.login,
+        )
+        rule = connection._campaign_rule("sale_cycle.opening_soon")
+        self.assertEqual(rule.template_id, COPY_PREFIX + source)
 
 
 @tagged("post_install", "-at_install")

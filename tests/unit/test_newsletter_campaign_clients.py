@@ -156,3 +156,96 @@ def test_mailchimp_campaign_content_schedule_unschedule_send():
         with pytest.raises(ProviderError, match="already been sent"):
             client.send_campaign(campaign_id)
         fake.violations.clear()  # the second send was the point
+
+
+COPIED_PAGE = (
+    "<html><body><h1>*|COOP_CYCLE_NAME|*</h1><p>Hello *|FNAME|*,</p>"
+    '<a href="*|COOP_SHOP_URL|*">shop</a><p>*|COOP_CYCLE_DESCRIPTION|*</p>'
+    "<p>*|coop_shop_name|* {{ params.X }}</p></body></html>"
+)
+
+
+def test_mailchimp_lists_its_campaigns_to_copy():
+    with FakeMailchimp() as fake:
+        list_id = fake.add_list("Buyers")
+        other = fake.add_list("Other")
+        sent = fake.add_campaign(list_id, "Last week", COPIED_PAGE)
+        saved = fake.add_campaign(list_id, "Spring draft", "<p></p>", status="save")
+        fake.add_campaign(list_id, "Made [coop-0a1b2c3d-7]", "<p></p>")
+        fake.add_campaign(other, "Other audience", "<p></p>")
+        fake.add_campaign(list_id, "Scheduled", "<p></p>", status="schedule")
+        fake.add_template("Weekly", ["coop_cycle_name"])
+        client = mailchimp.MailchimpClient(fake.key, base_url=fake.url, **FAST)
+        copies = client.campaigns_to_copy(list_id)
+        assert [(c.id, c.name) for c in copies] == [
+            (campaign.COPY_PREFIX + sent, "Last week"),
+            (campaign.COPY_PREFIX + saved, "Spring draft"),
+        ]
+        assert [t.name for t in client.templates()] == ["Weekly"]
+
+
+def test_mailchimp_copy_of_a_campaign_with_the_parameters_in_its_html():
+    with FakeMailchimp() as fake:
+        list_id = fake.add_list("Buyers")
+        source = fake.add_campaign(list_id, "Last week", COPIED_PAGE)
+        client = mailchimp.MailchimpClient(fake.key, base_url=fake.url, **FAST)
+        made = draft(list_id, campaign.COPY_PREFIX + source, subject="This week")
+        copy_id = client.create_campaign(made)
+        assert copy_id != source
+        copy = fake.campaigns[copy_id]
+        assert copy["settings"]["title"] == made.full_name
+        assert copy["settings"]["subject_line"] == "This week"
+        assert copy["recipients"] == {"list_id": list_id}
+        assert client.find_campaign(made.key, list_id, now() - timedelta(1)).id == (
+            copy_id
+        )
+        client.set_content(copy_id, made)
+        page = copy["html"]
+        assert "<h1>Week &lt;b&gt;12&lt;/b&gt; &amp; *&#124;EMAIL&#124;*</h1>" in page
+        assert 'href="https://shop.example.org/?a=1&amp;b=2"' in page
+        assert "<p>Line one<br>Line {{ params.X }} two</p>" in page
+        # Anything else as it was: Mailchimp's own merge tags, other text.
+        assert "Hello *|FNAME|*," in page
+        assert "*|coop_shop_name|* {{ params.X }}" in page
+        client.set_content(copy_id, made)  # again: nothing left to replace
+        assert copy["html"] == page
+        assert fake.campaigns[source]["html"] == COPIED_PAGE
+        client.schedule_campaign(copy_id, now() + timedelta(hours=1))
+        assert client.campaign(copy_id).status == campaign.SCHEDULED
+
+
+def test_a_replicate_whose_answer_was_lost_is_taken_not_made_again():
+    with FakeMailchimp() as fake:
+        list_id = fake.add_list("Buyers")
+        source = fake.add_campaign(list_id, "Last week", COPIED_PAGE)
+        client = mailchimp.MailchimpClient(fake.key, base_url=fake.url, **FAST)
+        made = draft(
+            list_id,
+            campaign.COPY_PREFIX + source,
+            subject="This week",
+            lost_copy_since=now() - timedelta(minutes=5),
+        )
+        fake.slow_replicate = 3  # the client gives up after 2 s
+        with pytest.raises(TimedOut):
+            client.create_campaign(made)
+        fake.slow_replicate = 0
+        [lost] = set(fake.campaigns) - {source}
+        assert client.create_campaign(made) == lost
+        assert len(fake.campaigns) == 2
+        assert len(fake.calls("POST", r".*/actions/replicate")) == 1
+        assert fake.campaigns[lost]["settings"]["title"] == made.full_name
+        # Made again once its key is there: the key is found first.
+        assert client.find_campaign(made.key, list_id, now() - timedelta(1)).id == lost
+
+
+def test_rule_ids_that_are_junk_never_reach_a_path():
+    for junk in ("12/../lists", "campaign:", "campaign:../x", "1 OR 1", "abc"):
+        with pytest.raises(ValueError):
+            mailchimp._template_id(junk)
+        with pytest.raises(ValueError):
+            mailchimp._copied_id(junk)
+    assert mailchimp._copied_id("campaign:a1b2c3") == "a1b2c3"
+    with pytest.raises(ValueError):
+        mailchimp._template_id("campaign:a1b2c3")
+    with pytest.raises(ValueError):
+        brevo._list_id("campaign:a1b2c3")

@@ -1,6 +1,7 @@
 /** @odoo-module **/
 // The newsletters of one newsletter tool connection: per sale cycle event,
-// "Send a newsletter" with the provider's template (and sender), and the
+// "Send a newsletter" with the provider's template or, at Mailchimp, a copy
+// of one of the list's campaigns (and the sender), and the
 // newsletters made (status, report, Cancel this send, failures). Mounted
 // by the Newsletter tools section, one per connection:
 //     <CoopNewsletterCampaigns connectionId="connection.id"/>
@@ -36,6 +37,16 @@ export class CoopNewsletterCampaigns extends Component {
         this.state.overview = await this.orm.call(CONNECTION, "coop_campaign_overview", [
             [props.connectionId],
         ]);
+    }
+
+    /** The provider's own templates of the picker. */
+    get ownTemplates() {
+        return this.state.templates.filter((template) => !template.copy);
+    }
+
+    /** The list's campaigns a newsletter can be a copy of (Mailchimp). */
+    get copies() {
+        return this.state.templates.filter((template) => template.copy);
     }
 
     formatDate(value) {
