@@ -480,6 +480,7 @@ class TestNewsletterSync(NewsletterCase):
         connection.action_set_list(str(self.brevo_list))
         self.sync(connection)
         self.changes()  # something to send at each sync below
+        self.developer.lang = "en_US"  # the owner reads it in their language
         Message = self.env["mail.message"]
 
         def warnings():
