@@ -286,7 +286,13 @@ class CoopNewsletterConnection(models.Model):
         return super().write(vals)
 
     def unlink(self):
-        # The provider would go on posting opt-outs to a dead URL.
+        # Removed while connected (over RPC; the tab removes disconnected
+        # ones): disconnected first, else its newsletters scheduled at the
+        # provider would still go out and the provider would go on posting
+        # opt-outs to a dead URL.
+        self.sudo().filtered(lambda c: c.state != "disconnected")._disconnect(
+            self.env._("Removed.")
+        )
         for connection in self.sudo().filtered("optout_webhook_id"):
             connection._unregister_optout_webhook()
         return super().unlink()

@@ -203,6 +203,20 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertEqual((made["status"], made["send_time"]), ("save", None))
         self.assertEqual(self.mailchimp.sends, [])
 
+    def test_removing_a_connected_connection_cancels_at_the_provider(self):
+        """Removed over RPC while connected (the tab removes disconnected
+        ones only): disconnected first, so its newsletter scheduled in Brevo
+        does not go out with nobody left to cancel it."""
+        connection = self.connection()
+        self.cycle().action_open()
+        self.run_jobs()
+        [scheduled] = self.brevo.campaigns.values()
+        self.assertEqual(scheduled["status"], "queued")
+        connection.with_user(self.developer).unlink()
+        self.assertFalse(connection.exists())
+        self.assertEqual(scheduled["status"], "suspended")
+        self.assertEqual(self.brevo.sends, [])
+
     def test_a_provider_down_never_stops_the_disconnection(self):
         connection = self.connection()
         made, later = self.cycle(name="Made"), self.cycle(name="Later")
