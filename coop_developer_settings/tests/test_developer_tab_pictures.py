@@ -54,6 +54,11 @@ CAMPAIGN_WORDS = {
 }
 
 
+# Every pictures class has it (by inheritance): `make pictures` runs them.
+PICTURES_TAG = "coop_pictures"
+
+
+@tagged(PICTURES_TAG)
 class PicturesCase(HttpCase):
     """A French and an English user with the access, and the pictures
     tours' runner."""
