@@ -81,7 +81,8 @@ class CoopNewsletterCampaign(models.Model):
     state = fields.Selection(
         [
             ("pending", "Being prepared"),
-            ("created", "Created"),
+            # Not "Created": the API keys' column header, "Créée le" in French.
+            ("created", "Created at the provider"),
             ("scheduled", "Scheduled"),
             ("sent", "Sent"),
             ("cancelled", "Cancelled"),
