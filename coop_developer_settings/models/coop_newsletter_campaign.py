@@ -81,7 +81,8 @@ class CoopNewsletterCampaign(models.Model):
     state = fields.Selection(
         [
             ("pending", "Being prepared"),
-            # Not "Created": the API keys' column header, "Créée le" in French.
+            # Not a bare "Created", which other screens use as a column
+            # header ("Créée le" in French).
             ("created", "Created at the provider"),
             ("scheduled", "Scheduled"),
             ("sent", "Sent"),

@@ -25,6 +25,7 @@ from ..models.coop_secret_vault import KEY_FILE_OPTION
 from .common import GROUP_XMLID, SYNC_JOB, perform_jobs
 from .fakes.brevo import FakeBrevo
 from .fakes.mailchimp import FakeMailchimp
+from .test_newsletter_campaigns import CAMPAIGN
 
 PICTURES = Path(get_module_path("coop_developer_settings")) / "static" / "description"
 TOUR_PREFIX = "coop-tour: "
@@ -34,6 +35,8 @@ WRITE_PICTURES = bool(os.environ.get("COOP_WRITE_PICTURES"))
 KEY_FILE = "/var/lib/odoo/.local/share/Odoo/coop_developer_settings/secret.keys"
 # The modules whose words the tab and the Preferences dialog show.
 FRENCH_MODULES = ["base", "web", "mail", "coop_developer_settings"]
+# Every pictures class has it (by inheritance): `make pictures` runs them.
+PICTURES_TAG = "coop_pictures"
 # What the shop names itself in Brevo, in each guide: its templates and
 # its sale cycles.
 CAMPAIGN_WORDS = {
@@ -52,10 +55,6 @@ CAMPAIGN_WORDS = {
         "flash_sale": "Flash sale: Marennes oysters for the holidays",
     },
 }
-
-
-# Every pictures class has it (by inheritance): `make pictures` runs them.
-PICTURES_TAG = "coop_pictures"
 
 
 @tagged(PICTURES_TAG)
@@ -387,10 +386,11 @@ class TestNewsletterPictures(PicturesCase):
         self.campaign_pictures(self.english)
 
     def campaign_pictures(self, user):
-        """Three weeks of a shop's newsletters at Brevo, made as the
-        product makes them: the user's settings, sale cycles opened and
-        closed on a clock that moves, the jobs run when their time comes.
-        Then the setting of an event open, and the newsletters made."""
+        """Three weeks of a shop's newsletters at Brevo, every one made as
+        the product makes them (no newsletter record written here): the
+        user's settings, sale cycles opened and closed on a clock that
+        moves, the jobs run when their time comes. Then the setting of an
+        event open, and the newsletters made."""
         lang = user.lang.split("_")[0]
         words = CAMPAIGN_WORDS[lang]
         old = self.brevo.add_template(words["old_template"])
@@ -471,7 +471,7 @@ class TestNewsletterPictures(PicturesCase):
         """The list's syncs, then the newsletters' steps, whose time came
         on the test's clock."""
         perform_jobs(self.env, method=SYNC_JOB, due=True)
-        perform_jobs(self.env, method="_campaign_job", due=True)
+        perform_jobs(self.env, method=CAMPAIGN, due=True)
 
     def assertCampaigns(self, connection, words):
         """What the pictures must show, as the tab reads it: a newsletter in

@@ -307,8 +307,8 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertFalse(self.mailchimp.calls("POST", r".*/actions/send"))
 
     def test_a_newsletter_made_but_not_scheduled_says_so_in_french(self):
-        """Its state is no twin of the API keys' "Created" column, which
-        reads "Créée le" (created on) in French."""
+        """Its state is no column header's twin: it read "Créée le" (created
+        on), the API keys' column."""
         self.env["res.lang"]._activate_lang("fr_FR")
         self.env["ir.module.module"]._load_module_terms(
             ["coop_developer_settings"], ["fr_FR"], overwrite=True
