@@ -12,7 +12,7 @@ test:  ## unit tests, pre-commit, the Odoo tests and pytest tests/ in parallel; 
 unit:  ## the unit tests alone (tests/unit: no Odoo server, no database; seconds)
 	$(PYTHON) tools/devtool.py unit
 
-pictures:  ## take the README pictures of the Developer settings tab again (static/description)
+pictures:  ## take the README pictures of the Developer settings tab and the settings page again (static/description)
 	$(PYTHON) tools/devtool.py pictures
 
 bench:  ## benchmarks/*.py (or BENCH="fanout delivery"); each prints a table

@@ -84,7 +84,9 @@ class CoopNewsletterCampaign(models.Model):
     state = fields.Selection(
         [
             ("pending", "Being prepared"),
-            ("created", "Created"),
+            # Not a bare "Created", which other screens use as a column
+            # header ("Créée le" in French).
+            ("created", "Created at the provider"),
             ("scheduled", "Scheduled"),
             ("sent", "Sent"),
             ("cancelled", "Cancelled"),

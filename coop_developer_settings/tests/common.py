@@ -98,21 +98,24 @@ class SaleCycleCase(TransactionCase):
         )
 
 
-def pending_jobs(env, method="_deliver_job", created_before=None):
+def pending_jobs(env, method="_deliver_job", created_before=None, due=False):
     domain = [("method_name", "=", method), ("state", "=", "pending")]
     if created_before:
         domain.append(("date_created", "<=", created_before))
+    if due:
+        domain += ["|", ("eta", "=", False), ("eta", "<=", fields.Datetime.now())]
     return env["queue.job"].search(domain, order="id")
 
 
-def perform_jobs(env, rounds=10, method="_deliver_job", created_before=None):
+def perform_jobs(env, rounds=10, method="_deliver_job", created_before=None, due=False):
     """Perform the pending jobs of that method (by default: the
     deliveries) the way the job runner would, whatever their eta (the tests
     do not wait for the retry delays); only those queued by created_before
-    if given."""
+    if given; only those whose eta has come if due (a clock frozen by the
+    test moves the jobs' time)."""
     performed = 0
     for _round in range(rounds):
-        jobs = pending_jobs(env, method, created_before)
+        jobs = pending_jobs(env, method, created_before, due)
         if not jobs:
             break
         for record in jobs:

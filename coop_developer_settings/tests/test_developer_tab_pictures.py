@@ -18,13 +18,14 @@ from PIL import Image
 
 from odoo.modules.module import get_module_path
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tests.common import ChromeBrowser
+from odoo.tests.common import ChromeBrowser, freeze_time
 from odoo.tools import config
 
 from ..models.coop_secret_vault import KEY_FILE_OPTION
-from .common import GROUP_XMLID
+from .common import GROUP_XMLID, SYNC_JOB, perform_jobs
 from .fakes.brevo import FakeBrevo
 from .fakes.mailchimp import FakeMailchimp
+from .test_newsletter_campaigns import CAMPAIGN
 
 PICTURES = Path(get_module_path("coop_developer_settings")) / "static" / "description"
 TOUR_PREFIX = "coop-tour: "
@@ -34,8 +35,29 @@ WRITE_PICTURES = bool(os.environ.get("COOP_WRITE_PICTURES"))
 KEY_FILE = "/var/lib/odoo/.local/share/Odoo/coop_developer_settings/secret.keys"
 # The modules whose words the tab and the Preferences dialog show.
 FRENCH_MODULES = ["base", "web", "mail", "coop_developer_settings"]
+# Every pictures class has it (by inheritance): `make pictures` runs them.
+PICTURES_TAG = "coop_pictures"
+# What the shop names itself in Brevo, in each guide: its templates and
+# its sale cycles.
+CAMPAIGN_WORDS = {
+    "fr": {
+        "old_template": "Ouverture de la semaine (ancienne maquette)",
+        "opening_template": "Ouverture de la vente : les produits de la semaine",
+        "last_day_template": "Dernier jour pour commander",
+        "week": "Semaine {number} : légumes d'hiver et fromages de la ferme",
+        "flash_sale": "Vente flash : huîtres de Marennes pour les fêtes",
+    },
+    "en": {
+        "old_template": "Weekly opening (old layout)",
+        "opening_template": "The sale is open: this week's products",
+        "last_day_template": "Last day to order",
+        "week": "Week {number}: winter vegetables and farm cheeses",
+        "flash_sale": "Flash sale: Marennes oysters for the holidays",
+    },
+}
 
 
+@tagged(PICTURES_TAG)
 class PicturesCase(HttpCase):
     """A French and an English user with the access, and the pictures
     tours' runner."""
@@ -354,6 +376,145 @@ class TestNewsletterPictures(PicturesCase):
             )
 
         self.pictures_in_both_languages("failing", make)
+
+    # "Newsletter at each sale": one test a language, so that a language's
+    # cycles do not send the other one's newsletters.
+    def test_campaigns_fr(self):
+        self.campaign_pictures(self.user)
+
+    def test_campaigns_en(self):
+        self.campaign_pictures(self.english)
+
+    def campaign_pictures(self, user):
+        """Three weeks of a shop's newsletters at Brevo, every one made as
+        the product makes them (no newsletter record written here): the
+        user's settings, sale cycles opened and closed on a clock that
+        moves, the jobs run when their time comes. Then the setting of an
+        event open, and the newsletters made."""
+        lang = user.lang.split("_")[0]
+        words = CAMPAIGN_WORDS[lang]
+        old = self.brevo.add_template(words["old_template"])
+        opening = self.brevo.add_template(words["opening_template"])
+        last_day = self.brevo.add_template(words["last_day_template"])
+        sender = str(
+            self.brevo.add_sender(
+                "La Ruche des Halles", "infolettre@laruchedeshalles.fr"
+            )
+        )
+        Cycle = self.env["coop.sale.cycle"]
+
+        def cycle(name, opens, hours=56):
+            return Cycle.create(
+                {
+                    "name": name,
+                    "company_id": user.company_id.id,
+                    "date_open": opens,
+                    "date_close": opens + timedelta(hours=hours),
+                    "shop_url": "https://laruchedeshalles.fr/boutique",
+                }
+            )
+
+        with freeze_time(DAY - timedelta(days=15)) as clock:
+            # Opt-outs come back from Brevo (as when the server is public https).
+            connection = self.connect(user, "brevo", optout_webhook_id="7")
+            connection.action_set_newsletter(
+                "sale_cycle.opened", str(old), sender_id=sender
+            )
+            self.run_due_jobs()
+            # Week 46: the template was deleted in Brevo meanwhile.
+            del self.brevo.templates[old]
+            clock.move_to(DAY - timedelta(days=14))
+            week_46 = cycle(words["week"].format(number=46), DAY - timedelta(days=14))
+            week_46.action_open()
+            self.run_due_jobs()
+            clock.move_to(DAY - timedelta(days=13))
+            connection.action_set_newsletter(
+                "sale_cycle.opened", str(opening), sender_id=sender
+            )
+            clock.move_to(DAY - timedelta(days=12))
+            week_46.action_close()
+            # Week 47: scheduled, then sent by Brevo at its time.
+            clock.move_to(DAY - timedelta(days=7))
+            week_47 = cycle(words["week"].format(number=47), DAY - timedelta(days=7))
+            week_47.action_open()
+            self.run_due_jobs()
+            clock.move_to(DAY - timedelta(days=7, minutes=-40))
+            self.run_due_jobs()
+            clock.move_to(DAY - timedelta(days=5))
+            week_47.action_close()
+            # The flash sale sold out and closed before its newsletter left.
+            flash_opens = DAY - timedelta(hours=17)
+            clock.move_to(flash_opens)
+            flash_sale = cycle(words["flash_sale"], flash_opens, hours=4)
+            flash_sale.action_open()
+            self.run_due_jobs()
+            clock.move_to(flash_opens + timedelta(minutes=20))
+            flash_sale.action_close()
+            self.run_due_jobs()
+            # Week 48 opens now; a reminder the day before it closes is new.
+            clock.move_to(DAY)
+            cycle(words["week"].format(number=48), DAY).action_open()
+            self.run_due_jobs()
+            connection.action_set_newsletter(
+                "sale_cycle.closing_soon", str(last_day), sender_id=sender
+            )
+        self.assertCampaigns(connection, words)
+        self.take_pictures(
+            f"campaigns_{lang}",
+            user=user,
+            tour="coop_developer_settings_newsletter_campaign_pictures",
+            prefix="newsletter",
+            parts=("form", "list"),
+        )
+
+    def run_due_jobs(self):
+        """The list's syncs, then the newsletters' steps, whose time came
+        on the test's clock."""
+        perform_jobs(self.env, method=SYNC_JOB, due=True)
+        perform_jobs(self.env, method=CAMPAIGN, due=True)
+
+    def assertCampaigns(self, connection, words):
+        """What the pictures must show, as the tab reads it: a newsletter in
+        each state, latest first, and the two events' settings."""
+        overview = connection.coop_campaign_overview()
+        week = words["week"].format
+        self.assertEqual(
+            [
+                (c["cycle"], c["state"], c["can_cancel"], bool(c["report_url"]))
+                for c in overview["campaigns"]
+            ],
+            [
+                (week(number=48), "scheduled", True, True),
+                (words["flash_sale"], "cancelled", False, True),
+                (week(number=47), "sent", False, True),
+                (week(number=46), "failed", False, False),
+            ],
+        )
+        scheduled, cancelled, sent, failed = overview["campaigns"]
+        self.assertEqual(
+            (scheduled["scheduled_at"], sent["scheduled_at"]),
+            ("2026-11-27 09:30:00", "2026-11-20 09:30:00"),
+        )
+        self.assertEqual(
+            cancelled["reason"],
+            connection.with_context(lang=connection.user_id.lang).env._(
+                "The sale cycle closed before it was sent."
+            ),
+        )
+        self.assertIn("Template ID does not exist", failed["error"])
+        self.assertEqual(
+            sorted(c["status"] for c in self.brevo.campaigns.values()),
+            ["queued", "sent", "suspended"],
+        )
+        self.assertEqual(len(self.brevo.sends), 1)
+        active = {e["event_type"]: e for e in overview["events"] if e["active"]}
+        self.assertEqual(
+            {event: e["template_name"] for event, e in active.items()},
+            {
+                "sale_cycle.opened": words["opening_template"],
+                "sale_cycle.closing_soon": words["last_day_template"],
+            },
+        )
 
 
 @tagged("post_install", "-at_install")

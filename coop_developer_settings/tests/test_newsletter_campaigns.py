@@ -424,6 +424,28 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertEqual(record.state, "sent")
         self.assertFalse(self.mailchimp.calls("POST", r".*/actions/send"))
 
+    def test_a_newsletter_made_but_not_scheduled_says_so_in_french(self):
+        """Its state is no column header's twin: it read "Créée le" (created
+        on), the API keys' column."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env["ir.module.module"]._load_module_terms(
+            ["coop_developer_settings"], ["fr_FR"], overwrite=True
+        )
+        connection = self.connection("mailchimp", delay=0)
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        overview = (
+            self.Connection.with_user(self.developer)
+            .with_context(lang="fr_FR")
+            .browse(connection.id)
+            .coop_campaign_overview()
+        )
+        [shown] = overview["campaigns"]
+        self.assertEqual(
+            (shown["state"], shown["state_label"]), ("created", "Créé dans l'outil")
+        )
+
     def test_cancel_this_send_by_its_owner_only(self):
         connection = self.connection()
         self.cycle().action_open()

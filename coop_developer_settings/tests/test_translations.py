@@ -4,7 +4,11 @@ import polib
 
 from odoo.modules.module import get_module_path
 from odoo.tests import TransactionCase, tagged
-from odoo.tools.translate import PoFileReader, TranslationModuleReader
+from odoo.tools.translate import (
+    PoFileReader,
+    TranslationModuleReader,
+    code_translations,
+)
 
 MODULE = "coop_developer_settings"
 # Spelled the same in French: the PO formatting (OCA) leaves their msgstr
@@ -67,3 +71,24 @@ class TestFrenchTranslation(TransactionCase):
             self.terms(),
             f"i18n/{MODULE}.pot is stale: export it again (README, Translations)",
         )
+
+    def test_the_web_client_terms_agree_with_the_other_modules(self):
+        """The web client puts every installed module's terms in one
+        dictionary, in the order of a set of module names: a term the addon
+        translates otherwise than another module reads one way or the other
+        from one server start to the next (Discard: Ignorer, Abandonner)."""
+
+        def terms(module):
+            web = code_translations.get_web_translations(module, "fr_FR")
+            return {message["id"]: message["string"] for message in web["messages"]}
+
+        ours = terms(MODULE)
+        self.assertTrue(ours, "no French term of the web client: nothing checked")
+        conflicts = sorted(
+            (source, ours[source], module, theirs[source])
+            for module in self.env.registry._init_modules - {MODULE}
+            for theirs in [terms(module)]
+            for source in ours.keys() & theirs.keys()
+            if ours[source] != theirs[source]
+        )
+        self.assertFalse(conflicts, "French terms of the web client in conflict")

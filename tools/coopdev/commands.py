@@ -35,6 +35,8 @@ from .pyenv import ensure_venv, installed_odoo_source, venv_bin
 from .source import odoo_source
 from .templates import TEST_TEMPLATES, ensure_template
 
+# The tag of the addon's pictures tests (PicturesCase's).
+PICTURES_TAG = "coop_pictures"
 BROWSER_SKIP_PATTERNS = (
     "websocket-client module is not installed",
     "Chrome executable not found",
@@ -410,14 +412,16 @@ def cmd_unit(args):
 
 
 def cmd_pictures(args):
-    """The README's pictures of the Developer settings tab, taken again from
-    the running code (the tests check the same screens without writing)."""
+    """The README's pictures (the Developer settings tab, its Newsletter
+    tools, the settings page), taken again from the running code (the tests
+    check the same screens without writing): every class of
+    tests/test_developer_tab_pictures.py, tagged so."""
     odoo_dir, db = prepare(args.db_uri)
     ensure_test_tools()
     passed, failed = run_odoo_tests(
         odoo_dir,
         db,
-        test_tags=f"/{ADDON}:TestDeveloperTabPictures",
+        test_tags=f"{PICTURES_TAG}/{ADDON}",
         env=dict(os.environ, COOP_WRITE_PICTURES="1"),
     )
     if failed or not passed:

@@ -2,6 +2,7 @@
 // Tours of the Developer settings tab, as a user walks it.
 import { rpc } from "@web/core/network/rpc";
 import { registry } from "@web/core/registry";
+import { user } from "@web/core/user";
 
 function openDeveloperTab() {
     return [
@@ -95,12 +96,16 @@ function noOverflowStep(what, trigger = ".tab-pane.active:has(.o_coop_developer_
         content: `No text overflows its box: ${what}`,
         trigger,
         run() {
-            const texts = [...overflowingTexts(this.anchor), ...widerThanTheirBox(this.anchor)];
-            if (texts.length) {
-                throw new Error(`Texts overflow their box (${what}): ${JSON.stringify(texts)}`);
-            }
+            checkNoOverflow(this.anchor, what);
         },
     };
+}
+
+function checkNoOverflow(root, what) {
+    const texts = [...overflowingTexts(root), ...widerThanTheirBox(root)];
+    if (texts.length) {
+        throw new Error(`Texts overflow their box (${what}): ${JSON.stringify(texts)}`);
+    }
 }
 
 // The seed's flow, without leaving the tab: paste the URL at the event,
@@ -207,10 +212,10 @@ const SIZES = [
 ];
 
 // Texts of root that overflow their box: outside root, out of their
-// field, or cut by an element that clips (overflow other than visible,
-// ellipsis).
+// field, cut by an element that clips (overflow other than visible,
+// ellipsis), or a select's choice cut at its width.
 export function overflowingTexts(root) {
-    const found = new Set();
+    const found = new Set(cutChoices(root));
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     while (walker.nextNode()) {
         const node = walker.currentNode;
@@ -243,6 +248,23 @@ export function overflowingTexts(root) {
         }
     }
     return [...found];
+}
+
+// The chosen options of root's selects that are wider than their select:
+// the browser cuts them, and no box of the page shows it.
+function cutChoices(root) {
+    const context = document.createElement("canvas").getContext("2d");
+    return [...root.querySelectorAll("select")]
+        .filter((select) => select.getClientRects().length && select.selectedOptions.length)
+        .map((select) => {
+            const style = getComputedStyle(select);
+            context.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+            const text = select.selectedOptions[0].textContent.trim();
+            const room =
+                select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+            return context.measureText(text).width > room + 1 ? text.slice(0, 80) : "";
+        })
+        .filter(Boolean);
 }
 
 // The elements of root (root too) that make it, or a box around it, scroll
@@ -288,7 +310,9 @@ function waitFor(predicate, what) {
 
 // A picture tour at each size: `ready` is there, no text of `root`
 // overflows, then each shot scrolls its element to the top and asks the
-// test for the picture of its box (the dialog, the settings' page).
+// test for the picture of its box (the dialog, the settings' page). A
+// shot's `prepare` (a form to open, say) runs first, and what it shows is
+// checked for overflow too.
 function pictureSteps([width, height], { ready, root, shots }) {
     const size = `${width}x${height}`;
     return [
@@ -304,10 +328,14 @@ function pictureSteps([width, height], { ready, root, shots }) {
             },
         },
         noOverflowStep(size, root),
-        ...shots.map(({ part = "", scrollTo, box }) => ({
+        ...shots.map(({ part = "", prepare, scrollTo, box }) => ({
             content: `Take the picture ${part} at ${size}`,
             trigger: ready,
             async run() {
+                if (prepare) {
+                    await prepare();
+                    checkNoOverflow(document.querySelector(root), `${part} at ${size}`);
+                }
                 scrollTo(this.anchor).scrollIntoView({ block: "start" });
                 // The tests' server has no real-time bus (make run has one):
                 // its "connection lost" banner is no part of the picture.
@@ -379,6 +407,102 @@ registry.category("web_tour.tours").add("coop_developer_settings_newsletter_pict
                 shots: [
                     {
                         scrollTo: () => document.querySelector(".o_coop_newsletter"),
+                        box: ".modal-content",
+                    },
+                ],
+            })
+        ),
+    ],
+});
+
+// "Newsletter at each sale" of the connection the test made: its
+// newsletters listed as the server has them; at each size, the setting of
+// the first event that sends one, opened with the provider's templates,
+// then the newsletters made.
+const CAMPAIGNS = ".modal .o_coop_newsletter_campaigns";
+
+async function closeCampaignForm() {
+    document.querySelector(".o_coop_campaign_form .btn-secondary")?.click();
+    await waitFor(() => !document.querySelector(".o_coop_campaign_form"), "the form closed");
+}
+
+async function openCampaignForm() {
+    const rule = [...document.querySelectorAll(".o_coop_campaign_rule")].find((row) =>
+        row.querySelector(".o_coop_campaign_test")
+    );
+    rule.querySelector(".o_coop_campaign_edit").click();
+    await waitFor(
+        () => document.querySelector(".o_coop_campaign_form .o_coop_campaign_template option"),
+        "the provider's templates"
+    );
+    const form = document.querySelector(".o_coop_campaign_form");
+    const template = form.querySelector(".o_coop_campaign_template");
+    const chosen = template.selectedOptions[0]?.textContent;
+    if (!chosen || !rule.textContent.includes(chosen)) {
+        throw new Error(`The form does not show the event's template: ${chosen}`);
+    }
+    if (!form.querySelector(".o_coop_campaign_sender").value) {
+        throw new Error("The form shows no sender");
+    }
+    if (form.querySelector(".o_coop_campaign_save").disabled) {
+        throw new Error("Save is disabled");
+    }
+}
+
+registry.category("web_tour.tours").add("coop_developer_settings_newsletter_campaign_pictures", {
+    url: "/odoo",
+    steps: () => [
+        ...openDeveloperTab(),
+        {
+            content: "Each newsletter is listed as the server has it",
+            trigger: `${CAMPAIGNS} .o_coop_campaign_row`,
+            async run() {
+                const card = this.anchor.closest(".o_coop_connection");
+                const id = Number(card.dataset.connectionId);
+                const model = "coop.newsletter.connection";
+                const overview = await rpc(`/web/dataset/call_kw/${model}/coop_campaign_overview`, {
+                    model,
+                    method: "coop_campaign_overview",
+                    args: [[id]],
+                    // In the user's language, as the tab asks.
+                    kwargs: { context: user.context },
+                });
+                const rows = [...card.querySelectorAll(".o_coop_campaign_row")];
+                if (rows.length !== overview.campaigns.length || !rows.length) {
+                    throw new Error(`${rows.length} rows for ${overview.campaigns.length} newsletters`);
+                }
+                overview.campaigns.forEach((campaign, index) => {
+                    const row = rows[index];
+                    const texts = [campaign.cycle, campaign.event, campaign.state_label];
+                    texts.push(...[campaign.reason, campaign.error].filter(Boolean));
+                    const missing = texts.filter((text) => !row.textContent.includes(text));
+                    const report = row.querySelector("a[href]")?.getAttribute("href") || false;
+                    const cancel = Boolean(row.querySelector(".o_coop_campaign_cancel"));
+                    if (missing.length || report !== campaign.report_url || cancel !== campaign.can_cancel) {
+                        throw new Error(
+                            `Row ${index} is not the newsletter: ${JSON.stringify({ missing, report, cancel })}`
+                        );
+                    }
+                });
+            },
+        },
+        ...SIZES.flatMap((size) =>
+            pictureSteps(size, {
+                ...TAB_PICTURES,
+                ready: `${CAMPAIGNS} .o_coop_campaign_row`,
+                shots: [
+                    {
+                        // The events' settings, one open.
+                        part: "form",
+                        prepare: openCampaignForm,
+                        scrollTo: () => document.querySelector(CAMPAIGNS),
+                        box: ".modal-content",
+                    },
+                    {
+                        // The events' settings and the newsletters made.
+                        part: "list",
+                        prepare: closeCampaignForm,
+                        scrollTo: () => document.querySelector(`${CAMPAIGNS} .o_coop_campaign_rules`),
                         box: ".modal-content",
                     },
                 ],
