@@ -145,12 +145,7 @@ TOMBSTONE = """
            updated_at = now() AT TIME ZONE 'UTC',
            write_xid = pg_current_xact_id()
      WHERE b.active
-       AND {scope}
-       AND NOT EXISTS (
-           SELECT 1 FROM {kept}
-            WHERE kept.partner_id = b.partner_id
-              AND kept.company_id = b.company_id
-       )
+       AND {without_orders}
 """
 
 
@@ -192,8 +187,12 @@ REBUILD_UPSERT = upsert(
     last_write_date=True,
 )
 REBUILD_TOMBSTONE = TOMBSTONE.format(
-    scope="TRUE",
-    kept="(SELECT partner_id, company_id FROM sale_order WHERE state = 'sale') AS kept",
+    without_orders="""NOT EXISTS (
+           SELECT 1 FROM sale_order so
+            WHERE so.partner_id = b.partner_id
+              AND so.company_id = b.company_id
+              AND so.state = 'sale'
+       )"""
 )
 
 # The pairs given to the refresh, once each (an order counted twice would be).
@@ -222,18 +221,22 @@ REFRESH_UPSERT = upsert(
 )
 # Only an order's update or deletion can take a pair's last confirmed order
 # away. The pairs the upsert did not write are then those without a
-# confirmed order left: the removals read what the upsert returns, not the
-# orders again (a look-up that, on a table without statistics, the planner
-# may make a scan of another index per pair).
+# confirmed order left: the removals take the given pairs but those the
+# upsert returns (a set difference, whatever the number of pairs), not a
+# look-up of the orders again (which, on a table without statistics, the
+# planner may make a scan of another index per pair).
 REFRESH_UPSERT_AND_REMOVALS = "WITH refreshed AS ({upsert})\n{tombstone}".format(
     upsert=upsert(
         REFRESH_ORDERS,
         inserted_at="now() AT TIME ZONE 'UTC'",
         only_changed=False,
-        returning="RETURNING b.partner_id, b.company_id",
+        returning="RETURNING b.company_id, b.partner_id",
     ),
     tombstone=TOMBSTONE.format(
-        scope=f"(b.company_id, b.partner_id) IN {PAIRS}", kept="refreshed AS kept"
+        without_orders="(b.company_id, b.partner_id) IN ("
+        "SELECT company_id, partner_id"
+        " FROM unnest(company_ids, partner_ids) AS given(company_id, partner_id)"
+        " EXCEPT SELECT company_id, partner_id FROM refreshed)"
     ),
 )
 REFRESH_FUNCTION = f"""

@@ -625,6 +625,26 @@ class TestBuyerTable(BuyerTableCase):
             [("Index Scan", "((email)::text = (p.email_normalized)::text)")],
         )
 
+    def test_the_removals_read_the_refreshed_buyers_once(self):
+        """An order's update or deletion removes the buyers its upsert did
+        not write: what the upsert returns is read once, not once per
+        buyer (an UPDATE of 100 000 orders would compare 100 000 by
+        100 000)."""
+        self.load_history()
+        plan = self.generic_plan(
+            self.with_parameters(buyer_sql.REFRESH_UPSERT_AND_REMOVALS),
+            [self.shops.ids, (self.ann | self.bea).ids],
+        )
+        self.assertIn("refreshed", [node.get("CTE Name") for node in plan_nodes(plan)])
+        self.assertEqual(
+            [
+                node["Node Type"]
+                for node in per_pair_nodes(plan)
+                if node.get("CTE Name") == "refreshed"
+            ],
+            [],
+        )
+
     def test_an_insert_of_orders_gives_the_buyers_of_a_rebuild(self):
         """One INSERT of orders (an import) takes the refresh's path for
         inserts, which skips the removals: its buyers are those a rebuild
@@ -791,14 +811,20 @@ def plan_nodes(node):
         yield from plan_nodes(child)
 
 
-def per_pair_scans(node, table, repeated=False):
+def per_pair_scans(node, table):
     """The scans of ``table`` the plan runs once per row of another input."""
-    if repeated and node.get("Relation Name") == table:
+    for scan in per_pair_nodes(node):
+        if scan.get("Relation Name") == table:
+            yield scan
+
+
+def per_pair_nodes(node, repeated=False):
+    """The nodes the plan runs once per row of another input."""
+    if repeated:
         yield node
     for child in node.get("Plans", ()):
-        yield from per_pair_scans(
+        yield from per_pair_nodes(
             child,
-            table,
             repeated
             or child.get("Parent Relationship") == "SubPlan"
             or (
