@@ -101,6 +101,7 @@ MAINTENANCE_TRIGGERS = [
 
 class Database:
     def __init__(self, settings, name):
+        self.name = name
         self.connection = psycopg2.connect(
             dbname=name,
             host=settings.get("db_host"),
@@ -529,18 +530,20 @@ ORDER_INSERT_TRIGGER = "coop_buyer_sale_order_insert"
 
 
 def bulk_runs(size):
-    """Timed runs of each kind per block at this size."""
-    return {1: 10, 100: 5, 10_000: 2}.get(size, 1)
+    """Timed runs of each kind at this size."""
+    return {1: 100, 100: 40, 10_000: 6}.get(size, 1)
 
 
 def bulk_insert(db, size, triggers, customers):
     """Seconds of one INSERT of ``size`` confirmed orders, in a transaction
     rolled back afterwards; the buyer triggers on or disabled (in the same
-    transaction, before the clock starts)."""
+    transaction, before the clock starts; the table's description is read
+    again after that DDL before the clock too)."""
     db.run("BEGIN")
     try:
         if not triggers:
             db.run(f"ALTER TABLE sale_order DISABLE TRIGGER {ORDER_INSERT_TRIGGER}")
+            db.run("SELECT FROM sale_order LIMIT 0")
         return db.timed(
             ORDERS,
             {
@@ -555,17 +558,27 @@ def bulk_insert(db, size, triggers, customers):
         db.run("ROLLBACK")
 
 
-def bulk_size(db, size, customers):
-    """Median seconds of the INSERT at this size: (bare, with the triggers).
+def quartiles(samples):
+    """(p50, p25, p75)."""
+    samples = sorted(samples)
+    return tuple(
+        samples[min(len(samples) - 1, int(q * len(samples)))] for q in (0.5, 0.25, 0.75)
+    )
 
-    Below 100 000 orders, four blocks, with and without the triggers in
-    turn, each block's first run left out: disabling the trigger is DDL,
-    which makes the session plan the refresh's statements again at its next
-    call (a few milliseconds, which a session importing in a loop pays
-    once). From 100 000 orders, one run of each kind, the bare one first,
-    then VACUUM: a rolled-back load leaves its dead rows and index entries,
-    which would slow the next run.
+
+def bulk_size(db, bare_db, size, customers):
+    """The INSERT at this size: (bare, with the triggers), each (p50, p25,
+    p75) in seconds, and the load average before and after.
+
+    Below 100 000 orders, the two kinds run in turn, run after run, each on
+    a connection of its own: the bare runs disable the trigger in their
+    transaction, which is rolled back, so the other connection never sees
+    that DDL and keeps its plans of the refresh, as a session importing in
+    a loop does; 3 runs of each first, left out. From 100 000 orders, one
+    run of each kind, the bare one first, then VACUUM: a rolled-back load
+    leaves its dead rows and index entries, which would slow the next run.
     """
+    load = os.getloadavg()[0]
     times = {False: [], True: []}
     if size >= 100_000:
         for triggers in (False, True):
@@ -573,13 +586,18 @@ def bulk_size(db, size, customers):
             db.run("VACUUM sale_order")
             db.run("VACUUM coop_buyer")
     else:
-        for block in range(4):
-            triggers = block % 2 == 0
-            for run in range(bulk_runs(size) + 1):
-                elapsed = bulk_insert(db, size, triggers, customers)
-                if run:
+        for run in range(bulk_runs(size) + 3):
+            for triggers in (False, True) if run % 2 else (True, False):
+                elapsed = bulk_insert(
+                    db if triggers else bare_db, size, triggers, customers
+                )
+                if run >= 3:
                     times[triggers].append(elapsed)
-    return statistics.median(times[False]), statistics.median(times[True])
+    return (
+        quartiles(times[False]),
+        quartiles(times[True]),
+        (load, os.getloadavg()[0]),
+    )
 
 
 def order_statistics(db):
@@ -626,21 +644,27 @@ def bulk_load(db_settings, fresh_template, big_db):
         if size < 100_000:
             with fresh_copy(db_settings, fresh_template) as db:
                 stats = order_statistics(db)
-                bare, triggers = bulk_size(db, size, customers)
+                bare_db = Database(db_settings, db.name)
+                try:
+                    measured = bulk_size(db, bare_db, size, customers)
+                finally:
+                    bare_db.connection.close()
         else:
-            times = {}
+            times, load = {}, os.getloadavg()[0]
             for kind in (False, True):
                 with fresh_copy(db_settings, fresh_template) as db:
                     stats = order_statistics(db)
-                    times[kind] = bulk_insert(db, size, kind, customers)
-            bare, triggers = times[False], times[True]
-        results["fresh"][size] = (bare, triggers, stats)
+                    times[kind] = (bulk_insert(db, size, kind, customers),) * 3
+            measured = (times[False], times[True], (load, os.getloadavg()[0]))
+        results["fresh"][size] = (*measured, stats)
         print(f"    {results['fresh'][size]}", flush=True)
+    bare_db = Database(db_settings, big_db.name)
     for size in BULK_SIZES:
         stats = order_statistics(big_db)
         print(f"  1 000 000 orders, {size:,} more", flush=True)
-        results["large"][size] = (*bulk_size(big_db, size, customers), stats)
+        results["large"][size] = (*bulk_size(big_db, bare_db, size, customers), stats)
         print(f"    {results['large'][size]}", flush=True)
+    bare_db.connection.close()
     return results
 
 
@@ -762,15 +786,23 @@ def view_report(table, view, cursor):
 def bulk_report(bulk):
     print(
         "\n| one INSERT of | into | sale_order as planned (rows, columns with"
-        " statistics) | triggers disabled | with the triggers | ratio |"
+        " statistics) | load average | triggers disabled, p50 (p25–p75) |"
+        " with the triggers, p50 (p25–p75) | ratio of the p50s |"
     )
-    print("|---:|---|---|---:|---:|---:|")
+    print("|---:|---|---|---|---:|---:|---:|")
     for where, label in (("fresh", "a fresh install"), ("large", "1 000 000 orders")):
-        for size, (bare, triggers, stats) in bulk[where].items():
+        for size, (bare, triggers, load, stats) in bulk[where].items():
             print(
-                f"| {int(size):,} | {label} | {stats[0]:,}, {stats[1]} | {ms(bare)} "
-                f"| {ms(triggers)} | {triggers / bare:.2f} |"
+                f"| {int(size):,} | {label} | {stats[0]:,}, {stats[1]} "
+                f"| {load[0]:.1f}–{load[1]:.1f} | {spread(bare)} | {spread(triggers)} "
+                f"| {triggers[0] / bare[0]:.2f} |"
             )
+
+
+def spread(times):
+    if times[1] == times[2]:
+        return ms(times[0])
+    return f"{ms(times[0])} ({ms(times[1])}–{ms(times[2])})"
 
 
 def confirm_report(confirm):

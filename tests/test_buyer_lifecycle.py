@@ -80,9 +80,9 @@ def test_upgrade_turns_the_view_into_a_filled_table(buyers_cli, connect):
         "DROP FUNCTION coop_buyer_on_sale_order() CASCADE;"
         "DROP FUNCTION coop_buyer_on_res_partner() CASCADE;"
         "DROP FUNCTION coop_buyer_on_mail_blacklist() CASCADE;"
-        "DROP FUNCTION coop_buyer_refresh(integer[], integer[]);"
+        "DROP FUNCTION coop_buyer_refresh(integer[], integer[], boolean);"
         "DROP INDEX coop_buyer_sale_order_cycle_index;"
-        "DROP INDEX coop_buyer_sale_order_pair_index;"
+        "DROP INDEX coop_buyer_sale_order_pair_covering_index;"
         "DROP TABLE coop_buyer CASCADE;"
         f"CREATE VIEW coop_buyer AS ({REFERENCE_QUERY});"
         "COMMIT;",

@@ -138,12 +138,19 @@ class CoopBuyer(models.Model):
             ["sale_cycle_id", "partner_id"],
             where="state = 'sale'",
         )
-        sql_tools.create_index(
-            cr,
-            buyer_sql.PAIR_INDEX,
-            "sale_order",
-            list(buyer_sql.PAIR_INDEX_COLUMNS),
-            where=buyer_sql.PAIR_INDEX_WHERE,
+        cr.execute(
+            SQL("DROP INDEX IF EXISTS %s", SQL.identifier(buyer_sql.FORMER_PAIR_INDEX))
+        )
+        # With INCLUDE, which create_index() does not write.
+        cr.execute(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS %s ON sale_order %s",
+                SQL.identifier(buyer_sql.PAIR_INDEX),
+                SQL(buyer_sql.PAIR_INDEX_DEFINITION),  # pylint: disable=sql-injection
+            )
+        )
+        cr.execute(
+            SQL("DROP FUNCTION IF EXISTS %s", SQL(buyer_sql.FORMER_REFRESH_FUNCTION))  # pylint: disable=sql-injection
         )
         for function in buyer_sql.FUNCTIONS:
             cr.execute(SQL(function))  # pylint: disable=sql-injection

@@ -25,10 +25,18 @@ CYCLE_INDEX = "coop_buyer_sale_order_cycle_index"
 # even without statistics. On a table never analysed (a fresh install
 # loading its order history) it could not tell the other indexes apart and
 # the refresh's generic plan scanned, per pair, the whole cycle index (whose
-# leading column the look-up does not give) or the state index.
-PAIR_INDEX = "coop_buyer_sale_order_pair_index"
-PAIR_INDEX_COLUMNS = ("partner_id", "company_id")
-PAIR_INDEX_WHERE = "state = 'sale'"
+# leading column the look-up does not give) or the state index. It also
+# holds what the refresh computes from the orders: the refresh reads a
+# buyer's orders in one index page (an index-only scan, once vacuum has
+# marked their heap pages), not one heap page per order.
+PAIR_INDEX = "coop_buyer_sale_order_pair_covering_index"
+PAIR_INDEX_DEFINITION = (
+    "(partner_id, company_id) INCLUDE (date_order, sale_cycle_id, id)"
+    " WHERE state = 'sale'"
+)
+# The same index without the computed columns, as development versions of
+# 18.0.1.2.0 made it: replaced on upgrade.
+FORMER_PAIR_INDEX = "coop_buyer_sale_order_pair_index"
 
 # Requires xid8, pg_current_xact_id() (PostgreSQL 13).
 MIN_SERVER_VERSION = 130000
@@ -63,8 +71,8 @@ AGGREGATE = """
            MAX(so.date_order) AS last_order_date,
            COUNT(*) AS order_count,
            (ARRAY_AGG(so.sale_cycle_id ORDER BY so.date_order DESC, so.id DESC)
-                FILTER (WHERE so.sale_cycle_id IS NOT NULL))[1] AS last_cycle_id,
-           MAX(so.write_date) AS last_write_date
+                FILTER (WHERE so.sale_cycle_id IS NOT NULL))[1] AS last_cycle_id
+           {last_write_date}
       FROM {orders}
      WHERE so.state = 'sale'
      GROUP BY so.company_id, so.partner_id
@@ -91,10 +99,13 @@ UPSERT = """
            agg.last_order_date,
            agg.order_count,
            agg.last_cycle_id,
-           EXISTS (
-               SELECT 1 FROM mail_blacklist bl
-                WHERE bl.active AND bl.email = p.email_normalized
-           ),
+           -- The address's one entry (unique), probed per buyer: an
+           -- EXISTS could be planned as a hash of the whole blacklist,
+           -- built at each refresh of a few buyers.
+           COALESCE((
+               SELECT bl.active FROM mail_blacklist bl
+                WHERE bl.email = p.email_normalized
+           ), FALSE),
            TRUE,
            {inserted_at},
            pg_current_xact_id()
@@ -134,17 +145,14 @@ TOMBSTONE = """
            updated_at = now() AT TIME ZONE 'UTC',
            write_xid = pg_current_xact_id()
      WHERE b.active
-       AND {scope}
-       AND NOT EXISTS (
-           SELECT 1 FROM sale_order so
-            WHERE so.partner_id = b.partner_id
-              AND so.company_id = b.company_id
-              AND so.state = 'sale'
-       )
+       AND {without_orders}
 """
 
 
-def upsert(orders, inserted_at, only_changed, returning=""):
+def upsert(orders, inserted_at, only_changed, returning="", last_write_date=False):
+    """The upsert of the buyers of ``orders``; ``last_write_date``: the
+    aggregate also gives the last change of their orders (a column the
+    refresh's index does not hold)."""
     return UPSERT.format(
         columns=", ".join(CONTENT_COLUMNS),
         excluded=", ".join(f"EXCLUDED.{column}" for column in CONTENT_COLUMNS),
@@ -154,7 +162,12 @@ def upsert(orders, inserted_at, only_changed, returning=""):
             SINGLE_ADDRESS.format(row="b"), SINGLE_ADDRESS.format(row="EXCLUDED")
         ),
         inserted_at=inserted_at,
-        aggregate=AGGREGATE.format(orders=orders),
+        aggregate=AGGREGATE.format(
+            orders=orders,
+            last_write_date=", MAX(so.write_date) AS last_write_date"
+            if last_write_date
+            else "",
+        ),
         only_changed=f"WHERE {_CHANGED}" if only_changed else "",
         returning=returning,
     )
@@ -171,8 +184,16 @@ REBUILD_UPSERT = upsert(
     "now() AT TIME ZONE 'UTC')",
     only_changed=True,
     returning="RETURNING (b.xmax = 0) AS inserted",
+    last_write_date=True,
 )
-REBUILD_TOMBSTONE = TOMBSTONE.format(scope="TRUE")
+REBUILD_TOMBSTONE = TOMBSTONE.format(
+    without_orders="""NOT EXISTS (
+           SELECT 1 FROM sale_order so
+            WHERE so.partner_id = b.partner_id
+              AND so.company_id = b.company_id
+              AND so.state = 'sale'
+       )"""
+)
 
 # The pairs given to the refresh, once each (an order counted twice would be).
 PAIRS = (
@@ -188,36 +209,63 @@ PAIRS = (
 # computed before waiting for a concurrent one would still be stale: the
 # refresh waits for the other writers of the table first, then computes.
 #
-# Its statements keep one generic plan (the best one for any number of
-# pairs: index look-ups per pair) instead of being planned again at each
-# call, which costs more than running them for a few pairs.
-REFRESH_UPSERT = upsert(
+# The functions' statements keep one generic plan (the best one for any
+# number of pairs: index look-ups per pair) instead of being planned again at
+# each call, which costs more than running them for a few pairs.
+REFRESH_ORDERS = (
     f"{PAIRS} AS pair JOIN sale_order so ON so.company_id = pair.company_id "
-    "AND so.partner_id = pair.partner_id",
-    inserted_at="now() AT TIME ZONE 'UTC'",
-    only_changed=False,
+    "AND so.partner_id = pair.partner_id"
 )
-REFRESH_TOMBSTONE = TOMBSTONE.format(scope=f"(b.company_id, b.partner_id) IN {PAIRS}")
+REFRESH_UPSERT = upsert(
+    REFRESH_ORDERS, inserted_at="now() AT TIME ZONE 'UTC'", only_changed=False
+)
+# Only an order's update or deletion can take a pair's last confirmed order
+# away. The pairs the upsert did not write are then those without a
+# confirmed order left: the removals take the given pairs but those the
+# upsert returns (a set difference, whatever the number of pairs), not a
+# look-up of the orders again (which, on a table without statistics, the
+# planner may make a scan of another index per pair).
+REFRESH_UPSERT_AND_REMOVALS = "WITH refreshed AS ({upsert})\n{tombstone}".format(
+    upsert=upsert(
+        REFRESH_ORDERS,
+        inserted_at="now() AT TIME ZONE 'UTC'",
+        only_changed=False,
+        returning="RETURNING b.company_id, b.partner_id",
+    ),
+    tombstone=TOMBSTONE.format(
+        without_orders="(b.company_id, b.partner_id) IN ("
+        "SELECT company_id, partner_id"
+        " FROM unnest(company_ids, partner_ids) AS given(company_id, partner_id)"
+        " EXCEPT SELECT company_id, partner_id FROM refreshed)"
+    ),
+)
 REFRESH_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION coop_buyer_refresh(
-    company_ids integer[], partner_ids integer[]
+    company_ids integer[], partner_ids integer[], removals boolean
 ) RETURNS void LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $fn$
 BEGIN
     IF current_setting('transaction_isolation') = 'read committed' THEN
         LOCK TABLE coop_buyer IN SHARE ROW EXCLUSIVE MODE;
     END IF;
-    {REFRESH_UPSERT};
-    {REFRESH_TOMBSTONE};
+    IF removals THEN
+        {REFRESH_UPSERT_AND_REMOVALS};
+    ELSE
+        {REFRESH_UPSERT};
+    END IF;
 END
 $fn$;
 """
+# The refresh of earlier versions, without the removals argument: dropped on
+# upgrade, so that no older twin stays behind the triggers' back.
+FORMER_REFRESH_FUNCTION = "coop_buyer_refresh(integer[], integer[])"
 
 
-def trigger_function(name, collect, declare=""):
+def trigger_function(name, collect, declare="", removals="FALSE"):
     """A trigger function: ``collect`` puts in company_ids and partner_ids
     the (shop, customer) pairs its statement may have changed, which are then
-    refreshed."""
+    refreshed; when the SQL condition ``removals`` holds, those left without
+    a confirmed order are removed."""
     return f"""
 CREATE OR REPLACE FUNCTION {name}()
 RETURNS trigger LANGUAGE plpgsql AS $fn$
@@ -226,7 +274,7 @@ DECLARE
     partner_ids integer[];{declare}
 BEGIN{collect}
     IF company_ids IS NOT NULL THEN
-        PERFORM coop_buyer_refresh(company_ids, partner_ids);
+        PERFORM coop_buyer_refresh(company_ids, partner_ids, {removals});
     END IF;
     RETURN NULL;
 END
@@ -259,6 +307,7 @@ SALE_ORDER_FUNCTION = trigger_function(
                IS DISTINCT FROM
                (n.state, n.company_id, n.partner_id, n.date_order, n.sale_cycle_id);
     END IF;""",
+    removals="TG_OP <> 'INSERT'",
 )
 
 # A removed buyer keeps the customer's data of the day it was removed.
@@ -374,5 +423,5 @@ DROP INDEX IF EXISTS {PAIR_INDEX};
 DROP FUNCTION IF EXISTS coop_buyer_on_sale_order() CASCADE;
 DROP FUNCTION IF EXISTS coop_buyer_on_res_partner() CASCADE;
 DROP FUNCTION IF EXISTS coop_buyer_on_mail_blacklist() CASCADE;
-DROP FUNCTION IF EXISTS coop_buyer_refresh(integer[], integer[]);
+DROP FUNCTION IF EXISTS coop_buyer_refresh(integer[], integer[], boolean);
 """
