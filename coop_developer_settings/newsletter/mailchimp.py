@@ -223,14 +223,18 @@ class MailchimpClient(ProviderClient):
         return created
 
     def upsert_contacts(self, list_id, contacts):
-        """Bring the audience in line with contacts; returns a SyncResult
-        (``rejected``: the members Mailchimp refused in a batch answered
-        200). Raises ProviderError; repeating the call is harmless."""
+        """Bring the audience in line with contacts (one per address; an
+        address taken off is none of theirs: the sync's rule); returns a
+        SyncResult (``rejected``: the members Mailchimp refused in a batch
+        answered 200) once Mailchimp did everything. Raises ProviderError;
+        repeating the call is harmless."""
         list_id = _id(list_id)
         result = SyncResult()
         moved = [contact.previous_email for contact in contacts if contact.moved]
         removed = [c.email for c in contacts if c.state == REMOVED]
-        self._requests(list_id, moved + removed, self._archive, _archive_request)
+        # Mailchimp runs batch operations one at a time, in the order
+        # received: the archives before the updates below.
+        started = self._start(list_id, moved + removed, self._archive, _archive_request)
         result.moved, result.removed = len(moved), len(removed)
         opted_out = [c for c in contacts if c.state == OPTED_OUT]
         for part in chunks(opted_out, MEMBER_BATCH):
@@ -248,25 +252,20 @@ class MailchimpClient(ProviderClient):
             }
             result.rejected.extend(_rejected(answer, skip=CONTACT_EXISTS))
             members += [contact for contact in part if contact.email in existing]
-        self._requests(list_id, members, self._update, _update_request)
+        started += self._start(list_id, members, self._update, _update_request)
+        self._finish(list_id, started)
         result.subscribed = len(subscribed)
         return result
 
-    def _requests(self, list_id, items, direct, request):
+    def _start(self, list_id, items, direct, request):
         """direct(list_id, item) for each item, one request each on the
         client's connections; from BATCH_FROM items on, their requests
-        (request(list_id, item): method, path, body) as batch operations
-        instead, followed to their end, and those of a batch with any
-        errored operation done again directly (what failed, and why: the
-        batch's answers per operation are off Mailchimp's API host)."""
-
-        def one(item):
-            direct(list_id, item)
-
+        (request(list_id, item): method, path, body) started as batch
+        operations instead: returns those [(batch id, items, direct)]."""
         if len(items) < BATCH_FROM:
-            self._each(one, items)
-            return
-        batches = {}
+            self._each(lambda item: direct(list_id, item), items)
+            return []
+        started = []
         for part in chunks(items, OPERATIONS_PER_BATCH):
             operations = []
             for item in part:
@@ -275,15 +274,23 @@ class MailchimpClient(ProviderClient):
                 if body is not None:
                     operation["body"] = json.dumps(body)
                 operations.append(operation)
-            batches[self._start_batch(operations)] = part
+            started.append((self._start_batch(operations), part, direct))
+        return started
+
+    def _finish(self, list_id, started):
+        """Follows the batch operations started to their end; those of a
+        batch with any errored operation are done again directly, which
+        tells what failed and why (a batch's answers per operation are off
+        Mailchimp's API host, never read)."""
         errored = []
         self._follow(
-            list(batches),
+            [batch_id for batch_id, _items, _direct in started],
             lambda batch_id: self._batch_finished(batch_id, errored),
             "batch operation",
         )
-        for batch_id in errored:
-            self._each(one, batches[batch_id])
+        for batch_id, items, direct in started:
+            if batch_id in errored:
+                self._each(lambda item, direct=direct: direct(list_id, item), items)
 
     def _start_batch(self, operations):
         """Returns the id of the batch operation started."""

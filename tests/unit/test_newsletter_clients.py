@@ -642,7 +642,8 @@ def update_operations(list_id, members):
 
 
 def test_the_mailchimp_fake_runs_batches_in_order_with_their_steps():
-    with FakeMailchimp(batch_delay=0.4) as fake:
+    steps = ["pending", "preprocessing", "started", "finalizing", "finished"]
+    with FakeMailchimp(batch_delay=1.0) as fake:
         list_id = audience(fake)
         client = mailchimp_client(fake)
         client.upsert_contacts(list_id, contacts(2))
@@ -658,14 +659,8 @@ def test_the_mailchimp_fake_runs_batches_in_order_with_their_steps():
             if not seen or seen[-1] != status["status"]:
                 seen.append(status["status"])
             time.sleep(0.02)
-        assert seen[0] == "pending" and len(seen) >= 3
-        assert set(seen) <= {
-            "pending",
-            "preprocessing",
-            "started",
-            "finalizing",
-            "finished",
-        }
+        # Mailchimp's steps, in their order (a busy machine may miss some).
+        assert seen == sorted(seen, key=steps.index) and len(seen) >= 3
         # Run one after the other, in the order received.
         assert fake.batches[first]["status"] == "finished"
         member = fake.members[list_id]["buyer0@example.org"]
