@@ -38,6 +38,9 @@ PROVIDERS = os.environ.get("BENCH_NEWSLETTER_PROVIDERS", "brevo,mailchimp").spli
 # Pages of the buyer API a job reads in the what-if runs (0: none).
 WHAT_IF_PAGES = int(os.environ.get("BENCH_NEWSLETTER_WHAT_IF_PAGES", "10"))
 WHAT_IF_CONNECTIONS = int(os.environ.get("BENCH_NEWSLETTER_WHAT_IF_CONNECTIONS", "10"))
+# A Mailchimp run without batch operations, every update and archive one
+# request (the client before them), as a baseline (0: not run).
+WHAT_IF_DIRECT = int(os.environ.get("BENCH_NEWSLETTER_WHAT_IF_DIRECT", "1"))
 LATENCY = os.environ.get("BENCH_LATENCY", "0.05")
 # Seconds the Mailchimp fake takes to process a batch operation.
 BATCH_DELAY = os.environ.get("BENCH_MAILCHIMP_BATCH_DELAY", "0.3")
@@ -296,8 +299,9 @@ def report(buyers, results, confirm):
 def runs():
     """(label, provider, shell variables): each provider as it is (first
     sync, then a day of changes); then the what-ifs of the model's side
-    (pages a job) and of Mailchimp's connections (the client's default 4,
-    then 10, Mailchimp's maximum per account)."""
+    (pages a job), of Mailchimp's batch operations (none: one request per
+    update and archive) and of Mailchimp's connections (the client's
+    default 4, then 10, Mailchimp's maximum per account)."""
     for provider in PROVIDERS:
         label = provider.capitalize()
         yield label, provider, {}
@@ -307,6 +311,12 @@ def runs():
                 f"{label}, {WHAT_IF_PAGES} pages a job",
                 provider,
                 {"BENCH_PAGES_PER_JOB": str(WHAT_IF_PAGES)},
+            )
+        if provider == "mailchimp" and WHAT_IF_DIRECT:
+            yield (
+                f"{label}, no batch operations",
+                provider,
+                {"BENCH_MAILCHIMP_BATCH_FROM": str(10**9)},
             )
         if provider == "mailchimp" and WHAT_IF_CONNECTIONS:
             yield (

@@ -256,6 +256,8 @@ def sync():
     setup_data = json.loads(os.environ["BENCH_SETUP"])
     pages = int(os.environ.get("BENCH_PAGES_PER_JOB", "0"))
     connections = os.environ.get("BENCH_MAILCHIMP_CONNECTIONS")
+    if os.environ.get("BENCH_MAILCHIMP_BATCH_FROM"):  # what-if: other threshold
+        mailchimp.BATCH_FROM = int(os.environ["BENCH_MAILCHIMP_BATCH_FROM"])
     if connections:  # what-if: the client's default raised
         connection_module.CLIENTS["mailchimp"] = functools.partial(
             mailchimp.MailchimpClient, connections=int(connections)
