@@ -214,6 +214,7 @@ def measure(fake, provider_name, run):
     spent.clear()
     sent.clear()
     fake.requests.clear()
+    getattr(fake, "batches", {}).clear()
     start = time.perf_counter()
     run()
     jobs, waits = run_jobs(fake)
@@ -229,6 +230,11 @@ def measure(fake, provider_name, run):
         "contacts": sum(len(batch) for batch in sent),
         "minimum": minimum(provider_name, sent, fake),
         "peak_in_flight": fake.peak_in_flight,
+        # Mailchimp's batch operations: (operations, errored) of each.
+        "batches": [
+            (len(b["results"]), sum(code >= 400 for _op, code in b["results"]))
+            for b in getattr(fake, "batches", {}).values()
+        ],
     }
 
 
