@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from fakes import mailchimp as fakes_mailchimp
 from fakes.brevo import FakeBrevo
 from fakes.mailchimp import FakeMailchimp
 from hypothesis import given
@@ -631,6 +632,21 @@ def test_mailchimp_a_batch_that_never_finishes_is_given_up_at_its_deadline():
         assert (
             "FNAME" not in fake.members[list_id]["buyer0@example.org"]["merge_fields"]
         )
+
+
+def test_mailchimp_pending_batches_past_the_limit_are_a_rate_limit(monkeypatch):
+    # Mailchimp keeps 500 batches pending per account; the next is refused.
+    monkeypatch.setattr(fakes_mailchimp, "MAX_PENDING_BATCHES", 2)
+    with FakeMailchimp(batch_delay=30) as fake:
+        list_id = audience(fake)
+        client = mailchimp_client(fake, max_rate_limit_wait=0)
+        operations = update_operations(list_id, contacts(1))
+        client._start_batch(operations)
+        client._start_batch(operations)
+        with pytest.raises(RateLimited) as refused:
+            client._start_batch(operations)
+        assert refused.value.status == 429
+        assert len(fake.batches) == 2
 
 
 def update_operations(list_id, members):
