@@ -4,8 +4,9 @@ The key's suffix names the data centre (``…-us21`` is
 ``us21.api.mailchimp.com``), checked against a strict pattern before it
 becomes a host name. Nobody who unsubscribed in Mailchimp is subscribed
 again: new addresses are added by a batch that never touches existing
-members (``update_existing: false``), and the existing ones are updated one
-by one with ``status_if_new`` only, which leaves their status as it is.
+members (``update_existing: false``), and the existing ones are updated by
+a request each with ``status_if_new`` only, which leaves their status as it
+is.
 Opt-outs are sent as ``unsubscribed`` (a batch that does update existing
 members), removals archive the member. The one-address requests (updates,
 archives) go on up to ``connections`` connections at once (4 by default),
