@@ -38,7 +38,12 @@ PROVIDERS = os.environ.get("BENCH_NEWSLETTER_PROVIDERS", "brevo,mailchimp").spli
 # Pages of the buyer API a job reads in the what-if runs (0: none).
 WHAT_IF_PAGES = int(os.environ.get("BENCH_NEWSLETTER_WHAT_IF_PAGES", "10"))
 WHAT_IF_CONNECTIONS = int(os.environ.get("BENCH_NEWSLETTER_WHAT_IF_CONNECTIONS", "10"))
+# A Mailchimp run without batch operations, every update and archive one
+# request (the client before them), as a baseline (0: not run).
+WHAT_IF_DIRECT = int(os.environ.get("BENCH_NEWSLETTER_WHAT_IF_DIRECT", "1"))
 LATENCY = os.environ.get("BENCH_LATENCY", "0.05")
+# Seconds the Mailchimp fake takes to process a batch operation.
+BATCH_DELAY = os.environ.get("BENCH_MAILCHIMP_BATCH_DELAY", "0.3")
 TARGETS = {"brevo": 120, "mailchimp": 300}  # seconds for the first sync
 DAY_TARGET = 10
 CALLS_TARGET = 1.2  # × the fewest calls the limits allow
@@ -54,6 +59,7 @@ def odoo_shell(cli, step, **variables):
             os.environ,
             BENCH_STEP=step,
             BENCH_LATENCY=LATENCY,
+            BENCH_MAILCHIMP_BATCH_DELAY=BATCH_DELAY,
             BENCH_TESTS_DIR=str(ROOT / ADDON / "tests"),
             **variables,
         ),
@@ -232,7 +238,10 @@ def row(label, run, target):
 
 
 def report(buyers, results, confirm):
-    print(f"\n{buyers:,} buyers; fakes answering after {float(LATENCY) * 1000:.0f} ms")
+    print(
+        f"\n{buyers:,} buyers; fakes answering after {float(LATENCY) * 1000:.0f} ms;"
+        f" Mailchimp's batch operations done after {float(BATCH_DELAY):g} s"
+    )
     print(
         "\n| run | contacts sent | wall (first job queued → last done) | jobs | calls"
         " | fewest the limits allow | calls ÷ fewest | time in buyer pages / contacts"
@@ -290,8 +299,9 @@ def report(buyers, results, confirm):
 def runs():
     """(label, provider, shell variables): each provider as it is (first
     sync, then a day of changes); then the what-ifs of the model's side
-    (pages a job) and of Mailchimp's connections (the client's default 4,
-    then 10, Mailchimp's maximum per account)."""
+    (pages a job), of Mailchimp's batch operations (none: one request per
+    update and archive) and of Mailchimp's connections (the client's
+    default 4, then 10, Mailchimp's maximum per account)."""
     for provider in PROVIDERS:
         label = provider.capitalize()
         yield label, provider, {}
@@ -301,6 +311,12 @@ def runs():
                 f"{label}, {WHAT_IF_PAGES} pages a job",
                 provider,
                 {"BENCH_PAGES_PER_JOB": str(WHAT_IF_PAGES)},
+            )
+        if provider == "mailchimp" and WHAT_IF_DIRECT:
+            yield (
+                f"{label}, no batch operations",
+                provider,
+                {"BENCH_MAILCHIMP_BATCH_FROM": str(10**9)},
             )
         if provider == "mailchimp" and WHAT_IF_CONNECTIONS:
             yield (
@@ -325,10 +341,9 @@ def main():
         results = []
         with tempfile.TemporaryDirectory() as folder:
             for day, (label, provider, variables) in enumerate(runs(), 1):
-                if "BENCH_PAGES_PER_JOB" not in variables:
-                    changes = Path(folder) / f"day{day}.json"
-                    changes.write_text(json.dumps(a_day_of_changes(db, setup, day)))
-                    variables = {**variables, "BENCH_DAY": str(changes)}
+                changes = Path(folder) / f"day{day}.json"
+                changes.write_text(json.dumps(a_day_of_changes(db, setup, day)))
+                variables = {**variables, "BENCH_DAY": str(changes)}
                 print(f"{label} ...", flush=True)
                 settle(db)
                 result = odoo_shell(

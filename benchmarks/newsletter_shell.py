@@ -5,6 +5,8 @@
 # in this process as queue_job's runner would (Job.perform, one commit per
 # job) until none is left: the first sync, then (BENCH_DAY: a JSON file of
 # SQL statements, a day of changes written by newsletter.py) the next one.
+# Mailchimp's batch operations take BENCH_MAILCHIMP_BATCH_DELAY seconds
+# (the fake's; Mailchimp's own were never measured here).
 # BENCH_STEP=confirm times confirming an order with and without the
 # connections. Prints one BENCH_RESULT JSON line.
 import functools
@@ -34,6 +36,7 @@ from fakes.mailchimp import FakeMailchimp  # noqa: E402
 
 STEP = os.environ["BENCH_STEP"]
 LATENCY = float(os.environ.get("BENCH_LATENCY", "0.05"))
+BATCH_DELAY = float(os.environ.get("BENCH_MAILCHIMP_BATCH_DELAY", "0.3"))
 cr = env.cr  # noqa: F821 - given by odoo shell
 Connection = env["coop.newsletter.connection"]  # noqa: F821
 FAKES = {"brevo": FakeBrevo, "mailchimp": FakeMailchimp}
@@ -156,11 +159,28 @@ def calls_by_kind(fake):
             kinds["list removal"] += 1
         elif "/members/" in path:
             kinds[f"{request['method']} member"] += 1
+        elif path == "/batches":
+            kinds["batch operation (POST /batches)"] += 1
+        elif path.startswith("/batches/"):
+            kinds["poll (GET /batches)"] += 1
         elif request["method"] == "POST" and path.startswith("/lists/"):
             kinds["batch of members"] += 1
         else:
             kinds[f"{request['method']} {path}"] += 1
     return dict(kinds)
+
+
+def updates(fake):
+    """The member updates Mailchimp was sent, one by one or as batch
+    operations."""
+    count = 0
+    for request in fake.requests:
+        if request["method"] == "PUT":
+            count += 1
+        elif request["path"] == "/3.0/batches":
+            operations = request["body"]["operations"]
+            count += sum(1 for op in operations if op["method"] == "PUT")
+    return count
 
 
 def minimum(provider_name, contacts_sent, fake):
@@ -180,9 +200,13 @@ def minimum(provider_name, contacts_sent, fake):
         calls = imports * 2 + -(-off_list // brevo.REMOVE_BATCH)
         seconds = calls * LATENCY + (fake.import_delay if imports else 0)
     else:
-        # Members 500 a call, an archive per address taken off.
-        calls = -(-(by_state["subscribed"] + by_state["opted_out"]) // 500) + off_list
-        seconds = -(-calls // 10) * LATENCY
+        # Members 500 a call; the one-address requests (the archives of the
+        # addresses taken off, the updates of the members already there)
+        # in one batch operation, followed by one poll at least.
+        calls = -(-(by_state["subscribed"] + by_state["opted_out"]) // 500)
+        one_address = bool(off_list or updates(fake))
+        calls += 2 * one_address
+        seconds = -(-calls // 10) * LATENCY + fake.batch_delay * one_address
     return {"calls": calls, "seconds": seconds, "detail": dict(by_state)}
 
 
@@ -190,6 +214,7 @@ def measure(fake, provider_name, run):
     spent.clear()
     sent.clear()
     fake.requests.clear()
+    getattr(fake, "batches", {}).clear()
     start = time.perf_counter()
     run()
     jobs, waits = run_jobs(fake)
@@ -205,6 +230,11 @@ def measure(fake, provider_name, run):
         "contacts": sum(len(batch) for batch in sent),
         "minimum": minimum(provider_name, sent, fake),
         "peak_in_flight": fake.peak_in_flight,
+        # Mailchimp's batch operations: (operations, errored) of each.
+        "batches": [
+            (len(b["results"]), sum(code >= 400 for _op, code in b["results"]))
+            for b in getattr(fake, "batches", {}).values()
+        ],
     }
 
 
@@ -232,13 +262,18 @@ def sync():
     setup_data = json.loads(os.environ["BENCH_SETUP"])
     pages = int(os.environ.get("BENCH_PAGES_PER_JOB", "0"))
     connections = os.environ.get("BENCH_MAILCHIMP_CONNECTIONS")
+    if os.environ.get("BENCH_MAILCHIMP_BATCH_FROM"):  # what-if: other threshold
+        mailchimp.BATCH_FROM = int(os.environ["BENCH_MAILCHIMP_BATCH_FROM"])
     if connections:  # what-if: the client's default raised
         connection_module.CLIENTS["mailchimp"] = functools.partial(
             mailchimp.MailchimpClient, connections=int(connections)
         )
     Fake = FAKES[provider_name]
+    options = {"latency": LATENCY, "rate_limits": Fake.published_rate_limits}
+    if provider_name == "mailchimp":  # seconds before a batch operation is done
+        options["batch_delay"] = BATCH_DELAY
     result = {}
-    with Fake(latency=LATENCY, rate_limits=Fake.published_rate_limits) as fake:
+    with Fake(**options) as fake:
         connection = connect(fake, provider_name, setup_data, "Buyers")
         if pages:  # what-if: pages a job other than the model's
             connection_sync.PAGES_PER_JOB[provider_name] = pages
@@ -263,7 +298,7 @@ def sync():
             result["day"] = measure(fake, provider_name, connection.action_sync_now)
     # Baseline, same run: the plain client alone, handed the same contacts in
     # one call, against a fake of its own (same latency, same limits).
-    with Fake(latency=LATENCY, rate_limits=Fake.published_rate_limits) as fake:
+    with Fake(**options) as fake:
         list_id = fake.add_list("Baseline")
         client = connection_module.CLIENTS[provider_name](fake.key, base_url=fake.url)
         client.ensure_fields(list_id)  # as the list choice does

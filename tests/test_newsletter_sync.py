@@ -15,6 +15,7 @@ the one before left.
 """
 
 import hashlib
+import json
 import secrets
 import signal
 import time
@@ -209,21 +210,31 @@ def brevo_sent(fake, since=0):
 
 
 def mailchimp_sent(fake, since=0, known=()):
-    """{address: [what]}: batched with a status, updated, archived; known:
-    the addresses whose archive (a DELETE of their hash) is recognised."""
+    """{address: [what]}: batched with a status, updated, archived (directly
+    or as a batch operation); known: the addresses whose archive (a DELETE
+    of their hash) is recognised."""
     hashes = {hashlib.md5(a.encode()).hexdigest(): a for a in known}  # noqa: S324
     sent = {}
+
+    def one(method, path, body):
+        if method == "PUT":
+            sent.setdefault(body["email_address"], []).append("updated")
+        elif method == "DELETE" and "/members/" in path:
+            member = hashes.get(path.rsplit("/", 1)[1], path)
+            sent.setdefault(member, []).append("archived")
+
     for request in fake.requests[since:]:
         body = request["body"] or {}
         path = request["path"]
-        if request["method"] == "POST" and path.count("/") == 3:  # /3.0/lists/{id}
+        if request["method"] == "POST" and path == "/3.0/batches":
+            for operation in body["operations"]:
+                operation_body = json.loads(operation.get("body") or "null")
+                one(operation["method"], operation["path"], operation_body)
+        elif request["method"] == "POST" and path.count("/") == 3:  # /3.0/lists/{id}
             for member in body["members"]:
                 sent.setdefault(member["email_address"], []).append(member["status"])
-        elif request["method"] == "PUT":
-            sent.setdefault(body["email_address"], []).append("updated")
-        elif request["method"] == "DELETE" and "/members/" in path:
-            member = hashes.get(path.rsplit("/", 1)[1], path)
-            sent.setdefault(member, []).append("archived")
+        else:
+            one(request["method"], path, body)
     return sent
 
 

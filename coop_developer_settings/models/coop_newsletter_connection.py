@@ -26,6 +26,10 @@ BASE_URL_OPTIONS = {
     "mailchimp": "coop_newsletter_mailchimp_url",
 }
 ALLOWED_NETWORKS_OPTION = "coop_newsletter_allowed_networks"
+# Seconds of a job's time limit (limit_time_real) kept for what a sync job
+# does besides following the provider's asynchronous work (Brevo's imports,
+# Mailchimp's batch operations): reading the buyers, the other requests.
+FOLLOW_MARGIN = 30
 # Only the connection's own actions change them (in superuser mode, after
 # their checks), never a plain write.
 LIFECYCLE_FIELDS = frozenset(
@@ -126,8 +130,15 @@ class CoopNewsletterConnection(models.Model):
     @api.model
     def _client(self, provider_name, key):
         """The provider's client; its address override and networks come
-        from the server configuration only."""
+        from the server configuration only. It follows the provider's
+        asynchronous work within the workers' time limit (a job killed by it
+        would leave no readable error)."""
         options = {}
+        limit = config["limit_time_real"]
+        if limit > 0:
+            options["follow_deadline"] = max(
+                1, min(provider.FOLLOW_DEADLINE, limit - FOLLOW_MARGIN)
+            )
         base_url = config.get(BASE_URL_OPTIONS[provider_name])
         if base_url:
             options["base_url"] = base_url

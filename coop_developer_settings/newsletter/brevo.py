@@ -11,7 +11,6 @@ address is the old one taken off the list and the new one imported.
 
 import json
 import math
-import time
 
 from . import campaign as campaigns
 from .provider import (
@@ -103,20 +102,6 @@ class BrevoClient(ProviderClient):
     provider = "Brevo"
     default_base_url = BASE_URL
 
-    def __init__(
-        self,
-        key,
-        *,
-        import_deadline=600,
-        poll_interval=0.5,
-        max_poll_interval=30.0,
-        **options,
-    ):
-        super().__init__(key, **options)
-        self.import_deadline = import_deadline
-        self.poll_interval = poll_interval  # the wait before the first poll
-        self.max_poll_interval = max_poll_interval
-
     def _auth(self):
         return {"api-key": self._key}, None
 
@@ -197,7 +182,7 @@ class BrevoClient(ProviderClient):
                 result.opted_out = len(batch)
             else:
                 result.subscribed = len(batch)
-        self._follow(processes)
+        self._follow_imports(processes)
         return result
 
     def _remove(self, list_id, emails):
@@ -232,37 +217,20 @@ class BrevoClient(ProviderClient):
         )
         return answer["processId"]
 
-    def _follow(self, process_ids):
-        """Returns once Brevo finished every import (they run side by side).
+    def _follow_imports(self, process_ids):
+        """Returns once Brevo finished every import. The processes endpoint
+        shares Brevo's smallest quota (100 requests an hour for every
+        endpoint outside /contacts): hence _follow's doubling waits."""
+        self._follow(process_ids, self._import_finished, "import")
 
-        The processes endpoint shares Brevo's smallest quota (100 requests
-        an hour for every endpoint outside /contacts): each round of polls
-        waits twice as long as the one before, from ``poll_interval`` up to
-        ``max_poll_interval``, so that an import of any length costs a few
-        polls, and a short one little waiting."""
-        deadline = time.monotonic() + self.import_deadline
-        pending = list(process_ids)
-        wait = self.poll_interval
-        while pending:
-            if time.monotonic() + wait > deadline:
-                raise ProviderError(
-                    self.provider,
-                    f"the import {', '.join(map(str, pending))} did not finish "
-                    f"within {self.import_deadline:g} s",
-                )
-            self.sleep(wait)
-            wait = min(wait * 2, self.max_poll_interval)
-            for process_id in list(pending):
-                process = self._call("GET", f"/processes/{process_id}")
-                self._expect(isinstance(process, dict), "process is not an object")
-                status = process.get("status")
-                self._expect(isinstance(status, str), "process without a status")
-                if status == PROCESS_DONE:
-                    pending.remove(process_id)
-                elif status in PROCESS_FAILED:
-                    raise ProviderError(
-                        self.provider, f"the import {process_id} {status}"
-                    )
+    def _import_finished(self, process_id):
+        process = self._call("GET", f"/processes/{process_id}")
+        self._expect(isinstance(process, dict), "process is not an object")
+        status = process.get("status")
+        self._expect(isinstance(status, str), "process without a status")
+        if status in PROCESS_FAILED:
+            raise ProviderError(self.provider, f"the import {process_id} {status}")
+        return status == PROCESS_DONE
 
     def register_webhook(self, list_id, url):
         """A marketing webhook for unsubscribes (account-wide: Brevo's

@@ -4,15 +4,22 @@ The key's suffix names the data centre (``…-us21`` is
 ``us21.api.mailchimp.com``), checked against a strict pattern before it
 becomes a host name. Nobody who unsubscribed in Mailchimp is subscribed
 again: new addresses are added by a batch that never touches existing
-members (``update_existing: false``), and the existing ones are updated one
-by one with ``status_if_new`` only, which leaves their status as it is.
+members (``update_existing: false``), and the existing ones are updated by
+a request each with ``status_if_new`` only, which leaves their status as it
+is.
 Opt-outs are sent as ``unsubscribed`` (a batch that does update existing
 members), removals archive the member. The one-address requests (updates,
 archives) go on up to ``connections`` connections at once (4 by default),
-under Mailchimp's 10 per account.
+under Mailchimp's 10 per account; from BATCH_FROM of them on, they go as
+Mailchimp's batch operations instead (``POST /batches``, the same requests
+in one call, followed on ``GET /batches/{id}``). A batch's answers per
+operation are in an archive on another host, never read: a batch with any
+errored operation is done again one request at a time (each request may be
+repeated), which tells which member failed and why.
 """
 
 import hashlib
+import json
 import re
 
 from . import campaign as campaigns
@@ -37,6 +44,13 @@ LIST_FIELDS = "lists.id,lists.name,lists.stats.member_count,total_items"
 # Mailchimp's ids (lists, webhooks): letters and digits only.
 MAILCHIMP_ID = re.compile(r"^[0-9A-Za-z]{1,32}$")
 CONTACT_EXISTS = "ERROR_CONTACT_EXISTS"
+# One-address requests of a call from which they go as batch operations: fewer
+# cost less one by one (100 on 4 connections at 50 ms: 1.3 s) than a batch
+# and its polls.
+BATCH_FROM = 100
+OPERATIONS_PER_BATCH = 5000  # the client's bound: a body of 2 MB or so
+BATCH_DONE = "finished"  # after pending, preprocessing, started, finalizing
+BATCH_FIELDS = "id,status,total_operations,finished_operations,errored_operations"
 # Merge fields sent; the co-op's own ones must exist in the audience.
 MERGE_FIELDS = {
     "first_name": "FNAME",
@@ -225,14 +239,18 @@ class MailchimpClient(ProviderClient):
         return created
 
     def upsert_contacts(self, list_id, contacts):
-        """Bring the audience in line with contacts; returns a SyncResult
-        (``rejected``: the members Mailchimp refused in a batch answered
-        200). Raises ProviderError; repeating the call is harmless."""
+        """Bring the audience in line with contacts (one per address; an
+        address taken off is none of theirs: the sync's rule); returns a
+        SyncResult (``rejected``: the members Mailchimp refused in a batch
+        answered 200) once Mailchimp did everything. Raises ProviderError;
+        repeating the call is harmless."""
         list_id = _id(list_id)
         result = SyncResult()
         moved = [contact.previous_email for contact in contacts if contact.moved]
         removed = [c.email for c in contacts if c.state == REMOVED]
-        self._each(lambda address: self._archive(list_id, address), moved + removed)
+        # Mailchimp runs batch operations one at a time, in the order
+        # received: the archives before the updates below.
+        started = self._start(list_id, moved + removed, self._archive, _archive_request)
         result.moved, result.removed = len(moved), len(removed)
         opted_out = [c for c in contacts if c.state == OPTED_OUT]
         for part in chunks(opted_out, MEMBER_BATCH):
@@ -240,6 +258,7 @@ class MailchimpClient(ProviderClient):
             result.rejected.extend(_rejected(answer))
         result.opted_out = len(opted_out)
         subscribed = [c for c in contacts if c.state == SUBSCRIBED]
+        members = []  # those already in the audience
         for part in chunks(subscribed, MEMBER_BATCH):
             answer = self._batch(list_id, part, "subscribed", update_existing=False)
             existing = {
@@ -248,12 +267,76 @@ class MailchimpClient(ProviderClient):
                 if error.get("error_code") == CONTACT_EXISTS
             }
             result.rejected.extend(_rejected(answer, skip=CONTACT_EXISTS))
-            self._each(
-                lambda contact: self._update(list_id, contact),
-                [contact for contact in part if contact.email in existing],
-            )
+            members += [contact for contact in part if contact.email in existing]
+        started += self._start(list_id, members, self._update, _update_request)
+        self._finish(list_id, started)
         result.subscribed = len(subscribed)
         return result
+
+    def _start(self, list_id, items, direct, request):
+        """direct(list_id, item) for each item, one request each on the
+        client's connections; from BATCH_FROM items on, their requests
+        (request(list_id, item): method, path, body) started as batch
+        operations instead: returns those [(batch id, items, direct)]."""
+        if len(items) < BATCH_FROM:
+            self._each(lambda item: direct(list_id, item), items)
+            return []
+        started = []
+        for part in chunks(items, OPERATIONS_PER_BATCH):
+            operations = []
+            for item in part:
+                method, path, body = request(list_id, item)
+                operation = {"method": method, "path": path}
+                if body is not None:
+                    operation["body"] = json.dumps(body)
+                operations.append(operation)
+            started.append((self._start_batch(operations), part, direct))
+        return started
+
+    def _finish(self, list_id, started):
+        """Follows the batch operations started to their end; those of a
+        batch with any errored operation are done again directly, which
+        tells what failed and why (a batch's answers per operation are off
+        Mailchimp's API host, never read)."""
+        errored = []
+        self._follow(
+            [batch_id for batch_id, _items, _direct in started],
+            lambda batch_id: self._batch_finished(batch_id, errored),
+            "batch operation",
+        )
+        for batch_id, items, direct in started:
+            if batch_id in errored:
+                self._each(lambda item, direct=direct: direct(list_id, item), items)
+
+    def _start_batch(self, operations):
+        """Returns the id of the batch operation started."""
+        answer = self._call("POST", "/batches", body={"operations": operations})
+        self._expect(
+            isinstance(answer, dict) and isinstance(answer.get("id"), str),
+            "batch operation without an id",
+        )
+        return _id(answer["id"])
+
+    def _batch_finished(self, batch_id, errored):
+        """Whether the batch finished; if any of its operations failed (or
+        was not done), its id is added to errored."""
+        batch = self._call(
+            "GET", f"/batches/{batch_id}", params={"fields": BATCH_FIELDS}
+        )
+        counts = ("total_operations", "finished_operations", "errored_operations")
+        self._expect(
+            isinstance(batch, dict)
+            and isinstance(batch.get("status"), str)
+            and all(isinstance(batch.get(count), int) for count in counts),
+            "batch operation without its status and counts",
+        )
+        if batch["status"] != BATCH_DONE:
+            return False
+        if batch["errored_operations"] or (
+            batch["finished_operations"] < batch["total_operations"]
+        ):
+            errored.append(batch_id)
+        return True
 
     def _batch(self, list_id, contacts, status, *, update_existing):
         answer = self._call(
@@ -284,19 +367,12 @@ class MailchimpClient(ProviderClient):
 
     def _update(self, list_id, contact):
         """An existing member's fields; its status is left as it is."""
-        self._call(
-            "PUT",
-            f"/lists/{list_id}/members/{subscriber_hash(contact.email)}",
-            body={
-                "email_address": contact.email,
-                "status_if_new": "subscribed",
-                "merge_fields": merge_fields(contact),
-            },
-        )
+        method, path, body = _update_request(list_id, contact)
+        self._call(method, path, body=body)
 
     def _archive(self, list_id, address):
         # Not in the audience, or archived already (404): nothing to do.
-        self._delete(f"/lists/{list_id}/members/{subscriber_hash(address)}")
+        self._delete(_archive_request(list_id, address)[1])
 
     def register_webhook(self, list_id, url):
         """A list webhook for unsubscribes and cleaned addresses, from
@@ -597,6 +673,24 @@ class MailchimpClient(ProviderClient):
 
     def delete_campaign(self, campaign_id):
         self._delete(f"/campaigns/{_id(campaign_id)}")
+
+
+def _update_request(list_id, contact):
+    """(method, path, body) of an existing member's update: ``status_if_new``
+    only, never ``status``."""
+    return (
+        "PUT",
+        f"/lists/{list_id}/members/{subscriber_hash(contact.email)}",
+        {
+            "email_address": contact.email,
+            "status_if_new": "subscribed",
+            "merge_fields": merge_fields(contact),
+        },
+    )
+
+
+def _archive_request(list_id, address):
+    return "DELETE", f"/lists/{list_id}/members/{subscriber_hash(address)}", None
 
 
 def _template_id(value):

@@ -49,6 +49,9 @@ E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 KEY = re.compile(r"^[A-Za-z0-9_-]{8,200}$")
 MAX_ANSWER = 1 << 20  # bytes read of an answer; lists and statuses are far smaller
 MESSAGE_LENGTH = 300  # characters of a provider's message kept in an error
+# Seconds an asynchronous job of the provider (an import, a batch operation)
+# is followed at most.
+FOLLOW_DEADLINE = 600
 MAX_PAGES = 40  # pages of lists read (Brevo: 50 lists a page, Mailchimp 1000)
 # Loopback, allowed only with a base-URL override (the tests' fakes).
 LOOPBACK = url_guard.parse_networks("127.0.0.0/8, ::1/128")
@@ -331,6 +334,10 @@ class ProviderClient:
 
     ``connections``: how many requests one call may have under way at once
     (the calls made one address at a time).
+
+    ``poll_interval``, ``max_poll_interval``, ``follow_deadline``: how the
+    provider's asynchronous jobs (Brevo's imports, Mailchimp's batch
+    operations) are followed to their end (see _follow).
     """
 
     provider = ""
@@ -354,6 +361,9 @@ class ProviderClient:
         total_timeout=30,
         max_rate_limit_wait=120,
         connections=1,
+        poll_interval=0.5,
+        max_poll_interval=30.0,
+        follow_deadline=FOLLOW_DEADLINE,
         getaddrinfo=socket.getaddrinfo,
         sleep=time.sleep,
     ):
@@ -375,6 +385,9 @@ class ProviderClient:
             allowed = ()  # the provider's public hosts, nothing else
         self.max_rate_limit_wait = max_rate_limit_wait
         self.connections = connections
+        self.poll_interval = poll_interval  # the wait before the first poll
+        self.max_poll_interval = max_poll_interval
+        self.follow_deadline = follow_deadline
         self.sleep = sleep
         self.calls = 0  # requests sent, 429s included (for the benchmarks)
         self._lock = threading.Lock()
@@ -569,6 +582,30 @@ class ProviderClient:
             ):
                 break
         return found
+
+    def _follow(self, job_ids, finished, what):
+        """Returns once finished(job_id) is true for each of job_ids, the
+        provider's asynchronous jobs (they run side by side); finished
+        polls one and raises a ProviderError for one that failed.
+
+        Each round of polls waits twice as long as the one before, from
+        ``poll_interval`` up to ``max_poll_interval``, so that a job of any
+        length costs a few polls, and a short one little waiting; past
+        ``follow_deadline`` seconds, a ProviderError names those pending
+        (what: the job's name in it)."""
+        deadline = time.monotonic() + self.follow_deadline
+        pending = list(job_ids)
+        wait = self.poll_interval
+        while pending:
+            if time.monotonic() + wait > deadline:
+                raise ProviderError(
+                    self.provider,
+                    f"the {what} {', '.join(map(str, pending))} did not finish "
+                    f"within {self.follow_deadline:g} s",
+                )
+            self.sleep(wait)
+            wait = min(wait * 2, self.max_poll_interval)
+            pending = [job_id for job_id in pending if not finished(job_id)]
 
     def _delete(self, path):
         """DELETE path; what is gone already (404) is no error."""

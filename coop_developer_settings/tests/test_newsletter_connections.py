@@ -18,7 +18,9 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 
 from ..crypto import keyring
+from ..models import coop_newsletter_connection as connection_base
 from ..models import coop_newsletter_connection_sync as connection_sync
+from ..newsletter import mailchimp
 from ..newsletter.mailchimp import subscriber_hash
 from .common import (
     SYNC_JOB,
@@ -553,6 +555,45 @@ class TestNewsletterSync(NewsletterCase):
             (connection.last_sync_opted_out, connection.last_sync_removed), (1, 1)
         )
         self.assertTrue(self.brevo.contact("joel.willis63@example.com")["blacklisted"])
+
+    def test_a_mailchimp_batch_never_finished_is_recorded_the_cursor_kept(self):
+        """Mailchimp's batch operations are followed within the workers' time
+        limit (limit_time_real, less the margin for the rest of the job):
+        one still running then is a recorded error, and the page is sent
+        again by the next sync."""
+        connection = self.connect("mailchimp")
+        connection.action_set_list(self.mailchimp_list)
+        self.sync(connection)
+        self.settle_cursor(connection)
+        cursor = connection.sync_cursor
+        self.changes()
+        self.mailchimp.batch_delay = 30
+        limit = connection_base.FOLLOW_MARGIN + 1
+        with (
+            patch.object(mailchimp, "BATCH_FROM", 1),
+            patch.dict(config.options, limit_time_real=limit),
+        ):
+            self.sync(connection)
+            self.assertEqual(connection.state, "failing")
+            self.assertRegex(
+                connection.last_error,
+                r"^Mailchimp: the batch operation \w+ did not finish within 1 s$",
+            )
+            self.assertEqual(connection.sync_cursor, cursor)
+            self.assertEqual(
+                self.mailchimp.status(self.mailchimp_list, "ready.mat28@example.com"),
+                "subscribed",
+            )
+            self.mailchimp.batch_delay = 0
+            self.sync(connection)
+        self.assertEqual(connection.state, "connected")
+        self.assertEqual(
+            (connection.last_sync_opted_out, connection.last_sync_removed), (1, 1)
+        )
+        self.assertEqual(
+            self.mailchimp.status(self.mailchimp_list, "ready.mat28@example.com"),
+            "archived",
+        )
 
     def test_a_rate_limit_reschedules_the_job_after_its_reset(self):
         connection = self.connect()

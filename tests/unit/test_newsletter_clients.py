@@ -2,6 +2,7 @@
 providers' rules kept, opt-outs never undone, hostile answers turned into
 readable errors. Plain pytest, no Odoo, a few seconds."""
 
+import json
 import logging
 import socket
 import threading
@@ -11,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from fakes import mailchimp as fakes_mailchimp
 from fakes.brevo import FakeBrevo
 from fakes.mailchimp import FakeMailchimp
 from hypothesis import given
@@ -328,7 +330,7 @@ def test_brevo_import_that_never_ends_is_given_up_at_its_deadline(fake_brevo):
     list_id = fake_brevo.add_list("Buyers")
     started = time.monotonic()
     with pytest.raises(ProviderError) as late:
-        brevo_client(fake_brevo, import_deadline=0.5).upsert_contacts(
+        brevo_client(fake_brevo, follow_deadline=0.5).upsert_contacts(
             list_id, contacts(1)
         )
     assert "did not finish within 0.5 s" in late.value.message
@@ -523,6 +525,172 @@ def test_mailchimp_one_address_requests_share_a_few_connections():
         mailchimp.MailchimpClient("0123456789abcdef-us21", connections=11)
     with pytest.raises(ValueError):
         brevo.BrevoClient("xkeysib-0123456789", connections=2)
+
+
+def test_mailchimp_many_member_updates_go_as_one_batch_operation(fake_mailchimp):
+    list_id = audience(fake_mailchimp)
+    client = mailchimp_client(fake_mailchimp, poll_interval=0.05)
+    client.upsert_contacts(list_id, contacts(300))
+    # buyer0 unsubscribes in Mailchimp, buyer1 was cleaned (it bounced).
+    fake_mailchimp.members[list_id]["buyer0@example.org"]["status"] = "unsubscribed"
+    fake_mailchimp.members[list_id]["buyer1@example.org"]["status"] = "cleaned"
+    result = client.upsert_contacts(list_id, contacts(300, first_name="Léa"))
+    assert result.subscribed == 300 and not result.rejected
+    assert not fake_mailchimp.calls("PUT")  # none one by one
+    (started,) = fake_mailchimp.calls("POST", "/3.0/batches")
+    operations = started["body"]["operations"]
+    assert len(operations) == 300
+    bodies = [json.loads(operation["body"]) for operation in operations]
+    assert {operation["method"] for operation in operations} == {"PUT"}
+    assert all("status" not in b and b["status_if_new"] == "subscribed" for b in bodies)
+    assert operations[0]["path"] == (
+        f"/lists/{list_id}/members/{mailchimp.subscriber_hash('buyer0@example.org')}"
+    )
+    statuses = {
+        e: fake_mailchimp.status(list_id, e) for e in fake_mailchimp.members[list_id]
+    }
+    assert statuses.pop("buyer0@example.org") == "unsubscribed"
+    assert statuses.pop("buyer1@example.org") == "cleaned"
+    assert set(statuses.values()) == {"subscribed"}
+    members = fake_mailchimp.members[list_id].values()
+    assert {member["merge_fields"]["FNAME"] for member in members} == {"Léa"}
+    # Followed to its end on Mailchimp's API host, its answers never fetched.
+    polls = fake_mailchimp.calls("GET", r"/3.0/batches/\w+")
+    assert 1 <= len(polls) <= 5
+    assert all(r["path"].startswith("/3.0/") for r in fake_mailchimp.requests)
+
+
+def test_mailchimp_many_archives_go_as_one_batch_and_gone_ones_directly(
+    fake_mailchimp,
+):
+    list_id = audience(fake_mailchimp)
+    client = mailchimp_client(fake_mailchimp, poll_interval=0.05)
+    client.upsert_contacts(list_id, contacts(150))
+    result = client.upsert_contacts(list_id, contacts(150, state=REMOVED))
+    assert result.removed == 150
+    assert len(fake_mailchimp.calls("POST", "/3.0/batches")) == 1
+    assert not fake_mailchimp.calls("DELETE")
+    assert {
+        fake_mailchimp.status(list_id, e) for e in fake_mailchimp.members[list_id]
+    } == {"archived"}
+    # Again (a job repeated after a crash): every archive of the batch
+    # errors (404), so they are done again directly, where 404 is no error.
+    client.upsert_contacts(list_id, contacts(150, state=REMOVED))
+    batches = fake_mailchimp.calls("POST", "/3.0/batches")
+    assert len(batches) == 2
+    (second,) = [b for b in fake_mailchimp.batches.values()][1:]
+    assert {status for _operation, status in second["results"]} == {404}
+    assert len(fake_mailchimp.calls("DELETE")) == 150
+
+
+def test_mailchimp_a_batch_with_an_errored_operation_is_done_again_directly(
+    fake_mailchimp,
+):
+    list_id = audience(fake_mailchimp)
+    client = mailchimp_client(fake_mailchimp, poll_interval=0.05)
+    client.upsert_contacts(list_id, contacts(200, first_name="Léa"))
+    # The co-op made the first name required; buyer7's is blank now.
+    fake_mailchimp.merge_fields[list_id]["FNAME"]["required"] = True
+    members = contacts(200, first_name="Zoé")
+    members[7] = Contact("buyer7@example.org")
+    fake_mailchimp.members[list_id]["buyer7@example.org"]["merge_fields"].pop("FNAME")
+    with pytest.raises(ProviderError) as refused:
+        client.upsert_contacts(list_id, members)
+    # The member and the reason, as a direct update tells them.
+    assert refused.value.status == 400
+    assert refused.value.message == (
+        "Your merge fields were invalid. (FNAME: Please enter a value)"
+    )
+    # Stopped at the first refused, as the direct path does.
+    sent = [put["body"]["email_address"] for put in fake_mailchimp.calls("PUT")]
+    assert "buyer7@example.org" in sent and len(sent) < 8 + 2 * client.connections
+    (batch,) = fake_mailchimp.batches.values()
+    assert [status for _operation, status in batch["results"]].count(400) == 1
+    # The others were updated by the batch, statuses untouched.
+    assert fake_mailchimp.members[list_id]["buyer8@example.org"] == {
+        "status": "subscribed",
+        "merge_fields": {"FNAME": "Zoé", "ORDERS": 0},
+        "archived": False,
+    }
+
+
+def test_mailchimp_a_batch_that_never_finishes_is_given_up_at_its_deadline():
+    with FakeMailchimp(batch_delay=30) as fake:
+        list_id = audience(fake)
+        client = mailchimp_client(fake, poll_interval=0.05, follow_deadline=0.5)
+        client.upsert_contacts(list_id, contacts(120))
+        started = time.monotonic()
+        with pytest.raises(ProviderError) as late:
+            client.upsert_contacts(list_id, contacts(120, first_name="Léa"))
+        assert time.monotonic() - started < 2
+        (batch_id,) = fake.batches
+        assert late.value.message == (
+            f"the batch operation {batch_id} did not finish within 0.5 s"
+        )
+        assert fake.calls("GET", rf"/3.0/batches/{batch_id}")
+        assert not fake.calls("PUT")
+        assert (
+            "FNAME" not in fake.members[list_id]["buyer0@example.org"]["merge_fields"]
+        )
+
+
+def test_mailchimp_pending_batches_past_the_limit_are_a_rate_limit(monkeypatch):
+    # Mailchimp keeps 500 batches pending per account; the next is refused.
+    monkeypatch.setattr(fakes_mailchimp, "MAX_PENDING_BATCHES", 2)
+    with FakeMailchimp(batch_delay=30) as fake:
+        list_id = audience(fake)
+        client = mailchimp_client(fake, max_rate_limit_wait=0)
+        operations = update_operations(list_id, contacts(1))
+        client._start_batch(operations)
+        client._start_batch(operations)
+        with pytest.raises(RateLimited) as refused:
+            client._start_batch(operations)
+        assert refused.value.status == 429
+        assert len(fake.batches) == 2
+
+
+def update_operations(list_id, members):
+    operations = []
+    for contact in members:
+        method, path, body = mailchimp._update_request(list_id, contact)
+        operations.append({"method": method, "path": path, "body": json.dumps(body)})
+    return operations
+
+
+def test_the_mailchimp_fake_runs_batches_in_order_with_their_steps():
+    steps = ["pending", "preprocessing", "started", "finalizing", "finished"]
+    with FakeMailchimp(batch_delay=1.0) as fake:
+        list_id = audience(fake)
+        client = mailchimp_client(fake)
+        client.upsert_contacts(list_id, contacts(2))
+        first = client._start_batch(
+            update_operations(list_id, contacts(2, first_name="Léa"))
+        )
+        second = client._start_batch(
+            update_operations(list_id, contacts(2, first_name="Zoé"))
+        )
+        seen = []
+        while not seen or seen[-1] != "finished":
+            status = client._call("GET", f"/batches/{second}")
+            if not seen or seen[-1] != status["status"]:
+                seen.append(status["status"])
+            time.sleep(0.02)
+        # Mailchimp's steps, in their order (a busy machine may miss some).
+        assert seen == sorted(seen, key=steps.index) and len(seen) >= 3
+        # Run one after the other, in the order received.
+        assert fake.batches[first]["status"] == "finished"
+        member = fake.members[list_id]["buyer0@example.org"]
+        assert member["merge_fields"]["FNAME"] == "Zoé"
+        assert status["total_operations"] == status["finished_operations"] == 2
+        assert status["errored_operations"] == 0
+        assert not status["response_body_url"].startswith(fake.url)
+    # A body not sent as a JSON string is outside the contract.
+    with pytest.raises(AssertionError, match="not a list of"):
+        with FakeMailchimp() as fake:
+            with pytest.raises(ProviderError):
+                mailchimp_client(fake)._start_batch(
+                    [{"method": "PUT", "path": "/lists/x", "body": {"a": 1}}]
+                )
 
 
 def test_a_provider_going_down_mid_sync_stops_the_other_requests(fake_mailchimp):

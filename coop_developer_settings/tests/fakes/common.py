@@ -243,14 +243,11 @@ class FakeProvider(LocalHTTPServer):
         if length > MAX_BODY:
             self.violation(f"{where}: a body of {length} bytes")
             return Reply(413, self.error(413, "Request entity too large"))
-        if raw:
-            try:
-                request["body"] = json.loads(raw)
-            except ValueError:
-                self.violation(f"{where}: a body that is not JSON")
-                return Reply(400, self.error(400, "Invalid JSON"))
-            if "application/json" not in http.headers.get("Content-Type", ""):
-                self.violation(f"{where}: JSON sent without its Content-Type")
+        refused = self.parse_body(request, where)
+        if refused:
+            return refused
+        if raw and "application/json" not in http.headers.get("Content-Type", ""):
+            self.violation(f"{where}: JSON sent without its Content-Type")
         auth = self.authenticate(http.headers)
         if auth not in (None, "wrong"):
             self.violation(f"{where}: {auth}")
@@ -270,9 +267,31 @@ class FakeProvider(LocalHTTPServer):
             return self._hostile(http)
         if self.latency:
             time.sleep(self.latency)
+        return self.dispatch(request, where)
+
+    def parse_body(self, request, where):
+        """Its raw body parsed into request["body"]; None, or a violation
+        and the provider's 400 when it is not JSON."""
+        if request["raw"]:
+            try:
+                request["body"] = json.loads(request["raw"])
+            except ValueError:
+                self.violation(f"{where}: a body that is not JSON")
+                return Reply(400, self.error(400, "Invalid JSON"))
+        return None
+
+    def dispatch(self, request, where, exclude=()):
+        """The reply of the handler of the request's method and path (none
+        of exclude); a violation and a 404 when there is none."""
+        path = request["path"]
         for method, pattern, handler in self.routes:
-            match = pattern.match(parts.path[len(self.prefix) :])
-            if match and parts.path.startswith(self.prefix) and method == http.command:
+            match = pattern.match(path[len(self.prefix) :])
+            if (
+                match
+                and path.startswith(self.prefix)
+                and method == request["method"]
+                and handler not in exclude
+            ):
                 with self.lock:
                     reply = handler(request, match)
                     for verb, path, function in self.rewrites:

@@ -14,16 +14,30 @@ underscores, unique in the audience, 30 at most (the free plan); a member
 sent with a tag the audience lacks, or a value its type refuses, is
 outside the contract.
 
+Batch operations (``POST /batches``): ``operations``, each ``{method, path
+(after /3.0), params, body (the JSON body as a string), operation_id}``;
+answered 200 ``pending``, then processed in the background after
+``batch_delay`` seconds (``preprocessing``, ``started``, ``finalizing`` on
+the way; ``finished`` once every operation ran), Mailchimp running one batch
+at a time, in the order received. Each operation runs the same handler as
+the direct request (an operation outside the contract is a violation too);
+one answered 4xx/5xx counts in ``errored_operations``; its answers are at a
+``response_body_url`` off the API host. At most 500 batches pending per
+account (the next answered 429).
+
 State for the tests' assertions: ``lists`` {id: name}, ``members``
 {list_id: {email: {"status", "merge_fields", "archived"}}}, ``merge_fields``
-{list_id: {tag: {"merge_id", "tag", "name", "type", "options"}}},
-``webhooks`` {id: body}.
+{list_id: {tag: {"merge_id", "tag", "name", "type", "options", "required"}}},
+``webhooks`` {id: body}, ``batches`` {id: {"operations", "status",
+"results": [(operation, HTTP status)], ...}}.
 """
 
 import base64
 import hashlib
 import itertools
 import re
+import threading
+import time
 import urllib.parse
 import urllib.request
 
@@ -95,6 +109,11 @@ MERGE_TAG = re.compile(r"^[A-Z0-9_]{1,10}$")
 MAX_MERGE_FIELDS = 30
 ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 INTERNATIONAL_PHONE = re.compile(r"^\+[0-9]{2,15}$")
+OPERATION_KEYS = {"method", "path", "params", "body", "operation_id"}
+OPERATION_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+MAX_PENDING_BATCHES = 500
+# The steps of a batch, at these fractions of batch_delay.
+BATCH_STEPS = ((0.1, "pending"), (0.3, "preprocessing"), (0.9, "started"))
 
 
 class FakeMailchimp(MailchimpCampaigns, FakeProvider):
@@ -107,9 +126,14 @@ class FakeMailchimp(MailchimpCampaigns, FakeProvider):
         key="0123456789abcdef0123456789abcdef-us21",
         *,
         check_webhook_urls=True,
+        batch_delay=0.3,
         **options,
     ):
         self.check_webhook_urls = check_webhook_urls
+        self.batch_delay = batch_delay  # seconds before a batch is processed
+        self.batches = {}
+        self._batch_timers = []
+        self._by_hash = {}  # {list_id: {subscriber hash: address}}
         self.account_name = "La Coop du Coin"
         self.lists = {}
         self.members = {}
@@ -138,9 +162,18 @@ class FakeMailchimp(MailchimpCampaigns, FakeProvider):
             "name": body["name"],
             "type": body["type"],
             "options": body.get("options") or {},
+            "required": bool(body.get("required")),
         }
         self.merge_fields[list_id][body["tag"]] = field
         return field
+
+    def _missing_required(self, list_id, values):
+        """The required merge fields values leave empty."""
+        return [
+            tag
+            for tag, field in self.merge_fields[list_id].items()
+            if field["required"] and values.get(tag) in (None, "")
+        ]
 
     def status(self, list_id, email):
         member = self.members[list_id].get(email)
@@ -214,6 +247,8 @@ class FakeMailchimp(MailchimpCampaigns, FakeProvider):
             ("POST", r"/lists/(\w+)/merge-fields", self.post_merge_field),
             ("POST", r"/lists/(\w+)/webhooks", self.post_webhook),
             ("DELETE", r"/lists/(\w+)/webhooks/(\w+)", self.delete_webhook),
+            ("POST", r"/batches", self.post_batches),
+            ("GET", r"/batches/(\w+)", self.get_batch_status),
             *self.campaign_routes(),
         ]
 
@@ -304,6 +339,15 @@ class FakeMailchimp(MailchimpCampaigns, FakeProvider):
                     f"{address} is already a list member.",
                 )
             )
+        elif self._missing_required(
+            list_id,
+            {**(known or {}).get("merge_fields", {}), **item.get("merge_fields", {})},
+        ):
+            answer["errors"].append(
+                self._member_error(
+                    address, "ERROR_GENERIC", "Your merge fields were invalid."
+                )
+            )
         elif (
             known
             and known["status"] in ("unsubscribed", "cleaned")
@@ -349,6 +393,24 @@ class FakeMailchimp(MailchimpCampaigns, FakeProvider):
             self.violation(f"PUT member {member_hash}: not the hash of {email}")
             return Reply(400, self.error(400, "The subscriber hash does not match"))
         known = self.members[list_id].get(email)
+        missing = self._missing_required(
+            list_id,
+            {
+                **(known or {}).get("merge_fields", {}),
+                **(body.get("merge_fields") or {}),
+            },
+        )
+        if missing and not body.get("skip_merge_validation"):
+            return Reply(
+                400,
+                {
+                    **self.error(400, "Your merge fields were invalid."),
+                    "errors": [
+                        {"field": tag, "message": "Please enter a value"}
+                        for tag in missing
+                    ],
+                },
+            )
         if known is None or known["archived"]:
             status = body.get("status", body.get("status_if_new"))
             if status not in STATUSES:
@@ -387,14 +449,27 @@ class FakeMailchimp(MailchimpCampaigns, FakeProvider):
         refused = self._missing_list(list_id)
         if refused:
             return refused
-        for email, member in self.members[list_id].items():
-            if (
-                hashlib.md5(email.encode()).hexdigest() == member_hash
-                and not member["archived"]
-            ):  # noqa: S324
-                member["archived"] = True
-                return Reply(204)
-        return Reply(404, self.error(404, "The requested resource could not be found."))
+        member = self.members[list_id].get(self._address_of(list_id, member_hash))
+        if member is None or member["archived"]:
+            return Reply(
+                404, self.error(404, "The requested resource could not be found.")
+            )
+        member["archived"] = True
+        return Reply(204)
+
+    def _address_of(self, list_id, member_hash):
+        """The address whose subscriber hash is member_hash, or None: an
+        index by hash, made again when members were added (members are
+        archived, never deleted). A scan of the audience per archive made
+        the fake, not the client, most of a benchmark's time."""
+        members = self.members[list_id]
+        index = self._by_hash.get(list_id)
+        if index is None or len(index) != len(members):
+            index = self._by_hash[list_id] = {
+                hashlib.md5(email.encode()).hexdigest(): email  # noqa: S324
+                for email in members
+            }
+        return index.get(member_hash)
 
     def _check_merge_values(self, list_id, values):
         """A violation (and Mailchimp's 400) for a tag the audience lacks
@@ -519,3 +594,110 @@ class FakeMailchimp(MailchimpCampaigns, FakeProvider):
             )
         del self.webhooks[webhook_id]
         return Reply(204)
+
+    # Batch operations.
+    def __exit__(self, *exc):
+        for timer in self._batch_timers:
+            timer.cancel()
+        return super().__exit__(*exc)
+
+    def post_batches(self, request, match):
+        refused = self.check_shape(request, {"operations"}, required={"operations"})
+        if refused:
+            return refused
+        operations = request["body"]["operations"]
+        if not isinstance(operations, list) or not all(
+            isinstance(op, dict)
+            and set(op) <= OPERATION_KEYS
+            and op.get("method") in OPERATION_METHODS
+            and isinstance(op.get("path"), str)
+            and op["path"].startswith("/")
+            and isinstance(op.get("body", ""), str)
+            for op in operations
+        ):
+            self.violation(
+                "batch operations: not a list of {method, path, params, "
+                "body (a JSON string), operation_id}"
+            )
+            return Reply(400, self.error(400, "Invalid operations"))
+        pending = sum(1 for b in self.batches.values() if b["status"] != "finished")
+        if pending >= MAX_PENDING_BATCHES:
+            return Reply(
+                429,
+                self.error(
+                    429, f"You have more than {MAX_PENDING_BATCHES} pending batches."
+                ),
+            )
+        batch_id = f"b{next(self._ids):09d}"
+        batch = self.batches[batch_id] = {
+            "id": batch_id,
+            "operations": operations,
+            "status": "pending",
+            "submitted": time.monotonic(),
+            "results": [],
+        }
+        timer = threading.Timer(self.batch_delay, self._run_batch, (batch,))
+        timer.daemon = True
+        self._batch_timers.append(timer)
+        timer.start()
+        return Reply(200, self._batch_json(batch))
+
+    def get_batch_status(self, request, match):
+        batch = self.batches.get(match.group(1))
+        if batch is None:
+            return Reply(
+                404, self.error(404, "The requested resource could not be found.")
+            )
+        return Reply(200, self._batch_json(batch))
+
+    def _batch_json(self, batch):
+        total = len(batch["operations"])
+        status, done = batch["status"], total
+        if status != "finished":
+            elapsed = (time.monotonic() - batch["submitted"]) / (self.batch_delay or 1)
+            status = next(
+                (name for until, name in BATCH_STEPS if elapsed < until), "finalizing"
+            )
+            done = int(total * min(elapsed, 1.0)) if status != "pending" else 0
+        errored = sum(1 for _op, code in batch["results"] if code >= 400)
+        return {
+            "id": batch["id"],
+            "status": status,
+            "total_operations": total,
+            "finished_operations": done,
+            "errored_operations": errored if status == "finished" else 0,
+            "response_body_url": (
+                f"https://mailchimp-api-batch.s3.amazonaws.com/{batch['id']}"
+                "-response.tar.gz"
+                if status == "finished"
+                else ""
+            ),
+        }
+
+    def _run_batch(self, batch):
+        """Every operation of batch, and first of those received before it
+        and not done yet, through the direct endpoints' handlers."""
+        with self.lock:
+            for earlier in list(self.batches.values()):
+                if earlier["status"] != "finished":
+                    for operation in earlier["operations"]:
+                        reply = self._operation(operation)
+                        earlier["results"].append((operation, reply.status))
+                    earlier["status"] = "finished"
+                if earlier is batch:
+                    return
+
+    def _operation(self, operation):
+        """An operation of a batch, through the direct request's handler."""
+        where = f"batch operation {operation['method']} {operation['path']}"
+        request = {
+            "method": operation["method"],
+            "path": self.prefix + operation["path"],
+            "query": operation.get("params") or {},
+            "headers": {},
+            "raw": operation.get("body", "").encode(),
+            "body": None,
+        }
+        return self.parse_body(request, where) or self.dispatch(
+            request, where, exclude=(self.post_batches, self.get_batch_status)
+        )
