@@ -326,7 +326,12 @@ class CoopNewsletterCampaign(models.Model):
             subject=self.connection_id._newsletter_subject(self.subject, cycle),
             parameters=cycle._newsletter_parameters(),
             scheduled_at=scheduled_at,
-            lost_copy_since=requested - CLOCK_MARGIN if requested else None,
+            # Only after a try whose outcome is unknown (a timeout, an
+            # error): on a first try, a copy of the same campaign is a
+            # volunteer's own, never taken.
+            lost_copy_since=requested - CLOCK_MARGIN
+            if requested and self.attempt_count
+            else None,
         )
 
     def _create(self, client):
@@ -506,17 +511,22 @@ class CoopNewsletterCampaign(models.Model):
             provider_name = campaign.connection_id.with_context(
                 lang=campaign._owner_lang()
             )._provider_name()
-            campaign.write(
-                {
-                    "state": "failed",
-                    "last_error": env._(
-                        "The connection was disconnected, but %(provider)s could "
-                        "not be asked to cancel this newsletter (%(error)s): if it "
-                        "is scheduled in %(provider)s, cancel it there by hand.",
-                        provider=provider_name,
-                        error=error,
-                    )[:500],
-                }
+            message = env._(
+                "The connection was disconnected, but %(provider)s could "
+                "not be asked to cancel this newsletter (%(error)s): if it "
+                "is scheduled in %(provider)s, cancel it there by hand.",
+                provider=provider_name,
+                error=error,
+            )[:500]
+            campaign.write({"state": "failed", "last_error": message})
+            # By email too: a removed connection or a deleted owner takes
+            # this row with it.
+            campaign.connection_id._notify_owner(
+                env._(
+                    "Newsletter to cancel by hand: %(cycle)s",
+                    cycle=campaign.sale_cycle_id.name,
+                ),
+                message,
             )
 
     # ------------------------------------------------------------------

@@ -300,7 +300,9 @@ class CoopNewsletterConnection(models.Model):
         # Removed while connected (over RPC; the tab removes disconnected
         # ones): disconnected first, else its newsletters scheduled at the
         # provider would still go out and the provider would go on posting
-        # opt-outs to a dead URL.
+        # opt-outs to a dead URL. The rights first: what the provider did
+        # cannot be rolled back with a refused deletion.
+        self.check_access("unlink")
         self.sudo().filtered(lambda c: c.state != "disconnected")._disconnect(
             self.env._("Removed.")
         )

@@ -210,10 +210,13 @@ class ResUsers(models.Model):
 
     def unlink(self):
         # Deleted users lose the access too: their keys and webhooks go with
-        # them (cascade), their contact keeps the note.
+        # them (cascade), their contact keeps the note. What can refuse the
+        # deletion comes first: disconnecting their newsletter connections
+        # calls the providers, which a refused deletion cannot undo.
+        self.check_access("unlink")
+        self._coop_refuse_while_delivering()
         with_access = self & self.env["res.users"]._coop_users_with_access()
         with_access._coop_on_access_removed(revoke=True, deleted=True)
-        self._coop_refuse_while_delivering()
         return super().unlink()
 
     def _coop_refuse_while_delivering(self):
@@ -255,9 +258,9 @@ class ResUsers(models.Model):
             keys = user.api_key_ids
             count = len(keys)
             keys.unlink()
-            # Deleted users' connections go too (cascade): disconnected first,
-            # their opt-out webhooks unregistered and the newsletters they
-            # scheduled cancelled at the provider.
+            # Their connections are disconnected (and, for a deleted user,
+            # then go by cascade): opt-out webhooks unregistered, newsletters
+            # not sent cancelled at the provider.
             self.env["coop.newsletter.connection"].sudo().search(
                 [("user_id", "=", user.id), ("state", "!=", "disconnected")]
             )._disconnect(self.env._("Developer settings access removed."))

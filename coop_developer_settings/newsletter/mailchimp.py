@@ -154,7 +154,9 @@ class MailchimpClient(ProviderClient):
         """The secret's last 4 characters with the data centre (``…a1b2-us21``):
         the suffix alone is the same for every key of a data centre."""
         secret, _dash, data_centre = key.rpartition("-")
-        return f"{secret[-4:]}-{data_centre}" if secret else key[-4:]
+        if not secret:
+            return super().key_hint(key)
+        return f"{super().key_hint(secret)}-{data_centre}"
 
     def _fixed_base_url(self):
         return BASE_URL.format(dc=self.data_centre)
@@ -248,8 +250,8 @@ class MailchimpClient(ProviderClient):
         result = SyncResult()
         moved = [contact.previous_email for contact in contacts if contact.moved]
         removed = [c.email for c in contacts if c.state == REMOVED]
-        # Mailchimp runs batch operations one at a time, in the order
-        # received: the archives before the updates below.
+        # The addresses archived are none of those added or updated below
+        # (the sync's rule): whichever Mailchimp does first does not matter.
         started = self._start(list_id, moved + removed, self._archive, _archive_request)
         result.moved, result.removed = len(moved), len(removed)
         opted_out = [c for c in contacts if c.state == OPTED_OUT]
@@ -447,8 +449,8 @@ class MailchimpClient(ProviderClient):
             found += self._campaign_items(answer)
         copies = []
         for item in found:
-            if not isinstance(item.get("id"), str):
-                continue
+            if not _is_id(item.get("id")):
+                continue  # never stored in a rule, nor put in a path later
             settings = item.get("settings") or {}
             name = str(settings.get("title") or settings.get("subject_line") or "")
             if not campaigns.is_keyed(name):
@@ -550,7 +552,7 @@ class MailchimpClient(ProviderClient):
         if copy is None:
             copy = self._call("POST", f"/campaigns/{source_id}/actions/replicate")
             self._expect(
-                isinstance(copy, dict) and isinstance(copy.get("id"), str),
+                isinstance(copy, dict) and _is_id(copy.get("id")),
                 "copy without an id",
             )
         settings = copy.get("settings") or {}
@@ -591,7 +593,8 @@ class MailchimpClient(ProviderClient):
             for item in self._campaigns_since(
                 list_id, since, COPY_FIELDS, status="save"
             )
-            if isinstance(item.get("id"), str)
+            if _is_id(item.get("id"))
+            and item["id"] != source_id
             and _copy_title(title, (item.get("settings") or {}).get("title"))
         ]
         found.sort(key=lambda item: str(item.get("create_time") or ""))
@@ -713,7 +716,7 @@ def _copy_title(source_title, title):
     return (
         isinstance(title, str)
         and not campaigns.is_keyed(title)
-        and (title == source_title or title.startswith(f"{source_title} (copy"))
+        and title.startswith(f"{source_title} (copy")
     )
 
 

@@ -217,6 +217,22 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertEqual(scheduled["status"], "suspended")
         self.assertEqual(self.brevo.sends, [])
 
+    def test_a_refused_removal_or_deletion_calls_no_provider(self):
+        """Another user removing the connection, or deleting its owner, is
+        refused before anything reaches the provider: a refused deletion
+        rolls back the database, never what the provider did."""
+        connection = self.connection()
+        self.cycle().action_open()
+        self.run_jobs()
+        [scheduled] = self.brevo.campaigns.values()
+        asked = len(self.brevo.requests)
+        with self.assertRaises(AccessError):
+            connection.with_user(self.other).unlink()
+        with self.assertRaises(AccessError):
+            self.developer.with_user(self.other).unlink()
+        self.assertEqual(len(self.brevo.requests), asked)
+        self.assertEqual(scheduled["status"], "queued")
+
     def test_a_provider_down_never_stops_the_disconnection(self):
         connection = self.connection()
         made, later = self.cycle(name="Made"), self.cycle(name="Later")
@@ -241,6 +257,20 @@ class TestNewsletterCampaigns(CampaignCase):
             )
         [scheduled] = self.brevo.campaigns.values()
         self.assertEqual(scheduled["status"], "queued")  # what to cancel by hand
+        # Told by email too (a removed connection takes its rows with it).
+        told = self.env["mail.message"].search(
+            [
+                ("partner_ids", "in", self.developer.partner_id.ids),
+                ("subject", "=like", "Newsletter to cancel by hand:%"),
+            ]
+        )
+        self.assertEqual(
+            sorted(told.mapped("subject")),
+            [
+                "Newsletter to cancel by hand: Later",
+                "Newsletter to cancel by hand: Made",
+            ],
+        )
         asked = len(self.brevo.requests)
         self.run_jobs()
         self.assertEqual(len(self.brevo.requests), asked)
@@ -647,6 +677,25 @@ class TestNewsletterCampaigns(CampaignCase):
         [copy_id] = set(self.mailchimp.campaigns) - {source}
         self.assertEqual(record.provider_campaign_id, copy_id)
         self.assertIn("Week &lt;12&gt;", self.mailchimp.campaigns[copy_id]["html"])
+
+    def test_a_first_try_never_takes_a_copy_made_by_hand(self):
+        """A volunteer copied the same campaign in Mailchimp a moment ago:
+        the newsletter makes its own copy, theirs is left as it is."""
+        connection, source = self.copy_connection()
+        self.cycle().action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        by_hand = self.mailchimp.add_campaign(
+            self.mailchimp_list, "Last week (copy 01)", "<p>Mine</p>", status="save"
+        )
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "scheduled")
+        self.assertNotIn(record.provider_campaign_id, (source, by_hand))
+        mine = self.mailchimp.campaigns[by_hand]
+        self.assertEqual(
+            (mine["settings"]["title"], mine["status"], mine["html"]),
+            ("Last week (copy 01)", "save", "<p>Mine</p>"),
+        )
 
     def test_send_a_test_of_a_copy_to_me(self):
         connection, source = self.copy_connection()

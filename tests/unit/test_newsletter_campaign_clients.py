@@ -238,6 +238,38 @@ def test_a_replicate_whose_answer_was_lost_is_taken_not_made_again():
         assert client.find_campaign(made.key, list_id, now() - timedelta(1)).id == lost
 
 
+def test_the_lost_copy_look_up_takes_neither_the_source_nor_another_title():
+    """A saved campaign to copy is itself an unkeyed draft of the audience
+    with the source's title: never taken for a lost copy, nor a draft of
+    another title; only a copy as Mailchimp names one."""
+    with FakeMailchimp() as fake:
+        list_id = fake.add_list("Buyers")
+        source = fake.add_campaign(list_id, "Last week", COPIED_PAGE, status="save")
+        fake.add_campaign(list_id, "Last weekend (copy 01)", "<p></p>", status="save")
+        client = mailchimp.MailchimpClient(fake.key, base_url=fake.url, **FAST)
+        made = draft(
+            list_id,
+            campaign.COPY_PREFIX + source,
+            lost_copy_since=now() - timedelta(minutes=5),
+        )
+        copy_id = client.create_campaign(made)
+        assert copy_id != source
+        assert len(fake.calls("POST", r".*/actions/replicate")) == 1
+        assert fake.campaigns[source]["settings"]["title"] == "Last week"
+
+
+def test_campaigns_to_copy_whose_id_is_no_id_are_left_out():
+    with FakeMailchimp() as fake:
+        list_id = fake.add_list("Buyers")
+        kept = fake.add_campaign(list_id, "Last week", COPIED_PAGE)
+        bad = fake.add_campaign(list_id, "Hostile", "<p></p>")
+        fake.campaigns["../lists"] = dict(fake.campaigns.pop(bad), id="../lists")
+        client = mailchimp.MailchimpClient(fake.key, base_url=fake.url, **FAST)
+        assert [c.id for c in client.campaigns_to_copy(list_id)] == [
+            campaign.COPY_PREFIX + kept
+        ]
+
+
 def test_rule_ids_that_are_junk_never_reach_a_path():
     for junk in ("12/../lists", "campaign:", "campaign:../x", "1 OR 1", "abc"):
         with pytest.raises(ValueError):
