@@ -22,6 +22,7 @@ from odoo.tests.common import ChromeBrowser, freeze_time
 from odoo.tools import config
 
 from ..models.coop_secret_vault import KEY_FILE_OPTION
+from ..newsletter.campaign import COPY_PREFIX
 from .common import GROUP_XMLID, SYNC_JOB, perform_jobs
 from .fakes.brevo import FakeBrevo
 from .fakes.mailchimp import FakeMailchimp
@@ -37,8 +38,8 @@ KEY_FILE = "/var/lib/odoo/.local/share/Odoo/coop_developer_settings/secret.keys"
 FRENCH_MODULES = ["base", "web", "mail", "coop_developer_settings"]
 # Every pictures class has it (by inheritance): `make pictures` runs them.
 PICTURES_TAG = "coop_pictures"
-# What the shop names itself in Brevo, in each guide: its templates and
-# its sale cycles.
+# What the shop names itself at its newsletter tool, in each guide: its
+# templates, its sale cycles, and a campaign it made (Mailchimp) to copy.
 CAMPAIGN_WORDS = {
     "fr": {
         "old_template": "Ouverture de la semaine (ancienne maquette)",
@@ -46,6 +47,8 @@ CAMPAIGN_WORDS = {
         "last_day_template": "Dernier jour pour commander",
         "week": "Semaine {number} : légumes d'hiver et fromages de la ferme",
         "flash_sale": "Vente flash : huîtres de Marennes pour les fêtes",
+        # A campaign made in Mailchimp, that the newsletters copy.
+        "last_week": "Lettre de la semaine 47 : légumes d'hiver et fromages",
     },
     "en": {
         "old_template": "Weekly opening (old layout)",
@@ -53,6 +56,7 @@ CAMPAIGN_WORDS = {
         "last_day_template": "Last day to order",
         "week": "Week {number}: winter vegetables and farm cheeses",
         "flash_sale": "Flash sale: Marennes oysters for the holidays",
+        "last_week": "Week 47 letter: winter vegetables and cheeses",
     },
 }
 
@@ -465,6 +469,44 @@ class TestNewsletterPictures(PicturesCase):
             tour="coop_developer_settings_newsletter_campaign_pictures",
             prefix="newsletter",
             parts=("form", "list"),
+        )
+
+    # A Mailchimp connection whose newsletter is a copy of a campaign: one
+    # test a language too, each with its own account's names.
+    def test_campaign_copy_fr(self):
+        self.copy_pictures(self.user)
+
+    def test_campaign_copy_en(self):
+        self.copy_pictures(self.english)
+
+    def copy_pictures(self, user):
+        """The "sale cycle opened" newsletter set, as the tab sets it (an id
+        of its picker), to a copy of one of the list's campaigns made in
+        Mailchimp: the setting open on the copy, with the account's
+        templates and the list's campaigns to copy in its picker."""
+        lang = user.lang.split("_")[0]
+        words = CAMPAIGN_WORDS[lang]
+        for template in ("opening_template", "last_day_template"):
+            self.mailchimp.add_template(words[template])
+        [list_id] = self.mailchimp.lists
+        sources = {
+            self.mailchimp.add_campaign(list_id, words[title], "<p></p>")
+            for title in ("flash_sale", "last_week")
+        }
+        connection = self.connect(user, "mailchimp", **self.synced())
+        choices = {choice["name"]: choice for choice in connection.coop_templates()}
+        self.assertEqual(
+            {choice["id"] for choice in choices.values() if choice["copy"]},
+            {COPY_PREFIX + source for source in sources},
+        )
+        connection.action_set_newsletter(
+            "sale_cycle.opened", choices[words["last_week"]]["id"]
+        )
+        self.take_pictures(
+            f"campaign_copy_{lang}",
+            user=user,
+            tour="coop_developer_settings_newsletter_copy_pictures",
+            prefix="newsletter",
         )
 
     def run_due_jobs(self):

@@ -426,7 +426,9 @@ async function closeCampaignForm() {
     await waitFor(() => !document.querySelector(".o_coop_campaign_form"), "the form closed");
 }
 
-async function openCampaignForm() {
+// The form of the first event that sends a newsletter, on its template,
+// with a sender to choose (Brevo) or none (Mailchimp: the list's own).
+async function openCampaignForm({ sender = true } = {}) {
     const rule = [...document.querySelectorAll(".o_coop_campaign_rule")].find((row) =>
         row.querySelector(".o_coop_campaign_test")
     );
@@ -441,8 +443,9 @@ async function openCampaignForm() {
     if (!chosen || !rule.textContent.includes(chosen)) {
         throw new Error(`The form does not show the event's template: ${chosen}`);
     }
-    if (!form.querySelector(".o_coop_campaign_sender").value) {
-        throw new Error("The form shows no sender");
+    const senders = form.querySelector(".o_coop_campaign_sender");
+    if (sender ? !senders?.value : senders) {
+        throw new Error(sender ? "The form shows no sender" : "The form asks for a sender");
     }
     if (form.querySelector(".o_coop_campaign_save").disabled) {
         throw new Error("Save is disabled");
@@ -503,6 +506,63 @@ registry.category("web_tour.tours").add("coop_developer_settings_newsletter_camp
                         part: "list",
                         prepare: closeCampaignForm,
                         scrollTo: () => document.querySelector(`${CAMPAIGNS} .o_coop_campaign_rules`),
+                        box: ".modal-content",
+                    },
+                ],
+            })
+        ),
+    ],
+});
+
+// A Mailchimp connection whose sale cycle opened newsletter is a copy of a
+// campaign of its list: at each size, its setting open on the copy. The
+// picture cannot show a select's choices: the tour checks them, the
+// account's templates then the list's campaigns to copy, each in its group,
+// as the server lists them.
+async function openCopyForm() {
+    await closeCampaignForm();
+    await openCampaignForm({ sender: false });
+    const form = document.querySelector(".o_coop_campaign_form");
+    const model = "coop.newsletter.connection";
+    const choices = await rpc(`/web/dataset/call_kw/${model}/coop_templates`, {
+        model,
+        method: "coop_templates",
+        args: [[Number(form.closest(".o_coop_connection").dataset.connectionId)]],
+        kwargs: { context: user.context },
+    });
+    const picker = form.querySelector(".o_coop_campaign_template");
+    const groups = [...picker.children].map((group) => ({
+        copy: group.matches("optgroup.o_coop_campaign_copies"),
+        options: [...group.children].map((option) => [option.value, option.textContent]),
+    }));
+    const expected = [false, true].map((copy) => ({
+        copy,
+        options: choices.filter((c) => c.copy === copy).map((c) => [c.id, c.name]),
+    }));
+    const labelled = [...picker.children].every((group) => group.tagName === "OPTGROUP" && group.label);
+    if (!labelled || JSON.stringify(groups) !== JSON.stringify(expected)) {
+        throw new Error(`The picker is not the server's choices: ${JSON.stringify({ groups, expected })}`);
+    }
+    if (expected.some((group) => !group.options.length)) {
+        throw new Error("The account has no template, or the list no campaign to copy");
+    }
+    if (!picker.selectedOptions[0].parentElement.matches(".o_coop_campaign_copies")) {
+        throw new Error("The event's newsletter is not a copy");
+    }
+}
+
+registry.category("web_tour.tours").add("coop_developer_settings_newsletter_copy_pictures", {
+    url: "/odoo",
+    steps: () => [
+        ...openDeveloperTab(),
+        ...SIZES.flatMap((size) =>
+            pictureSteps(size, {
+                ...TAB_PICTURES,
+                ready: `${CAMPAIGNS} .o_coop_campaign_test`,
+                shots: [
+                    {
+                        prepare: openCopyForm,
+                        scrollTo: () => document.querySelector(CAMPAIGNS),
                         box: ".modal-content",
                     },
                 ],
