@@ -362,26 +362,48 @@ def minutes(seconds):
 
 def cmd_test(args):
     """The unit tests at once (no database: they say early what is broken),
-    the template databases meanwhile, then pre-commit, the Odoo tests and
-    the out-of-process tests (on copies of the templates), all in parallel:
-    most of their time is spent waiting for servers, answers and deadlines."""
+    the template database of the Odoo tests meanwhile; then pre-commit and
+    the Odoo tests, the longest suite, while the other templates are built;
+    then the out-of-process tests (on copies of the templates). The suites
+    run in parallel: much of their time is spent waiting for servers,
+    answers and deadlines."""
     stages = Stages()
     odoo_dir, db = stages.timed(
         "environment (venv, PostgreSQL, tools)", prepare_test, args
     )
-    suites = (
-        ("pre-commit", run_precommit),
-        ("Odoo tests", run_odoo_tests, odoo_dir, db),
-        ("out-of-process tests (pytest)", run_integration_tests, odoo_dir, db),
-    )
-    with ThreadPoolExecutor(1 + len(suites)) as pool:
+    with ThreadPoolExecutor(4) as pool:
         futures = [
             pool.submit(
-                stages.timed, "unit tests", run_unit_tests, odoo_dir, db, "unit   | "
+                stages.timed,
+                "unit tests",
+                run_unit_tests,
+                odoo_dir,
+                db,
+                "unit   | ",
             )
         ]
-        stages.timed("template databases", ensure_test_templates, odoo_dir, db)
-        futures += [pool.submit(stages.timed, *suite) for suite in suites]
+        stages.timed(
+            "template database of the Odoo tests", ensure_template, odoo_dir, db
+        )
+        futures += [
+            pool.submit(stages.timed, "pre-commit", run_precommit),
+            pool.submit(stages.timed, "Odoo tests", run_odoo_tests, odoo_dir, db),
+        ]
+        stages.timed(
+            "template databases of the pytest tests",
+            ensure_test_templates,
+            odoo_dir,
+            db,
+        )
+        futures.append(
+            pool.submit(
+                stages.timed,
+                "out-of-process tests (pytest)",
+                run_integration_tests,
+                odoo_dir,
+                db,
+            )
+        )
         results = [future.result() for future in futures]
     stages.report()
     passed = sum(suite_passed for suite_passed, _ in results)
@@ -397,9 +419,15 @@ def prepare_test(args):
 
 
 def ensure_test_templates(odoo_dir, db):
-    """Built before the suites start in parallel, which copy them."""
-    for options in TEST_TEMPLATES:
-        ensure_template(odoo_dir, db, **options)
+    """Every template the suites copy (the Odoo tests' among them), those
+    missing built side by side: each build is one Odoo process."""
+    with ThreadPoolExecutor(len(TEST_TEMPLATES)) as pool:
+        builds = [
+            pool.submit(ensure_template, odoo_dir, db, **options)
+            for options in TEST_TEMPLATES
+        ]
+        for build in builds:
+            build.result()
 
 
 def cmd_unit(args):
