@@ -47,7 +47,9 @@ class CoopNewsletterCampaign(models.Model):
     """One campaign per (connection, sale cycle, event, occurrence): the
     unique index is the idempotency key of the whole send. ``occurrence``
     is empty for opened / closed and the announced date for opening_soon /
-    closing_soon, so that a moved date is a new newsletter."""
+    closing_soon, so that a moved date is a new newsletter; one cancelled
+    because its date moved has none, so that the date moved back is a new
+    newsletter too."""
 
     _name = "coop.newsletter.campaign"
     _description = "Newsletter sent at a sale cycle event"
@@ -225,6 +227,11 @@ class CoopNewsletterCampaign(models.Model):
         if reason:
             with campaign._provider_errors():
                 campaign._cancel(reason)
+                if campaign.state == "cancelled" and campaign._date_moved():
+                    # Its date given back (NULLs never conflict in the
+                    # unique index): if the cycle's date comes back to it,
+                    # the date's newsletter is claimed again.
+                    campaign.write({"occurrence": False})
             return campaign.state
         if campaign.state == "scheduled" and not campaign._send_time_passed():
             return campaign.state
@@ -293,12 +300,20 @@ class CoopNewsletterCampaign(models.Model):
         new date), or None."""
         cycle = self.sale_cycle_id.with_context(lang=self._owner_lang())
         reason = cycle._webhook_stale_reasons(self.event_type).get(cycle.id)
-        if reason or self.event_type not in LEAD_TIME_EVENTS:
+        if reason:
             return reason
-        _state, date_field = LEAD_TIME_EVENTS[self.event_type]
-        if self.occurrence != fields.Datetime.to_string(cycle[date_field]):
+        if self._date_moved():
             return cycle.env._("The sale cycle's date moved before it was sent.")
         return None
+
+    def _date_moved(self):
+        """Whether the cycle's date this reminder announced is not its date
+        any more."""
+        if self.event_type not in LEAD_TIME_EVENTS:
+            return False
+        _state, date_field = LEAD_TIME_EVENTS[self.event_type]
+        announced = fields.Datetime.to_string(self.sale_cycle_id[date_field])
+        return self.occurrence != announced
 
     def _waits_for_sync(self):
         waiting = fields.Datetime.now() - self.occurred_at < SYNC_WAIT

@@ -607,6 +607,45 @@ class TestNewsletterCampaigns(CampaignCase):
         statuses = [made["status"] for made in self.brevo.campaigns.values()]
         self.assertEqual(statuses, ["suspended", "queued"])
 
+    def test_a_date_moved_and_moved_back_sends_its_newsletter_again(self):
+        connection = self.connection(event="sale_cycle.closing_soon")
+        now = fields.Datetime.now()
+        cycle = self.cycle(
+            date_open=now - timedelta(hours=1), date_close=now + timedelta(hours=5)
+        )
+        cycle.action_open()
+        Cycle = self.env["coop.sale.cycle"]
+        Cycle._send_due_reminders()
+        self.run_jobs()
+        first = self.campaigns(connection)
+        # A slip of the volunteer's, then the date put back as it was.
+        cycle.date_close = now + timedelta(hours=8)
+        Cycle._send_due_reminders()
+        self.run_jobs()
+        self.assertEqual(first.state, "cancelled")
+        cycle.date_close = now + timedelta(hours=5)
+        Cycle._send_due_reminders()
+        self.run_jobs()
+        # The date's newsletter again (the cancelled one left as it was),
+        # the other date's cancelled: one newsletter queued at Brevo.
+        current = self.campaigns(connection).filtered(lambda c: c.state == "scheduled")
+        self.assertEqual(len(current), 1)
+        self.assertNotEqual(current, first)
+        self.assertEqual(
+            current.occurrence, fields.Datetime.to_string(cycle.date_close)
+        )
+        self.assertEqual(
+            self.campaigns(connection).mapped("state"),
+            ["scheduled", "cancelled", "cancelled"],
+        )
+        statuses = [made["status"] for made in self.brevo.campaigns.values()]
+        self.assertEqual(statuses, ["suspended", "suspended", "queued"])
+        # Cancelled by hand, a date's newsletter stays cancelled.
+        current.action_cancel_send()
+        Cycle._send_due_reminders()
+        self.run_jobs()
+        self.assertEqual(len(self.campaigns(connection)), 3)
+
     def copy_connection(self, delay=60):
         """A Mailchimp connection whose opened newsletter is a copy of last
         week's campaign (chosen among those listed)."""
