@@ -394,9 +394,24 @@ class CoopNewsletterCampaign(models.Model):
             current = client.campaign(self.provider_campaign_id)
         was = self.state
         self._record(current)
-        if was == "created" and self.state == "scheduled" and self.scheduled_at:
-            # Once its time has come, what the provider did is read back.
-            self._enqueue(eta=self.scheduled_at + STATUS_CHECK_AFTER)
+        if self.state != "scheduled":
+            return
+        check_at = (self.scheduled_at or self.send_at) + STATUS_CHECK_AFTER
+        if was == "created" or check_at > fields.Datetime.now():
+            # Once its time has come (its new time, if moved at the
+            # provider), what the provider did is read back.
+            self._enqueue(eta=check_at)
+        else:
+            # Still waiting at the provider past its time: read again after
+            # the retry delays, then the owner is told.
+            self._retry_later(
+                self._owner_env()._(
+                    "%(provider)s still shows the campaign as %(status)s after "
+                    "its send time: look at it in %(provider)s.",
+                    provider=self.connection_id._provider_name(),
+                    status=current.provider_status or "?",
+                )
+            )
 
     def _send_time_passed(self):
         moment = self.scheduled_at or self.send_at

@@ -13,6 +13,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import config
 
+from ..models import coop_newsletter_campaign as campaign_model
 from ..models import coop_newsletter_connection as connection_model
 from ..newsletter import brevo, mailchimp
 from ..newsletter.campaign import COPY_PREFIX
@@ -166,6 +167,53 @@ class TestNewsletterCampaigns(CampaignCase):
         self.run_jobs()
         self.assertEqual((record.state, record.provider_status), ("sent", "sent"))
         self.assertEqual(len(self.brevo.sends), 1)
+
+    def test_moved_later_in_brevo_it_is_read_back_at_its_new_time(self):
+        connection = self.connection()
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        # Its time came, but a volunteer had moved it three hours later in
+        # Brevo.
+        later = fields.Datetime.now().replace(microsecond=0) + timedelta(hours=3)
+        next(iter(self.brevo.campaigns.values()))["scheduledAt"] = later
+        record.write({"scheduled_at": fields.Datetime.now() - timedelta(minutes=10)})
+        record._enqueue()
+        perform_jobs(self.env, method=CAMPAIGN, due=True)
+        self.assertEqual((record.state, record.scheduled_at), ("scheduled", later))
+        [check] = pending_jobs(self.env, CAMPAIGN)
+        self.assertEqual(check.eta, later + timedelta(minutes=5))
+
+    def test_still_queued_after_its_time_it_is_read_again_then_told(self):
+        connection = self.connection()
+        self.cycle(name="Week 15").action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        # Its time came and went; Brevo never sends it.
+        self.brevo.sends_scheduled = False
+        past = fields.Datetime.now() - timedelta(minutes=10)
+        record.write({"scheduled_at": past})
+        [(campaign_id, made)] = self.brevo.campaigns.items()
+        made["scheduledAt"] = past
+        record._enqueue()
+        self.run_jobs()
+        self.assertEqual(record.state, "failed")
+        self.assertEqual(
+            record.last_error,
+            "Brevo still shows the campaign as queued after its send time: look "
+            "at it in Brevo.",
+        )
+        # Read after each of the retry delays, then no more.
+        reads = self.brevo.calls("GET", f"/v3/emailCampaigns/{campaign_id}")
+        self.assertEqual(len(reads), 2 + len(campaign_model.RETRY_DELAYS))
+        self.assertTrue(
+            self.env["mail.message"].search(
+                [
+                    ("partner_ids", "in", self.developer.partner_id.ids),
+                    ("subject", "=", "Newsletter not sent: Week 15"),
+                ]
+            )
+        )
 
     def test_disconnecting_cancels_what_is_not_sent(self):
         """Disconnect: the newsletter scheduled in Brevo is suspended there,
