@@ -296,9 +296,19 @@ class CoopNewsletterCampaign(models.Model):
 
     def _stale_reason(self):
         """Why the newsletter is too late (the webhooks' stale rules), or
-        out of date (a reminder whose date moved: a new one is made for the
-        new date), or None."""
+        not the connection's any more (its shop changed, or its owner lost
+        the cycle's shop: the claim's rule), or out of date (a reminder
+        whose date moved: a new one is made for the new date), or None."""
         cycle = self.sale_cycle_id.with_context(lang=self._owner_lang())
+        connection = self.connection_id
+        if (
+            cycle.company_id != connection.company_id
+            or cycle.company_id not in connection.user_id.company_ids
+        ):
+            return cycle.env._(
+                "The connection no longer sends the newsletters of this sale "
+                "cycle's shop."
+            )
         reason = cycle._webhook_stale_reasons(self.event_type).get(cycle.id)
         if reason:
             return reason

@@ -115,6 +115,16 @@ class CoopNewsletterConnection(models.Model):
             ],
         }
 
+    def write(self, vals):
+        result = super().write(vals)
+        if "company_id" in vals:
+            # Those of the former shop's cycles are cancelled by their job
+            # now (at the provider for those scheduled there).
+            self.sudo().campaign_ids.filtered(
+                lambda campaign: campaign.state in ACTIVE_STATES
+            )._enqueue(identity=False)
+        return result
+
     def _disconnect(self, reason):
         """Whatever disconnects (the button, the owner's access removed,
         archived or deleted): the newsletters not sent yet are cancelled

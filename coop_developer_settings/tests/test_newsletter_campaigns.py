@@ -215,6 +215,41 @@ class TestNewsletterCampaigns(CampaignCase):
             )
         )
 
+    def test_a_newsletter_of_a_shop_left_is_not_sent(self):
+        other_shop = self.env["res.company"].create({"name": "Coop Nord"})
+        self.developer.company_ids = [Command.link(other_shop.id)]
+        connection = self.connection()
+        # Scheduled, then the connection moved to the owner's other shop
+        # (over RPC): cancelled at Brevo at once.
+        self.cycle(name="Week 16").action_open()
+        self.run_jobs()
+        connection.write({"company_id": other_shop.id})
+        self.run_jobs()
+        moved = self.campaigns(connection)
+        self.assertEqual(moved.state, "cancelled")
+        self.assertEqual(
+            moved.cancel_reason,
+            "The connection no longer sends the newsletters of this sale cycle's shop.",
+        )
+        [made] = self.brevo.campaigns.values()
+        self.assertEqual(made["status"], "suspended")
+        # Back on the shop, whose access its owner loses before the
+        # newsletter is made.
+        connection.write({"company_id": self.shop.id})
+        self.cycle(name="Week 17").action_open()
+        self.developer.write(
+            {
+                "company_ids": [Command.set(other_shop.ids)],
+                "company_id": other_shop.id,
+            }
+        )
+        self.run_jobs()
+        lost = self.campaigns(connection) - moved
+        self.assertEqual(
+            (lost.state, lost.cancel_reason), ("cancelled", moved.cancel_reason)
+        )
+        self.assertEqual(len(self.brevo.calls("POST", "/v3/emailCampaigns")), 1)
+
     def test_disconnecting_cancels_what_is_not_sent(self):
         """Disconnect: the newsletter scheduled in Brevo is suspended there,
         the one not made yet cancelled here, before the key is forgotten;
