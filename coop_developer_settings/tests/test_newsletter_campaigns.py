@@ -656,6 +656,49 @@ class TestNewsletterCampaigns(CampaignCase):
                 connection.action_send_newsletter_test(hostile)
         self.assertFalse(connection.campaign_rule_ids)
 
+    def test_two_connections_never_send_a_list_the_same_event_twice(self):
+        theirs = self.connection()
+        self.other.lang = "en_US"
+        # A second volunteer connects the same account and list of the shop.
+        mine = self.connect(user=self.other)
+        mine.action_set_list(str(self.brevo_list))
+        twice = (
+            f"The connection of {self.developer.name} ({theirs.account_name}) "
+            "already sends a newsletter to this list at “The sale cycle opened”: "
+            "each buyer would get two. Stop one of them first."
+        )
+        with self.assertRaises(ValidationError) as caught:
+            mine.action_set_newsletter(
+                "sale_cycle.opened",
+                str(self.brevo_template),
+                sender_id=str(self.brevo_sender),
+            )
+        self.assertEqual(str(caught.exception), twice)
+        # Another event is theirs to send; choosing the list again later
+        # is refused the same way once both send at that event.
+        mine.action_set_newsletter(
+            "sale_cycle.closed",
+            str(self.brevo_template),
+            sender_id=str(self.brevo_sender),
+        )
+        other_list = self.brevo.add_list("Volunteers")
+        mine.action_set_list(str(other_list))
+        mine.action_set_newsletter(
+            "sale_cycle.opened",
+            str(self.brevo_template),
+            sender_id=str(self.brevo_sender),
+        )
+        with self.assertRaises(ValidationError) as caught:
+            mine.action_set_list(str(self.brevo_list))
+        self.assertEqual(str(caught.exception), twice)
+        self.assertEqual(mine.list_id, str(other_list))
+        # Stopped on their side, it is the second volunteer's to send.
+        theirs.action_stop_newsletter("sale_cycle.opened")
+        mine.action_set_list(str(self.brevo_list))
+        self.cycle().action_open()
+        self.run_jobs()
+        self.assertEqual(len(self.brevo.calls("POST", "/v3/emailCampaigns")), 1)
+
     def test_a_stopped_newsletter_is_not_sent(self):
         connection = self.connection()
         connection.action_stop_newsletter("sale_cycle.opened")
