@@ -395,6 +395,20 @@ class CoopNewsletterCampaign(models.Model):
         """What the provider holds first: a campaign already scheduled or
         sent (an answer lost) is recorded, never scheduled or sent again."""
         current = client.campaign(self.provider_campaign_id)
+        if self.state == "created" and not campaigns.has_key(current.name, self._key()):
+            # Not the campaign made with this key (an answer that gave
+            # another one's id): never filled, scheduled or sent; the
+            # newsletter's own is looked for by its key, by the next try.
+            self.write({"state": "pending", "provider_campaign_id": False})
+            self._retry_later(
+                self._owner_env()._(
+                    "%(provider)s gave the id of another campaign (%(name)s): it "
+                    "was left as it is.",
+                    provider=self.connection_id._provider_name(),
+                    name=current.name[:100],
+                )
+            )
+            return
         if current.status == campaigns.DRAFT and self.state == "created":
             client.set_content(self.provider_campaign_id, self._draft())
             if self.send_at <= fields.Datetime.now() + SEND_NOW_MARGIN:

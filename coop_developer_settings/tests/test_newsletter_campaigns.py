@@ -1016,6 +1016,35 @@ class TestNewsletterCampaigns(CampaignCase):
             1,
         )
 
+    def test_a_create_answered_with_another_campaign_never_touches_it(self):
+        """Mailchimp makes the newsletter but answers with the id of another
+        audience's draft: that one is neither filled, scheduled nor sent;
+        the newsletter's own is found by its key and scheduled."""
+        connection = self.connection("mailchimp", delay=60)
+        volunteers = self.mailchimp.add_list("Volunteers")
+        theirs = self.mailchimp.add_campaign(
+            volunteers, "Volunteers' news", "<p>Meeting</p>", status="save"
+        )
+        lies = iter([True])
+
+        def another(reply):
+            if reply.status == 200 and next(lies, False):
+                return Reply(200, {**reply.body, "id": theirs})
+            return reply
+
+        self.mailchimp.rewrite("POST", "/campaigns", another)
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "scheduled")
+        self.assertNotEqual(record.provider_campaign_id, theirs)
+        self.assertEqual(self.mailchimp.campaigns[theirs]["status"], "save")
+        self.assertEqual(
+            self.mailchimp.campaigns[theirs]["content"], {"html": "<p>Meeting</p>"}
+        )
+        self.assertFalse(self.mailchimp.calls(path=rf"/3.0/campaigns/{theirs}/.*"))
+        self.assertEqual(len(self.mailchimp.calls("POST", "/3.0/campaigns")), 1)
+
     def test_a_create_answered_by_a_redirect_is_looked_up_not_failed(self):
         """Brevo made (and scheduled) the campaign, the answer is a redirect:
         no refusal (that is a 4xx), an outcome not known. The newsletter is
