@@ -48,8 +48,8 @@ class CoopNewsletterCampaign(models.Model):
     unique index is the idempotency key of the whole send. ``occurrence``
     is empty for opened / closed and the announced date for opening_soon /
     closing_soon, so that a moved date is a new newsletter; one cancelled
-    because its date moved has none, so that the date moved back is a new
-    newsletter too."""
+    as too late or out of date has none, so that its event coming again is
+    a new newsletter too (one cancelled by hand keeps it)."""
 
     _name = "coop.newsletter.campaign"
     _description = "Newsletter sent at a sale cycle event"
@@ -227,10 +227,11 @@ class CoopNewsletterCampaign(models.Model):
         if reason:
             with campaign._provider_errors():
                 campaign._cancel(reason)
-                if campaign.state == "cancelled" and campaign._date_moved():
-                    # Its date given back (NULLs never conflict in the
-                    # unique index): if the cycle's date comes back to it,
-                    # the date's newsletter is claimed again.
+                if campaign.state == "cancelled":
+                    # Its place given back (NULLs never conflict in the
+                    # unique index): the event coming again (the cycle
+                    # opened again after a cancellation, its date moved
+                    # back) makes a new newsletter.
                     campaign.write({"occurrence": False})
             return campaign.state
         if campaign.state == "scheduled" and not campaign._send_time_passed():

@@ -772,6 +772,26 @@ class TestNewsletterCampaigns(CampaignCase):
         self.run_jobs()
         self.assertEqual(len(self.campaigns(connection)), 3)
 
+    def test_a_cycle_cancelled_then_opened_again_sends_its_newsletter(self):
+        connection = self.connection()
+        cycle = self.cycle()
+        cycle.action_open()
+        self.run_jobs()
+        first = self.campaigns(connection)
+        # Cancelled by mistake before the newsletter left, then set right.
+        cycle.action_cancel()
+        self.run_jobs()
+        self.assertEqual(
+            first.cancel_reason, "The sale cycle was cancelled before it was sent."
+        )
+        cycle.action_reset_to_draft()
+        cycle.action_open()
+        self.run_jobs()
+        again = self.campaigns(connection) - first
+        self.assertEqual(again.state, "scheduled")
+        statuses = [made["status"] for made in self.brevo.campaigns.values()]
+        self.assertEqual(statuses, ["suspended", "queued"])
+
     def copy_connection(self, delay=60):
         """A Mailchimp connection whose opened newsletter is a copy of last
         week's campaign (chosen among those listed)."""
