@@ -252,6 +252,16 @@ class CoopNewsletterConnection(models.Model):
                     max=MAX_LEAD_TIME_HOURS,
                 )
             )
+        if event_type in LEAD_TIME_EVENTS and delay_minutes >= lead_time_hours * 60:
+            # Sent after what it announces: the cycle's move would cancel
+            # every one of them.
+            raise ValidationError(
+                self.env._(
+                    "With this delay the newsletter would leave after the opening "
+                    "or closing it announces: make the delay shorter than the "
+                    "hours before."
+                )
+            )
         if subject is not None and not isinstance(subject, str):
             raise ValidationError(self.env._("The subject is a text."))
         templates = {item["id"]: item for item in self.coop_templates()}

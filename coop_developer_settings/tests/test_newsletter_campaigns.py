@@ -638,6 +638,45 @@ class TestNewsletterCampaigns(CampaignCase):
             [{"id": str(self.brevo_template), "name": "Weekly opening", "copy": False}],
         )
 
+    def test_a_reminder_never_waits_past_what_it_announces(self):
+        """A delay as long as the hours before the opening or closing would
+        send the reminder after it: every one would end cancelled."""
+        connection = self.connect()
+        connection.action_set_list(str(self.brevo_list))
+        late = (
+            "With this delay the newsletter would leave after the opening or "
+            "closing it announces: make the delay shorter than the hours before."
+        )
+        for event, delay, hours in (
+            ("sale_cycle.closing_soon", 120, 2),
+            ("sale_cycle.opening_soon", 7 * 24 * 60, 24),
+        ):
+            with self.assertRaises(ValidationError) as caught:
+                connection.action_set_newsletter(
+                    event,
+                    str(self.brevo_template),
+                    sender_id=str(self.brevo_sender),
+                    delay_minutes=delay,
+                    lead_time_hours=hours,
+                )
+            self.assertEqual(str(caught.exception), late)
+        self.assertFalse(connection.campaign_rule_ids)
+        connection.action_set_newsletter(
+            "sale_cycle.closing_soon",
+            str(self.brevo_template),
+            sender_id=str(self.brevo_sender),
+            delay_minutes=119,
+            lead_time_hours=2,
+        )
+        # Not a reminder: any delay up to 7 days.
+        connection.action_set_newsletter(
+            "sale_cycle.opened",
+            str(self.brevo_template),
+            sender_id=str(self.brevo_sender),
+            delay_minutes=7 * 24 * 60,
+        )
+        self.assertEqual(len(connection.campaign_rule_ids), 2)
+
     def test_an_event_of_the_wrong_kind_is_refused_plainly(self):
         """A list or an object where the event's name goes (JSON-2, XML-RPC):
         the same message as an unknown event, never a traceback."""
