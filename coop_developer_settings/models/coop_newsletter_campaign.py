@@ -527,6 +527,16 @@ class CoopNewsletterCampaign(models.Model):
                 if current.status == campaigns.SCHEDULED:
                     client.cancel_campaign(campaign_id)
                     current = client.campaign(campaign_id)
+                    if current.status == campaigns.SCHEDULED:
+                        # Answered as done (a 200 with an error body, say)
+                        # but not done: it would be sent, never shown
+                        # cancelled.
+                        raise provider.ProviderError(
+                            client.provider,
+                            self._owner_env()._(
+                                "the campaign is still scheduled after its cancellation"
+                            ),
+                        )
                 self.write(
                     {
                         "provider_campaign_id": campaign_id,

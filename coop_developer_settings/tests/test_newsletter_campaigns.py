@@ -582,6 +582,39 @@ class TestNewsletterCampaigns(CampaignCase):
             Campaign.with_user(self.developer).browse(record.id).action_cancel_send()
         self.assertEqual(Campaign.with_user(self.admin).search([]), record)
 
+    def test_a_cancellation_the_provider_did_not_make_is_not_shown_made(self):
+        """Brevo answers the suspension 200 with an error body and keeps the
+        campaign queued: the newsletter is not shown cancelled (Brevo would
+        send it), by hand, at the cycle's close, or at the disconnection."""
+        connection = self.connection()
+        cycle = self.cycle()
+        cycle.action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        [(campaign_id, made)] = self.brevo.campaigns.items()
+
+        def not_done(reply):
+            made["status"] = "queued"
+            return Reply(200, {"code": "not_allowed", "message": "Not suspended"})
+
+        self.brevo.rewrite("PUT", r"/emailCampaigns/\d+/status", not_done)
+        mine = self.env["coop.newsletter.campaign"].with_user(self.developer)
+        with self.assertRaises(UserError) as caught:
+            mine.browse(record.id).action_cancel_send()
+        self.assertEqual(
+            str(caught.exception),
+            "Brevo answered: the campaign is still scheduled after its cancellation",
+        )
+        self.assertEqual(record.state, "scheduled")
+        cycle.action_close()
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        self.assertEqual(record.state, "scheduled")
+        self.assertIn("still scheduled", record.last_error)
+        connection.action_disconnect()
+        self.assertEqual(record.state, "failed")
+        self.assertIn("cancel it there by hand", record.last_error)
+        self.assertEqual(made["status"], "queued")
+
     def test_a_refused_campaign_fails_and_its_owner_hears_of_it(self):
         connection = self.connection()
         del self.brevo.templates[self.brevo_template]  # deleted in Brevo meanwhile
