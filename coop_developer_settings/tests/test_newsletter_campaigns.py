@@ -15,6 +15,7 @@ from odoo.tools import config
 
 from ..models import coop_newsletter_campaign as campaign_model
 from ..models import coop_newsletter_connection as connection_model
+from ..models.res_users import GROUP_XMLID
 from ..newsletter import brevo, mailchimp
 from ..newsletter.campaign import COPY_PREFIX
 from .common import SYNC_JOB, RealTransactionsMixin, pending_jobs, perform_jobs
@@ -249,6 +250,27 @@ class TestNewsletterCampaigns(CampaignCase):
             (lost.state, lost.cancel_reason), ("cancelled", moved.cancel_reason)
         )
         self.assertEqual(len(self.brevo.calls("POST", "/v3/emailCampaigns")), 1)
+
+    def test_an_owner_without_the_access_sends_no_newsletter(self):
+        """Access removed with the keys kept on request, or the owner
+        archived so: the connection stays, but sends no newsletter (as its
+        webhooks get no event)."""
+        connection = self.connection().sudo()
+        self.developer.write(
+            {
+                "groups_id": [Command.unlink(self.env.ref(GROUP_XMLID).id)],
+                "coop_revoke_on_access_removal": False,
+            }
+        )
+        self.assertEqual(connection.state, "connected")
+        self.cycle(name="Week 18").action_open()
+        self.developer.write(
+            {"groups_id": [Command.link(self.env.ref(GROUP_XMLID).id)]}
+        )
+        self.developer.write({"active": False, "coop_revoke_on_access_removal": False})
+        self.assertEqual(connection.state, "connected")
+        self.cycle(name="Week 19").action_open()
+        self.assertFalse(self.campaigns(connection))
 
     def test_disconnecting_cancels_what_is_not_sent(self):
         """Disconnect: the newsletter scheduled in Brevo is suspended there,
