@@ -20,7 +20,6 @@ from ..newsletter import campaign as campaigns
 from ..newsletter import provider
 from .coop_newsletter_campaign_rule import CAMPAIGN_EVENT_TYPES
 from .coop_sale_cycle_webhook import LEAD_TIME_EVENTS
-from .res_users import GROUP_XMLID
 
 _logger = logging.getLogger(__name__)
 
@@ -179,10 +178,8 @@ class CoopNewsletterCampaign(models.Model):
 
     @api.model
     def _due_rules(self, event_type, companies):
-        """The active settings of that event on connections of these shops
-        that can send (a list, not disconnected) and whose owner may (active,
-        with the access: the access removed with the keys kept on request
-        leaves the connection, as its webhooks, without events)."""
+        """The active settings of that event on working connections of
+        these shops."""
         return (
             self.env["coop.newsletter.campaign.rule"]
             .sudo()
@@ -190,13 +187,10 @@ class CoopNewsletterCampaign(models.Model):
                 [
                     ("event_type", "=", event_type),
                     ("connection_id.company_id", "in", companies.ids),
-                    ("connection_id.state", "!=", "disconnected"),
-                    ("connection_id.list_id", "!=", False),
-                    ("connection_id.user_id.active", "=", True),
                     (
-                        "connection_id.user_id.groups_id",
-                        "in",
-                        self.env.ref(GROUP_XMLID).ids,
+                        "connection_id",
+                        "any",
+                        self.env["coop.newsletter.connection"]._working_domain(),
                     ),
                 ],
                 order="id",

@@ -373,6 +373,18 @@ class CoopNewsletterConnection(models.Model):
             self.provider
         ]
 
+    @api.model
+    def _working_domain(self):
+        """The connections that sync and send: a list, not disconnected,
+        and an owner who may (active, with the access: removed with the
+        keys kept on request, it leaves them idle, as their webhooks)."""
+        return [
+            ("state", "!=", "disconnected"),
+            ("list_id", "!=", False),
+            ("user_id.active", "=", True),
+            ("user_id.groups_id", "in", self.env.ref(GROUP_XMLID).ids),
+        ]
+
     def _check_connected(self):
         for connection in self:
             if connection.state == "disconnected":
