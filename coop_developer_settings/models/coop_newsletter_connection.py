@@ -54,6 +54,7 @@ LIFECYCLE_FIELDS = frozenset(
         "last_sync_skipped_several",
         "optout_webhook_id",
         "optout_status",
+        "warned_failing_since",
     }
 )
 

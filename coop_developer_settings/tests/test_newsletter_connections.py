@@ -240,6 +240,9 @@ class TestNewsletterConnect(NewsletterCase):
         connection = self.connect()
         with self.assertRaisesRegex(AccessError, "Refused: state, sync_cursor"):
             connection.write({"state": "connected", "sync_cursor": "1.1.0.0"})
+        # Nor the failing warning's streak (the owner's email silenced).
+        with self.assertRaisesRegex(AccessError, "Refused: warned_failing_since"):
+            connection.write({"warned_failing_since": fields.Datetime.now()})
 
     def test_connections_are_capped_per_user(self):
         for _number in range(10):
