@@ -47,7 +47,9 @@ class CoopNewsletterCampaign(models.Model):
     """One campaign per (connection, sale cycle, event, occurrence): the
     unique index is the idempotency key of the whole send. ``occurrence``
     is empty for opened / closed and the announced date for opening_soon /
-    closing_soon, so that a moved date is a new newsletter."""
+    closing_soon, so that a moved date is a new newsletter; one cancelled
+    as too late or out of date has none, so that its event coming again is
+    a new newsletter too (one cancelled by hand keeps it)."""
 
     _name = "coop.newsletter.campaign"
     _description = "Newsletter sent at a sale cycle event"
@@ -176,8 +178,8 @@ class CoopNewsletterCampaign(models.Model):
 
     @api.model
     def _due_rules(self, event_type, companies):
-        """The active settings of that event on connections of these shops
-        that can send (a list, not disconnected)."""
+        """The active settings of that event on working connections of
+        these shops."""
         return (
             self.env["coop.newsletter.campaign.rule"]
             .sudo()
@@ -185,8 +187,11 @@ class CoopNewsletterCampaign(models.Model):
                 [
                     ("event_type", "=", event_type),
                     ("connection_id.company_id", "in", companies.ids),
-                    ("connection_id.state", "!=", "disconnected"),
-                    ("connection_id.list_id", "!=", False),
+                    (
+                        "connection_id",
+                        "any",
+                        self.env["coop.newsletter.connection"]._working_domain(),
+                    ),
                 ],
                 order="id",
             )
@@ -225,6 +230,12 @@ class CoopNewsletterCampaign(models.Model):
         if reason:
             with campaign._provider_errors():
                 campaign._cancel(reason)
+                if campaign.state == "cancelled":
+                    # Its place given back (NULLs never conflict in the
+                    # unique index): the event coming again (the cycle
+                    # opened again after a cancellation, its date moved
+                    # back) makes a new newsletter.
+                    campaign.write({"occurrence": False})
             return campaign.state
         if campaign.state == "scheduled" and not campaign._send_time_passed():
             return campaign.state
@@ -289,16 +300,34 @@ class CoopNewsletterCampaign(models.Model):
 
     def _stale_reason(self):
         """Why the newsletter is too late (the webhooks' stale rules), or
-        out of date (a reminder whose date moved: a new one is made for the
-        new date), or None."""
+        not the connection's any more (its shop changed, or its owner lost
+        the cycle's shop: the claim's rule), or out of date (a reminder
+        whose date moved: a new one is made for the new date), or None."""
         cycle = self.sale_cycle_id.with_context(lang=self._owner_lang())
+        connection = self.connection_id
+        if (
+            cycle.company_id != connection.company_id
+            or cycle.company_id not in connection.user_id.company_ids
+        ):
+            return cycle.env._(
+                "The connection no longer sends the newsletters of this sale "
+                "cycle's shop."
+            )
         reason = cycle._webhook_stale_reasons(self.event_type).get(cycle.id)
-        if reason or self.event_type not in LEAD_TIME_EVENTS:
+        if reason:
             return reason
-        _state, date_field = LEAD_TIME_EVENTS[self.event_type]
-        if self.occurrence != fields.Datetime.to_string(cycle[date_field]):
+        if self._date_moved():
             return cycle.env._("The sale cycle's date moved before it was sent.")
         return None
+
+    def _date_moved(self):
+        """Whether the cycle's date this reminder announced is not its date
+        any more."""
+        if self.event_type not in LEAD_TIME_EVENTS:
+            return False
+        _state, date_field = LEAD_TIME_EVENTS[self.event_type]
+        announced = fields.Datetime.to_string(self.sale_cycle_id[date_field])
+        return self.occurrence != announced
 
     def _waits_for_sync(self):
         waiting = fields.Datetime.now() - self.occurred_at < SYNC_WAIT
@@ -370,6 +399,20 @@ class CoopNewsletterCampaign(models.Model):
         """What the provider holds first: a campaign already scheduled or
         sent (an answer lost) is recorded, never scheduled or sent again."""
         current = client.campaign(self.provider_campaign_id)
+        if self.state == "created" and not campaigns.has_key(current.name, self._key()):
+            # Not the campaign made with this key (an answer that gave
+            # another one's id): never filled, scheduled or sent; the
+            # newsletter's own is looked for by its key, by the next try.
+            self.write({"state": "pending", "provider_campaign_id": False})
+            self._retry_later(
+                self._owner_env()._(
+                    "%(provider)s gave the id of another campaign (%(name)s): it "
+                    "was left as it is.",
+                    provider=self.connection_id._provider_name(),
+                    name=current.name[:100],
+                )
+            )
+            return
         if current.status == campaigns.DRAFT and self.state == "created":
             client.set_content(self.provider_campaign_id, self._draft())
             if self.send_at <= fields.Datetime.now() + SEND_NOW_MARGIN:
@@ -379,9 +422,24 @@ class CoopNewsletterCampaign(models.Model):
             current = client.campaign(self.provider_campaign_id)
         was = self.state
         self._record(current)
-        if was == "created" and self.state == "scheduled" and self.scheduled_at:
-            # Once its time has come, what the provider did is read back.
-            self._enqueue(eta=self.scheduled_at + STATUS_CHECK_AFTER)
+        if self.state != "scheduled":
+            return
+        check_at = (self.scheduled_at or self.send_at) + STATUS_CHECK_AFTER
+        if was == "created" or check_at > fields.Datetime.now():
+            # Once its time has come (its new time, if moved at the
+            # provider), what the provider did is read back.
+            self._enqueue(eta=check_at)
+        else:
+            # Still waiting at the provider past its time: read again after
+            # the retry delays, then the owner is told.
+            self._retry_later(
+                self._owner_env()._(
+                    "%(provider)s still shows the campaign as %(status)s after "
+                    "its send time: look at it in %(provider)s.",
+                    provider=self.connection_id._provider_name(),
+                    status=current.provider_status or "?",
+                )
+            )
 
     def _send_time_passed(self):
         moment = self.scheduled_at or self.send_at
@@ -472,6 +530,16 @@ class CoopNewsletterCampaign(models.Model):
                 if current.status == campaigns.SCHEDULED:
                     client.cancel_campaign(campaign_id)
                     current = client.campaign(campaign_id)
+                    if current.status == campaigns.SCHEDULED:
+                        # Answered as done (a 200 with an error body, say)
+                        # but not done: it would be sent, never shown
+                        # cancelled.
+                        raise provider.ProviderError(
+                            client.provider,
+                            self._owner_env()._(
+                                "the campaign is still scheduled after its cancellation"
+                            ),
+                        )
                 self.write(
                     {
                         "provider_campaign_id": campaign_id,

@@ -54,6 +54,7 @@ LIFECYCLE_FIELDS = frozenset(
         "last_sync_skipped_several",
         "optout_webhook_id",
         "optout_status",
+        "warned_failing_since",
     }
 )
 
@@ -371,6 +372,18 @@ class CoopNewsletterConnection(models.Model):
     def _provider_name(self):
         return dict(self._fields["provider"]._description_selection(self.env))[
             self.provider
+        ]
+
+    @api.model
+    def _working_domain(self):
+        """The connections that sync and send: a list, not disconnected,
+        and an owner who may (active, with the access: removed with the
+        keys kept on request, it leaves them idle, as their webhooks)."""
+        return [
+            ("state", "!=", "disconnected"),
+            ("list_id", "!=", False),
+            ("user_id.active", "=", True),
+            ("user_id.groups_id", "in", self.env.ref(GROUP_XMLID).ids),
         ]
 
     def _check_connected(self):

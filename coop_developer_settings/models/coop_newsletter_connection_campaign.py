@@ -115,6 +115,56 @@ class CoopNewsletterConnection(models.Model):
             ],
         }
 
+    def write(self, vals):
+        result = super().write(vals)
+        if "company_id" in vals:
+            # Those of the former shop's cycles are cancelled by their job
+            # now (at the provider for those scheduled there).
+            self.sudo().campaign_ids.filtered(
+                lambda campaign: campaign.state in ACTIVE_STATES
+            )._enqueue(identity=False)
+        return result
+
+    def action_set_list(self, list_id):
+        self.ensure_one()
+        self.check_access("write")
+        events = self.sudo().campaign_rule_ids.mapped("event_type")
+        self._check_no_twin_newsletter(str(list_id), events)
+        return super().action_set_list(list_id)
+
+    def _check_no_twin_newsletter(self, list_id, event_types):
+        """Refuse a newsletter at one of these events to that list when
+        another connection of the shop, to the same list of the same
+        account, sends one at it: each buyer would get both."""
+        twin = (
+            self.env["coop.newsletter.campaign.rule"]
+            .sudo()
+            .search(
+                [
+                    ("event_type", "in", list(event_types)),
+                    ("connection_id", "!=", self.id),
+                    ("connection_id.company_id", "=", self.company_id.id),
+                    ("connection_id.provider", "=", self.provider),
+                    ("connection_id.account_name", "=", self.account_name),
+                    ("connection_id.list_id", "=", list_id),
+                    ("connection_id.state", "!=", "disconnected"),
+                ],
+                limit=1,
+            )
+        )
+        if twin:
+            labels = dict(twin._fields["event_type"]._description_selection(self.env))
+            raise ValidationError(
+                self.env._(
+                    "The connection of %(owner)s (%(account)s) already sends a "
+                    "newsletter to this list at “%(event)s”: each buyer would get "
+                    "two. Stop one of them first.",
+                    owner=twin.connection_id.user_id.name,
+                    account=twin.connection_id.account_name,
+                    event=labels[twin.event_type],
+                )
+            )
+
     def _disconnect(self, reason):
         """Whatever disconnects (the button, the owner's access removed,
         archived or deleted): the newsletters not sent yet are cancelled
@@ -202,6 +252,16 @@ class CoopNewsletterConnection(models.Model):
                     max=MAX_LEAD_TIME_HOURS,
                 )
             )
+        if event_type in LEAD_TIME_EVENTS and delay_minutes >= lead_time_hours * 60:
+            # Sent after what it announces: the cycle's move would cancel
+            # every one of them.
+            raise ValidationError(
+                self.env._(
+                    "With this delay the newsletter would leave after the opening "
+                    "or closing it announces: make the delay shorter than the "
+                    "hours before."
+                )
+            )
         if subject is not None and not isinstance(subject, str):
             raise ValidationError(self.env._("The subject is a text."))
         templates = {item["id"]: item for item in self.coop_templates()}
@@ -215,6 +275,7 @@ class CoopNewsletterConnection(models.Model):
                 if self.provider in COPIES_CAMPAIGNS
                 else self.env._("This template is not one of the account's templates.")
             )
+        self._check_no_twin_newsletter(self.list_id, [event_type])
         sender = None
         if self.provider in SENDER_REQUIRED:
             senders = {item["id"]: item for item in self.coop_senders()}

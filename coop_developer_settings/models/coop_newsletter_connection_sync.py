@@ -105,12 +105,10 @@ class CoopNewsletterConnection(models.Model):
 
     @api.model
     def _cron_sync(self):
-        """Every connection with a list, from its cursor; those still shown
+        """Every working connection, from its cursor; those still shown
         syncing too (a job that crashed past its retries would leave them
         so for good), unless a job of their sync is still under way."""
-        connections = self.sudo().search(
-            [("state", "!=", "disconnected"), ("list_id", "!=", False)]
-        )
+        connections = self.sudo().search(self._working_domain())
         return connections._enqueue_sync()
 
     def _sync_job(self, first=False):

@@ -5,8 +5,9 @@ through.
 A client is called by one thread at a time; it may spread the requests of
 one call over a few connections at once (``connections``), each with its
 own requests session. Its provider key is never put in an error's text, a
-repr or a log line: errors carry the provider's own message, with the key
-scrubbed from it if the provider echoed it.
+repr or a log line: errors carry the provider's own message, and whatever
+is read from an answer has the key scrubbed from it if the provider echoed
+it.
 """
 
 import email.utils
@@ -513,6 +514,10 @@ class ProviderClient:
             )
             self.sleep(delay)
             waited += delay
+        # Nothing read from an answer (an error, a name, a status) holds the
+        # key, should the provider echo it: the records, emails and logs
+        # it ends in never do.
+        answer.body = answer.body.replace(self._key.encode(), b"[key]")
         try:
             data = answer.json()
         except (UnicodeDecodeError, ValueError):

@@ -13,7 +13,9 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import config
 
+from ..models import coop_newsletter_campaign as campaign_model
 from ..models import coop_newsletter_connection as connection_model
+from ..models.res_users import GROUP_XMLID
 from ..newsletter import brevo, mailchimp
 from ..newsletter.campaign import COPY_PREFIX
 from .common import SYNC_JOB, RealTransactionsMixin, pending_jobs, perform_jobs
@@ -166,6 +168,109 @@ class TestNewsletterCampaigns(CampaignCase):
         self.run_jobs()
         self.assertEqual((record.state, record.provider_status), ("sent", "sent"))
         self.assertEqual(len(self.brevo.sends), 1)
+
+    def test_moved_later_in_brevo_it_is_read_back_at_its_new_time(self):
+        connection = self.connection()
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        # Its time came, but a volunteer had moved it three hours later in
+        # Brevo.
+        later = fields.Datetime.now().replace(microsecond=0) + timedelta(hours=3)
+        next(iter(self.brevo.campaigns.values()))["scheduledAt"] = later
+        record.write({"scheduled_at": fields.Datetime.now() - timedelta(minutes=10)})
+        record._enqueue()
+        perform_jobs(self.env, method=CAMPAIGN, due=True)
+        self.assertEqual((record.state, record.scheduled_at), ("scheduled", later))
+        [check] = pending_jobs(self.env, CAMPAIGN)
+        self.assertEqual(check.eta, later + timedelta(minutes=5))
+
+    def test_still_queued_after_its_time_it_is_read_again_then_told(self):
+        connection = self.connection()
+        self.cycle(name="Week 15").action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        # Its time came and went; Brevo never sends it.
+        self.brevo.sends_scheduled = False
+        past = fields.Datetime.now() - timedelta(minutes=10)
+        record.write({"scheduled_at": past})
+        [(campaign_id, made)] = self.brevo.campaigns.items()
+        made["scheduledAt"] = past
+        record._enqueue()
+        self.run_jobs()
+        self.assertEqual(record.state, "failed")
+        self.assertEqual(
+            record.last_error,
+            "Brevo still shows the campaign as queued after its send time: look "
+            "at it in Brevo.",
+        )
+        # Read after each of the retry delays, then no more.
+        reads = self.brevo.calls("GET", f"/v3/emailCampaigns/{campaign_id}")
+        self.assertEqual(len(reads), 2 + len(campaign_model.RETRY_DELAYS))
+        self.assertTrue(
+            self.env["mail.message"].search(
+                [
+                    ("partner_ids", "in", self.developer.partner_id.ids),
+                    ("subject", "=", "Newsletter not sent: Week 15"),
+                ]
+            )
+        )
+
+    def test_a_newsletter_of_a_shop_left_is_not_sent(self):
+        other_shop = self.env["res.company"].create({"name": "Coop Nord"})
+        self.developer.company_ids = [Command.link(other_shop.id)]
+        connection = self.connection()
+        # Scheduled, then the connection moved to the owner's other shop
+        # (over RPC): cancelled at Brevo at once.
+        self.cycle(name="Week 16").action_open()
+        self.run_jobs()
+        connection.write({"company_id": other_shop.id})
+        self.run_jobs()
+        moved = self.campaigns(connection)
+        self.assertEqual(moved.state, "cancelled")
+        self.assertEqual(
+            moved.cancel_reason,
+            "The connection no longer sends the newsletters of this sale cycle's shop.",
+        )
+        [made] = self.brevo.campaigns.values()
+        self.assertEqual(made["status"], "suspended")
+        # Back on the shop, whose access its owner loses before the
+        # newsletter is made.
+        connection.write({"company_id": self.shop.id})
+        self.cycle(name="Week 17").action_open()
+        self.developer.write(
+            {
+                "company_ids": [Command.set(other_shop.ids)],
+                "company_id": other_shop.id,
+            }
+        )
+        self.run_jobs()
+        lost = self.campaigns(connection) - moved
+        self.assertEqual(
+            (lost.state, lost.cancel_reason), ("cancelled", moved.cancel_reason)
+        )
+        self.assertEqual(len(self.brevo.calls("POST", "/v3/emailCampaigns")), 1)
+
+    def test_an_owner_without_the_access_sends_no_newsletter(self):
+        """Access removed with the keys kept on request, or the owner
+        archived so: the connection stays, but sends no newsletter (as its
+        webhooks get no event)."""
+        connection = self.connection().sudo()
+        self.developer.write(
+            {
+                "groups_id": [Command.unlink(self.env.ref(GROUP_XMLID).id)],
+                "coop_revoke_on_access_removal": False,
+            }
+        )
+        self.assertEqual(connection.state, "connected")
+        self.cycle(name="Week 18").action_open()
+        self.developer.write(
+            {"groups_id": [Command.link(self.env.ref(GROUP_XMLID).id)]}
+        )
+        self.developer.write({"active": False, "coop_revoke_on_access_removal": False})
+        self.assertEqual(connection.state, "connected")
+        self.cycle(name="Week 19").action_open()
+        self.assertFalse(self.campaigns(connection))
 
     def test_disconnecting_cancels_what_is_not_sent(self):
         """Disconnect: the newsletter scheduled in Brevo is suspended there,
@@ -499,6 +604,39 @@ class TestNewsletterCampaigns(CampaignCase):
             Campaign.with_user(self.developer).browse(record.id).action_cancel_send()
         self.assertEqual(Campaign.with_user(self.admin).search([]), record)
 
+    def test_a_cancellation_the_provider_did_not_make_is_not_shown_made(self):
+        """Brevo answers the suspension 200 with an error body and keeps the
+        campaign queued: the newsletter is not shown cancelled (Brevo would
+        send it), by hand, at the cycle's close, or at the disconnection."""
+        connection = self.connection()
+        cycle = self.cycle()
+        cycle.action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        [(campaign_id, made)] = self.brevo.campaigns.items()
+
+        def not_done(reply):
+            made["status"] = "queued"
+            return Reply(200, {"code": "not_allowed", "message": "Not suspended"})
+
+        self.brevo.rewrite("PUT", r"/emailCampaigns/\d+/status", not_done)
+        mine = self.env["coop.newsletter.campaign"].with_user(self.developer)
+        with self.assertRaises(UserError) as caught:
+            mine.browse(record.id).action_cancel_send()
+        self.assertEqual(
+            str(caught.exception),
+            "Brevo answered: the campaign is still scheduled after its cancellation",
+        )
+        self.assertEqual(record.state, "scheduled")
+        cycle.action_close()
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        self.assertEqual(record.state, "scheduled")
+        self.assertIn("still scheduled", record.last_error)
+        connection.action_disconnect()
+        self.assertEqual(record.state, "failed")
+        self.assertIn("cancel it there by hand", record.last_error)
+        self.assertEqual(made["status"], "queued")
+
     def test_a_refused_campaign_fails_and_its_owner_hears_of_it(self):
         connection = self.connection()
         del self.brevo.templates[self.brevo_template]  # deleted in Brevo meanwhile
@@ -555,6 +693,45 @@ class TestNewsletterCampaigns(CampaignCase):
             [{"id": str(self.brevo_template), "name": "Weekly opening", "copy": False}],
         )
 
+    def test_a_reminder_never_waits_past_what_it_announces(self):
+        """A delay as long as the hours before the opening or closing would
+        send the reminder after it: every one would end cancelled."""
+        connection = self.connect()
+        connection.action_set_list(str(self.brevo_list))
+        late = (
+            "With this delay the newsletter would leave after the opening or "
+            "closing it announces: make the delay shorter than the hours before."
+        )
+        for event, delay, hours in (
+            ("sale_cycle.closing_soon", 120, 2),
+            ("sale_cycle.opening_soon", 7 * 24 * 60, 24),
+        ):
+            with self.assertRaises(ValidationError) as caught:
+                connection.action_set_newsletter(
+                    event,
+                    str(self.brevo_template),
+                    sender_id=str(self.brevo_sender),
+                    delay_minutes=delay,
+                    lead_time_hours=hours,
+                )
+            self.assertEqual(str(caught.exception), late)
+        self.assertFalse(connection.campaign_rule_ids)
+        connection.action_set_newsletter(
+            "sale_cycle.closing_soon",
+            str(self.brevo_template),
+            sender_id=str(self.brevo_sender),
+            delay_minutes=119,
+            lead_time_hours=2,
+        )
+        # Not a reminder: any delay up to 7 days.
+        connection.action_set_newsletter(
+            "sale_cycle.opened",
+            str(self.brevo_template),
+            sender_id=str(self.brevo_sender),
+            delay_minutes=7 * 24 * 60,
+        )
+        self.assertEqual(len(connection.campaign_rule_ids), 2)
+
     def test_an_event_of_the_wrong_kind_is_refused_plainly(self):
         """A list or an object where the event's name goes (JSON-2, XML-RPC):
         the same message as an unknown event, never a traceback."""
@@ -572,6 +749,49 @@ class TestNewsletterCampaigns(CampaignCase):
             with self.assertRaisesRegex(ValidationError, "sale cycle events"):
                 connection.action_send_newsletter_test(hostile)
         self.assertFalse(connection.campaign_rule_ids)
+
+    def test_two_connections_never_send_a_list_the_same_event_twice(self):
+        theirs = self.connection()
+        self.other.lang = "en_US"
+        # A second volunteer connects the same account and list of the shop.
+        mine = self.connect(user=self.other)
+        mine.action_set_list(str(self.brevo_list))
+        twice = (
+            f"The connection of {self.developer.name} ({theirs.account_name}) "
+            "already sends a newsletter to this list at “The sale cycle opened”: "
+            "each buyer would get two. Stop one of them first."
+        )
+        with self.assertRaises(ValidationError) as caught:
+            mine.action_set_newsletter(
+                "sale_cycle.opened",
+                str(self.brevo_template),
+                sender_id=str(self.brevo_sender),
+            )
+        self.assertEqual(str(caught.exception), twice)
+        # Another event is theirs to send; choosing the list again later
+        # is refused the same way once both send at that event.
+        mine.action_set_newsletter(
+            "sale_cycle.closed",
+            str(self.brevo_template),
+            sender_id=str(self.brevo_sender),
+        )
+        other_list = self.brevo.add_list("Volunteers")
+        mine.action_set_list(str(other_list))
+        mine.action_set_newsletter(
+            "sale_cycle.opened",
+            str(self.brevo_template),
+            sender_id=str(self.brevo_sender),
+        )
+        with self.assertRaises(ValidationError) as caught:
+            mine.action_set_list(str(self.brevo_list))
+        self.assertEqual(str(caught.exception), twice)
+        self.assertEqual(mine.list_id, str(other_list))
+        # Stopped on their side, it is the second volunteer's to send.
+        theirs.action_stop_newsletter("sale_cycle.opened")
+        mine.action_set_list(str(self.brevo_list))
+        self.cycle().action_open()
+        self.run_jobs()
+        self.assertEqual(len(self.brevo.calls("POST", "/v3/emailCampaigns")), 1)
 
     def test_a_stopped_newsletter_is_not_sent(self):
         connection = self.connection()
@@ -604,6 +824,65 @@ class TestNewsletterCampaigns(CampaignCase):
         second = self.campaigns(connection) - first
         self.assertEqual(second.state, "scheduled")
         self.assertEqual(second.occurrence, fields.Datetime.to_string(cycle.date_close))
+        statuses = [made["status"] for made in self.brevo.campaigns.values()]
+        self.assertEqual(statuses, ["suspended", "queued"])
+
+    def test_a_date_moved_and_moved_back_sends_its_newsletter_again(self):
+        connection = self.connection(event="sale_cycle.closing_soon")
+        now = fields.Datetime.now()
+        cycle = self.cycle(
+            date_open=now - timedelta(hours=1), date_close=now + timedelta(hours=5)
+        )
+        cycle.action_open()
+        Cycle = self.env["coop.sale.cycle"]
+        Cycle._send_due_reminders()
+        self.run_jobs()
+        first = self.campaigns(connection)
+        # A slip of the volunteer's, then the date put back as it was.
+        cycle.date_close = now + timedelta(hours=8)
+        Cycle._send_due_reminders()
+        self.run_jobs()
+        self.assertEqual(first.state, "cancelled")
+        cycle.date_close = now + timedelta(hours=5)
+        Cycle._send_due_reminders()
+        self.run_jobs()
+        # The date's newsletter again (the cancelled one left as it was),
+        # the other date's cancelled: one newsletter queued at Brevo.
+        current = self.campaigns(connection).filtered(lambda c: c.state == "scheduled")
+        self.assertEqual(len(current), 1)
+        self.assertNotEqual(current, first)
+        self.assertEqual(
+            current.occurrence, fields.Datetime.to_string(cycle.date_close)
+        )
+        self.assertEqual(
+            self.campaigns(connection).mapped("state"),
+            ["scheduled", "cancelled", "cancelled"],
+        )
+        statuses = [made["status"] for made in self.brevo.campaigns.values()]
+        self.assertEqual(statuses, ["suspended", "suspended", "queued"])
+        # Cancelled by hand, a date's newsletter stays cancelled.
+        current.action_cancel_send()
+        Cycle._send_due_reminders()
+        self.run_jobs()
+        self.assertEqual(len(self.campaigns(connection)), 3)
+
+    def test_a_cycle_cancelled_then_opened_again_sends_its_newsletter(self):
+        connection = self.connection()
+        cycle = self.cycle()
+        cycle.action_open()
+        self.run_jobs()
+        first = self.campaigns(connection)
+        # Cancelled by mistake before the newsletter left, then set right.
+        cycle.action_cancel()
+        self.run_jobs()
+        self.assertEqual(
+            first.cancel_reason, "The sale cycle was cancelled before it was sent."
+        )
+        cycle.action_reset_to_draft()
+        cycle.action_open()
+        self.run_jobs()
+        again = self.campaigns(connection) - first
+        self.assertEqual(again.state, "scheduled")
         statuses = [made["status"] for made in self.brevo.campaigns.values()]
         self.assertEqual(statuses, ["suspended", "queued"])
 
@@ -850,6 +1129,35 @@ class TestNewsletterCampaigns(CampaignCase):
             len(self.mailchimp.calls("POST", r"/3.0/campaigns/\w+/actions/schedule")),
             1,
         )
+
+    def test_a_create_answered_with_another_campaign_never_touches_it(self):
+        """Mailchimp makes the newsletter but answers with the id of another
+        audience's draft: that one is neither filled, scheduled nor sent;
+        the newsletter's own is found by its key and scheduled."""
+        connection = self.connection("mailchimp", delay=60)
+        volunteers = self.mailchimp.add_list("Volunteers")
+        theirs = self.mailchimp.add_campaign(
+            volunteers, "Volunteers' news", "<p>Meeting</p>", status="save"
+        )
+        lies = iter([True])
+
+        def another(reply):
+            if reply.status == 200 and next(lies, False):
+                return Reply(200, {**reply.body, "id": theirs})
+            return reply
+
+        self.mailchimp.rewrite("POST", "/campaigns", another)
+        self.cycle().action_open()
+        self.run_jobs()
+        [record] = self.campaigns(connection)
+        self.assertEqual(record.state, "scheduled")
+        self.assertNotEqual(record.provider_campaign_id, theirs)
+        self.assertEqual(self.mailchimp.campaigns[theirs]["status"], "save")
+        self.assertEqual(
+            self.mailchimp.campaigns[theirs]["content"], {"html": "<p>Meeting</p>"}
+        )
+        self.assertFalse(self.mailchimp.calls(path=rf"/3.0/campaigns/{theirs}/.*"))
+        self.assertEqual(len(self.mailchimp.calls("POST", "/3.0/campaigns")), 1)
 
     def test_a_create_answered_by_a_redirect_is_looked_up_not_failed(self):
         """Brevo made (and scheduled) the campaign, the answer is a redirect:

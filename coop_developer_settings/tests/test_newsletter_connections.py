@@ -20,6 +20,7 @@ from odoo.addons.queue_job.job import Job
 from ..crypto import keyring
 from ..models import coop_newsletter_connection as connection_base
 from ..models import coop_newsletter_connection_sync as connection_sync
+from ..models.res_users import GROUP_XMLID
 from ..newsletter import mailchimp
 from ..newsletter.mailchimp import subscriber_hash
 from .common import (
@@ -239,6 +240,9 @@ class TestNewsletterConnect(NewsletterCase):
         connection = self.connect()
         with self.assertRaisesRegex(AccessError, "Refused: state, sync_cursor"):
             connection.write({"state": "connected", "sync_cursor": "1.1.0.0"})
+        # Nor the failing warning's streak (the owner's email silenced).
+        with self.assertRaisesRegex(AccessError, "Refused: warned_failing_since"):
+            connection.write({"warned_failing_since": fields.Datetime.now()})
 
     def test_connections_are_capped_per_user(self):
         for _number in range(10):
@@ -857,6 +861,23 @@ class TestNewsletterCron(NewsletterCase):
             self.brevo.members(self.brevo_list),
             {buyer.email.lower() for buyer in self.buyers},
         )
+
+    def test_the_cron_leaves_owners_without_the_access(self):
+        """The access removed with the keys kept on request, or the owner
+        archived so: the connection stays, its buyers are not sent."""
+        archived, demoted = self.connect(), self.connect(user=self.other)
+        for connection in (archived, demoted):
+            connection.action_set_list(str(self.brevo_list))
+        self.developer.write({"active": False, "coop_revoke_on_access_removal": False})
+        self.other.write(
+            {
+                "groups_id": [Command.unlink(self.env.ref(GROUP_XMLID).id)],
+                "coop_revoke_on_access_removal": False,
+            }
+        )
+        self.assertEqual((archived | demoted).sudo().mapped("state"), ["connected"] * 2)
+        self.assertFalse(self.Connection._cron_sync())
+        self.assertFalse(pending_jobs(self.env, SYNC_JOB))
 
     def test_a_sync_under_way_is_not_started_again(self):
         """queue_job's identity check sees only waiting jobs: while a page

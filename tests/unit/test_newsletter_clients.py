@@ -884,6 +884,19 @@ def test_a_key_echoed_by_the_provider_is_scrubbed(fake_brevo):
     assert refused.value.message.endswith("for [key]")
 
 
+def test_a_key_echoed_anywhere_in_an_answer_is_never_read(fake_brevo, fake_mailchimp):
+    """Not only in errors: an account's name, a campaign's status or title
+    that holds the key reads [key] (they end in records, emails and logs)."""
+    fake_brevo.account_name = f"Coop {fake_brevo.key}"
+    assert brevo_client(fake_brevo).check_key() == "Coop [key]"
+    key = fake_mailchimp.key
+    list_id = fake_mailchimp.add_list("Buyers")
+    campaign_id = fake_mailchimp.add_campaign(list_id, f"News {key}", "<p>Hi</p>")
+    fake_mailchimp.campaigns[campaign_id]["status"] = key
+    found = mailchimp_client(fake_mailchimp).campaign(campaign_id)
+    assert (found.name, found.provider_status) == ("News [key]", "[key]")
+
+
 # The fakes hold the tests to the contract.
 
 

@@ -13,7 +13,8 @@ most 50 test emails a day).
 A campaign sent twice, or a scheduled one sent, is a contract violation (a
 send cannot be undone). ``slow_create``: seconds the next creations wait
 before answering, once the campaign is created (a client's timeout with an
-outcome it cannot know).
+outcome it cannot know). ``sends_scheduled`` False: scheduled campaigns stay
+queued past their time (a status that never settles).
 
 State: ``templates`` {id: name}, ``senders`` {id: email}, ``campaigns``
 {id: {"body", "status", "scheduledAt", "createdAt"}}, ``test_list``,
@@ -80,6 +81,7 @@ class BrevoCampaigns:
         self.tests_sent = []
         self.sends = []
         self.slow_create = 0.0
+        self.sends_scheduled = True
 
     def add_template(self, name):
         template_id = next(self._ids)
@@ -108,6 +110,8 @@ class BrevoCampaigns:
 
     def _tick(self):
         """Scheduled campaigns whose time came are sent."""
+        if not self.sends_scheduled:
+            return
         now = _now()
         for campaign_id, campaign in self.campaigns.items():
             if campaign["status"] == "queued" and campaign["scheduledAt"] <= now:
