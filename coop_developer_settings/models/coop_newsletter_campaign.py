@@ -12,7 +12,7 @@ import psycopg2
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -167,7 +167,10 @@ class CoopNewsletterCampaign(models.Model):
                     )
                     for rule, cycle in due
                 ),
-            )
+            ),
+            # A claim lost to a concurrent transaction is expected (see
+            # coop.webhook.reminder's _claim).
+            log_exceptions=False,
         )
         # Whoever caused the event (a sales manager, say) needs no rights
         # on the newsletters: the system queues them.
@@ -281,14 +284,15 @@ class CoopNewsletterCampaign(models.Model):
         """One step of a campaign at a time: another job waits its turn
         (wait: this transaction waits for the step under way to end)."""
         try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+            with self.env.cr.savepoint():
                 self.env.cr.execute(
                     SQL(
                         "SELECT id FROM coop_newsletter_campaign WHERE id = %s "
                         "FOR NO KEY UPDATE%s",
                         self.id,
                         SQL("") if wait else SQL(" NOWAIT"),
-                    )
+                    ),
+                    log_exceptions=False,  # expected: jobs run at once
                 )
         except psycopg2.errors.LockNotAvailable:
             raise RetryableJobError(

@@ -4,7 +4,10 @@
 transaction, made at the Brevo and Mailchimp fakes by the real jobs, once
 whatever happens (a lost answer, a closed cycle, concurrent claims)."""
 
+import logging
 import socket
+import threading
+import time
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -1371,3 +1374,56 @@ class TestNewsletterCampaignClaims(RealTransactionsMixin, TransactionCase):
                 [CAMPAIGN, self.last_job_id],
             )
             self.assertEqual(cr.fetchone()[0], 1)
+
+    def test_a_claim_lost_to_another_leaves_the_logs_alone(self):
+        """A claim waiting on another transaction's, then lost, logs no
+        ERROR and mutes no logger: a muted logger is muted for every thread
+        of the process (their real SQL errors swallowed meanwhile), and two
+        claims muting it at once left it muted, or not, at random."""
+        sql_logger = logging.getLogger("odoo.sql_db")
+        errors = []
+        catcher = logging.Handler(logging.ERROR)
+        catcher.emit = errors.append
+        sql_logger.addHandler(catcher)
+        self.addCleanup(sql_logger.removeHandler, catcher)
+        before = (list(sql_logger.handlers), sql_logger.propagate)
+        outcomes = []
+
+        def second_cron():
+            with self.db.cursor() as cr:
+                self.env_of(cr)["coop.sale.cycle"]._send_due_reminders()
+                cr.commit()  # pylint: disable=invalid-commit
+                outcomes.append("done")
+
+        with self.db.cursor() as first:
+            self.env_of(first)["coop.sale.cycle"]._send_due_reminders()
+            thread = threading.Thread(target=second_cron)
+            thread.start()
+            self.wait_for_a_lock_wait()
+            during = (list(sql_logger.handlers), sql_logger.propagate)
+            first.commit()  # pylint: disable=invalid-commit
+        thread.join(timeout=30)
+        self.assertEqual(outcomes, ["done"])
+        self.assertEqual(during, before)
+        self.assertEqual(errors, [])
+        self.assertEqual(
+            self.committed(
+                lambda env: env["coop.newsletter.campaign"].search_count(
+                    [("connection_id", "=", self.connection_id)]
+                )
+            ),
+            1,
+        )
+
+    def wait_for_a_lock_wait(self):
+        """Until a transaction of this database waits for a lock."""
+        for _attempt in range(100):
+            with self.db.cursor() as cr:
+                cr.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if cr.fetchone()[0]:
+                    return
+            time.sleep(0.1)
+        self.fail("no transaction waits for a lock")
