@@ -759,10 +759,12 @@ class TestNewsletterCampaigns(CampaignCase):
         # A second volunteer connects the same account and list of the shop.
         mine = self.connect(user=self.other)
         mine.action_set_list(str(self.brevo_list))
+        # They cannot see the first one's connection: it is not named.
         twice = (
-            f"The connection of {self.developer.name} ({theirs.account_name}) "
-            "already sends a newsletter to this list at “The sale cycle opened”: "
-            "each buyer would get two. Stop one of them first."
+            "Another connection of the shop to this list of the account already "
+            "sends a newsletter at “The sale cycle opened”: each buyer would get "
+            "two. Choose another event, or ask an administrator to stop one of "
+            "them."
         )
         with self.assertRaises(ValidationError) as caught:
             mine.action_set_newsletter(
@@ -771,6 +773,22 @@ class TestNewsletterCampaigns(CampaignCase):
                 sender_id=str(self.brevo_sender),
             )
         self.assertEqual(str(caught.exception), twice)
+        # Its owner's second connection: named, as they see it.
+        second = self.connect()
+        second.action_set_list(str(self.brevo_list))
+        with self.assertRaises(ValidationError) as caught:
+            second.action_set_newsletter(
+                "sale_cycle.opened",
+                str(self.brevo_template),
+                sender_id=str(self.brevo_sender),
+            )
+        self.assertEqual(
+            str(caught.exception),
+            f"The connection of {self.developer.name} ({theirs.account_name}) "
+            "already sends a newsletter to this list at “The sale cycle opened”: "
+            "each buyer would get two. Stop one of them first.",
+        )
+        second.action_disconnect()
         # Another event is theirs to send; choosing the list again later
         # is refused the same way once both send at that event.
         mine.action_set_newsletter(
