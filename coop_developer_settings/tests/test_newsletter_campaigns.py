@@ -1180,6 +1180,38 @@ class TestNewsletterCampaigns(CampaignCase):
         self.assertFalse(self.mailchimp.calls(path=rf"/3.0/campaigns/{theirs}/.*"))
         self.assertEqual(len(self.mailchimp.calls("POST", "/3.0/campaigns")), 1)
 
+    def test_a_create_answered_with_another_campaign_never_cancels_it(self):
+        """The id of another audience's scheduled campaign, then the cycle
+        closed before the next step read it: that campaign is not
+        unscheduled; the newsletter's own (a draft) is found by its key."""
+        connection = self.connection("mailchimp", delay=60)
+        volunteers = self.mailchimp.add_list("Volunteers")
+        theirs = self.mailchimp.add_campaign(
+            volunteers, "Volunteers' news", "<p>Meeting</p>", status="schedule"
+        )
+        lies = iter([True])
+
+        def another(reply):
+            if reply.status == 200 and next(lies, False):
+                return Reply(200, {**reply.body, "id": theirs})
+            return reply
+
+        self.mailchimp.rewrite("POST", "/campaigns", another)
+        cycle = self.cycle()
+        cycle.action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        [record] = self.campaigns(connection)
+        self.assertEqual(
+            (record.state, record.provider_campaign_id), ("created", theirs)
+        )
+        cycle.action_close()
+        self.run_jobs()
+        self.assertEqual(self.mailchimp.campaigns[theirs]["status"], "schedule")
+        self.assertEqual(record.state, "cancelled")
+        self.assertNotEqual(record.provider_campaign_id, theirs)
+        self.assertFalse(self.mailchimp.calls(path=rf"/3.0/campaigns/{theirs}/.*"))
+
     def test_a_create_answered_by_a_redirect_is_looked_up_not_failed(self):
         """Brevo made (and scheduled) the campaign, the answer is a redirect:
         no refusal (that is a 4xx), an outcome not known. The newsletter is
