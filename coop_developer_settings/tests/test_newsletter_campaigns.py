@@ -1151,14 +1151,14 @@ class TestNewsletterCampaigns(CampaignCase):
             1,
         )
 
-    def test_a_create_answered_with_another_campaign_never_touches_it(self):
-        """Mailchimp makes the newsletter but answers with the id of another
-        audience's draft: that one is neither filled, scheduled nor sent;
-        the newsletter's own is found by its key and scheduled."""
+    def create_answered_with_another_campaign(self, status):
+        """A Mailchimp connection whose next creation is made but answered
+        with the id of another audience's campaign, in that status: (the
+        connection, that campaign's id)."""
         connection = self.connection("mailchimp", delay=60)
         volunteers = self.mailchimp.add_list("Volunteers")
         theirs = self.mailchimp.add_campaign(
-            volunteers, "Volunteers' news", "<p>Meeting</p>", status="save"
+            volunteers, "Volunteers' news", "<p>Meeting</p>", status=status
         )
         lies = iter([True])
 
@@ -1168,6 +1168,13 @@ class TestNewsletterCampaigns(CampaignCase):
             return reply
 
         self.mailchimp.rewrite("POST", "/campaigns", another)
+        return connection, theirs
+
+    def test_a_create_answered_with_another_campaign_never_touches_it(self):
+        """Mailchimp makes the newsletter but answers with the id of another
+        audience's draft: that one is neither filled, scheduled nor sent;
+        the newsletter's own is found by its key and scheduled."""
+        connection, theirs = self.create_answered_with_another_campaign("save")
         self.cycle().action_open()
         self.run_jobs()
         [record] = self.campaigns(connection)
@@ -1184,19 +1191,7 @@ class TestNewsletterCampaigns(CampaignCase):
         """The id of another audience's scheduled campaign, then the cycle
         closed before the next step read it: that campaign is not
         unscheduled; the newsletter's own (a draft) is found by its key."""
-        connection = self.connection("mailchimp", delay=60)
-        volunteers = self.mailchimp.add_list("Volunteers")
-        theirs = self.mailchimp.add_campaign(
-            volunteers, "Volunteers' news", "<p>Meeting</p>", status="schedule"
-        )
-        lies = iter([True])
-
-        def another(reply):
-            if reply.status == 200 and next(lies, False):
-                return Reply(200, {**reply.body, "id": theirs})
-            return reply
-
-        self.mailchimp.rewrite("POST", "/campaigns", another)
+        connection, theirs = self.create_answered_with_another_campaign("schedule")
         cycle = self.cycle()
         cycle.action_open()
         perform_jobs(self.env, method=SYNC_JOB)
