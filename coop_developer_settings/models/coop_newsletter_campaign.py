@@ -12,7 +12,7 @@ import psycopg2
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -167,7 +167,10 @@ class CoopNewsletterCampaign(models.Model):
                     )
                     for rule, cycle in due
                 ),
-            )
+            ),
+            # A claim lost to a concurrent transaction is expected (see
+            # coop.webhook.reminder's _claim).
+            log_exceptions=False,
         )
         # Whoever caused the event (a sales manager, say) needs no rights
         # on the newsletters: the system queues them.
@@ -281,14 +284,15 @@ class CoopNewsletterCampaign(models.Model):
         """One step of a campaign at a time: another job waits its turn
         (wait: this transaction waits for the step under way to end)."""
         try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+            with self.env.cr.savepoint():
                 self.env.cr.execute(
                     SQL(
                         "SELECT id FROM coop_newsletter_campaign WHERE id = %s "
                         "FOR NO KEY UPDATE%s",
                         self.id,
                         SQL("") if wait else SQL(" NOWAIT"),
-                    )
+                    ),
+                    log_exceptions=False,  # expected: jobs run at once
                 )
         except psycopg2.errors.LockNotAvailable:
             raise RetryableJobError(
@@ -399,10 +403,9 @@ class CoopNewsletterCampaign(models.Model):
         """What the provider holds first: a campaign already scheduled or
         sent (an answer lost) is recorded, never scheduled or sent again."""
         current = client.campaign(self.provider_campaign_id)
-        if self.state == "created" and not campaigns.has_key(current.name, self._key()):
-            # Not the campaign made with this key (an answer that gave
-            # another one's id): never filled, scheduled or sent; the
-            # newsletter's own is looked for by its key, by the next try.
+        if self._not_its_own(current):
+            # Never filled, scheduled or sent; the newsletter's own is
+            # looked for by its key, by the next try.
             self.write({"state": "pending", "provider_campaign_id": False})
             self._retry_later(
                 self._owner_env()._(
@@ -440,6 +443,15 @@ class CoopNewsletterCampaign(models.Model):
                     status=current.provider_status or "?",
                 )
             )
+
+    def _not_its_own(self, current):
+        """Whether the campaign read at the provider for a newsletter just
+        created is not the one made with its key (a creation's answer gave
+        another one's id). Once scheduled, it was checked: a volunteer may
+        have renamed it since."""
+        return self.state == "created" and not campaigns.has_key(
+            current.name, self._key()
+        )
 
     def _send_time_passed(self):
         moment = self.scheduled_at or self.send_at
@@ -517,12 +529,19 @@ class CoopNewsletterCampaign(models.Model):
             return
         with connection._connected_client() as client:
             campaign_id = self.provider_campaign_id
+            current = None
+            if campaign_id and self.state == "created":
+                current = client.campaign(campaign_id)
+                if self._not_its_own(current):
+                    # Never unscheduled: this newsletter's own is looked
+                    # for by its key.
+                    campaign_id = current = None
             if not campaign_id:
                 since = self.create_date - LOOKUP_WINDOW
                 found = client.find_campaign(self._key(), connection.list_id, since)
                 campaign_id = found and found.id
             if campaign_id:
-                current = client.campaign(campaign_id)
+                current = current or client.campaign(campaign_id)
                 if current.status in (campaigns.SENDING, campaigns.SENT):
                     self.write({"provider_campaign_id": campaign_id})
                     self._record(current)

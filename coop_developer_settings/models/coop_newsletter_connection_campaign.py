@@ -152,18 +152,32 @@ class CoopNewsletterConnection(models.Model):
                 limit=1,
             )
         )
-        if twin:
-            labels = dict(twin._fields["event_type"]._description_selection(self.env))
+        if not twin:
+            return
+        labels = dict(twin._fields["event_type"]._description_selection(self.env))
+        event = labels[twin.event_type]
+        if not twin.connection_id.with_env(self.env).has_access("read"):
+            # Another volunteer's, which the record rules hide from them:
+            # neither its owner nor its account are named.
             raise ValidationError(
                 self.env._(
-                    "The connection of %(owner)s (%(account)s) already sends a "
-                    "newsletter to this list at “%(event)s”: each buyer would get "
-                    "two. Stop one of them first.",
-                    owner=twin.connection_id.user_id.name,
-                    account=twin.connection_id.account_name,
-                    event=labels[twin.event_type],
+                    "Another connection of the shop to this list of the account "
+                    "already sends a newsletter at “%(event)s”: each buyer would "
+                    "get two. Choose another event, or ask an administrator to "
+                    "stop one of them.",
+                    event=event,
                 )
             )
+        raise ValidationError(
+            self.env._(
+                "The connection of %(owner)s (%(account)s) already sends a "
+                "newsletter to this list at “%(event)s”: each buyer would get "
+                "two. Stop one of them first.",
+                owner=twin.connection_id.user_id.name,
+                account=twin.connection_id.account_name,
+                event=event,
+            )
+        )
 
     def _disconnect(self, reason):
         """Whatever disconnects (the button, the owner's access removed,

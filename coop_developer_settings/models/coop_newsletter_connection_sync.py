@@ -15,7 +15,7 @@ import psycopg2
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import ENQUEUED, PENDING, STARTED
@@ -128,13 +128,14 @@ class CoopNewsletterConnection(models.Model):
     def _lock(self):
         """One page of a connection at a time: another job waits its turn."""
         try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+            with self.env.cr.savepoint():
                 self.env.cr.execute(
                     SQL(
                         "SELECT id FROM coop_newsletter_connection WHERE id = %s "
                         "FOR NO KEY UPDATE NOWAIT",
                         self.id,
-                    )
+                    ),
+                    log_exceptions=False,  # expected: jobs run at once
                 )
         except psycopg2.errors.LockNotAvailable:
             # Waiting its turn is not a try: it must not use up max_retries.

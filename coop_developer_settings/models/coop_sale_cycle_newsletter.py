@@ -13,7 +13,7 @@ import pytz
 from babel.dates import format_date, format_time
 
 from odoo import api, fields, models
-from odoo.tools import html2plaintext, is_html_empty, mute_logger
+from odoo.tools import html2plaintext, is_html_empty
 from odoo.tools.misc import babel_locale_parse
 
 from ..webhook.schemas import MAX_LEAD_TIME_HOURS
@@ -108,7 +108,7 @@ class CoopSaleCycle(models.Model):
             if not found:
                 continue
             try:
-                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                with self.env.cr.savepoint():
                     found._claim_newsletters(event_type, now, date_field)
             except psycopg2.extensions.TransactionRollbackError as exc:
                 _logger.info(

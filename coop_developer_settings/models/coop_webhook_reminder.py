@@ -6,7 +6,7 @@ from datetime import timedelta
 import psycopg2
 
 from odoo import api, fields, models
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 from ..webhook.schemas import MAX_LEAD_TIME_HOURS
 
@@ -90,8 +90,9 @@ class CoopWebhookReminder(models.Model):
         send those this transaction claimed."""
         Reminder = self.sudo()
         try:
-            # A claim lost to a concurrent transaction is expected.
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+            # A claim lost to a concurrent transaction is expected (its
+            # query logs no error).
+            with self.env.cr.savepoint():
                 claimed = Reminder._claim(event_type, due, date_field)
         except psycopg2.extensions.TransactionRollbackError as exc:
             _logger.info(
@@ -141,7 +142,10 @@ class CoopWebhookReminder(models.Model):
                     )
                     for endpoint, cycle in due
                 ),
-            )
+            ),
+            # Not muted by mute_logger: it mutes the logger for every
+            # thread of the process, and is not thread-safe.
+            log_exceptions=False,
         )
         claimed = set(self.env.cr.fetchall())
         return [

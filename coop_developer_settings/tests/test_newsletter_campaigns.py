@@ -4,7 +4,10 @@
 transaction, made at the Brevo and Mailchimp fakes by the real jobs, once
 whatever happens (a lost answer, a closed cycle, concurrent claims)."""
 
+import logging
 import socket
+import threading
+import time
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -756,10 +759,12 @@ class TestNewsletterCampaigns(CampaignCase):
         # A second volunteer connects the same account and list of the shop.
         mine = self.connect(user=self.other)
         mine.action_set_list(str(self.brevo_list))
+        # They cannot see the first one's connection: it is not named.
         twice = (
-            f"The connection of {self.developer.name} ({theirs.account_name}) "
-            "already sends a newsletter to this list at “The sale cycle opened”: "
-            "each buyer would get two. Stop one of them first."
+            "Another connection of the shop to this list of the account already "
+            "sends a newsletter at “The sale cycle opened”: each buyer would get "
+            "two. Choose another event, or ask an administrator to stop one of "
+            "them."
         )
         with self.assertRaises(ValidationError) as caught:
             mine.action_set_newsletter(
@@ -768,6 +773,22 @@ class TestNewsletterCampaigns(CampaignCase):
                 sender_id=str(self.brevo_sender),
             )
         self.assertEqual(str(caught.exception), twice)
+        # Its owner's second connection: named, as they see it.
+        second = self.connect()
+        second.action_set_list(str(self.brevo_list))
+        with self.assertRaises(ValidationError) as caught:
+            second.action_set_newsletter(
+                "sale_cycle.opened",
+                str(self.brevo_template),
+                sender_id=str(self.brevo_sender),
+            )
+        self.assertEqual(
+            str(caught.exception),
+            f"The connection of {self.developer.name} ({theirs.account_name}) "
+            "already sends a newsletter to this list at “The sale cycle opened”: "
+            "each buyer would get two. Stop one of them first.",
+        )
+        second.action_disconnect()
         # Another event is theirs to send; choosing the list again later
         # is refused the same way once both send at that event.
         mine.action_set_newsletter(
@@ -1130,14 +1151,14 @@ class TestNewsletterCampaigns(CampaignCase):
             1,
         )
 
-    def test_a_create_answered_with_another_campaign_never_touches_it(self):
-        """Mailchimp makes the newsletter but answers with the id of another
-        audience's draft: that one is neither filled, scheduled nor sent;
-        the newsletter's own is found by its key and scheduled."""
+    def create_answered_with_another_campaign(self, status):
+        """A Mailchimp connection whose next creation is made but answered
+        with the id of another audience's campaign, in that status: (the
+        connection, that campaign's id)."""
         connection = self.connection("mailchimp", delay=60)
         volunteers = self.mailchimp.add_list("Volunteers")
         theirs = self.mailchimp.add_campaign(
-            volunteers, "Volunteers' news", "<p>Meeting</p>", status="save"
+            volunteers, "Volunteers' news", "<p>Meeting</p>", status=status
         )
         lies = iter([True])
 
@@ -1147,6 +1168,13 @@ class TestNewsletterCampaigns(CampaignCase):
             return reply
 
         self.mailchimp.rewrite("POST", "/campaigns", another)
+        return connection, theirs
+
+    def test_a_create_answered_with_another_campaign_never_touches_it(self):
+        """Mailchimp makes the newsletter but answers with the id of another
+        audience's draft: that one is neither filled, scheduled nor sent;
+        the newsletter's own is found by its key and scheduled."""
+        connection, theirs = self.create_answered_with_another_campaign("save")
         self.cycle().action_open()
         self.run_jobs()
         [record] = self.campaigns(connection)
@@ -1158,6 +1186,26 @@ class TestNewsletterCampaigns(CampaignCase):
         )
         self.assertFalse(self.mailchimp.calls(path=rf"/3.0/campaigns/{theirs}/.*"))
         self.assertEqual(len(self.mailchimp.calls("POST", "/3.0/campaigns")), 1)
+
+    def test_a_create_answered_with_another_campaign_never_cancels_it(self):
+        """The id of another audience's scheduled campaign, then the cycle
+        closed before the next step read it: that campaign is not
+        unscheduled; the newsletter's own (a draft) is found by its key."""
+        connection, theirs = self.create_answered_with_another_campaign("schedule")
+        cycle = self.cycle()
+        cycle.action_open()
+        perform_jobs(self.env, method=SYNC_JOB)
+        perform_jobs(self.env, method=CAMPAIGN, rounds=1)
+        [record] = self.campaigns(connection)
+        self.assertEqual(
+            (record.state, record.provider_campaign_id), ("created", theirs)
+        )
+        cycle.action_close()
+        self.run_jobs()
+        self.assertEqual(self.mailchimp.campaigns[theirs]["status"], "schedule")
+        self.assertEqual(record.state, "cancelled")
+        self.assertNotEqual(record.provider_campaign_id, theirs)
+        self.assertFalse(self.mailchimp.calls(path=rf"/3.0/campaigns/{theirs}/.*"))
 
     def test_a_create_answered_by_a_redirect_is_looked_up_not_failed(self):
         """Brevo made (and scheduled) the campaign, the answer is a redirect:
@@ -1371,3 +1419,56 @@ class TestNewsletterCampaignClaims(RealTransactionsMixin, TransactionCase):
                 [CAMPAIGN, self.last_job_id],
             )
             self.assertEqual(cr.fetchone()[0], 1)
+
+    def test_a_claim_lost_to_another_leaves_the_logs_alone(self):
+        """A claim waiting on another transaction's, then lost, logs no
+        ERROR and mutes no logger: a muted logger is muted for every thread
+        of the process (their real SQL errors swallowed meanwhile), and two
+        claims muting it at once left it muted, or not, at random."""
+        sql_logger = logging.getLogger("odoo.sql_db")
+        errors = []
+        catcher = logging.Handler(logging.ERROR)
+        catcher.emit = errors.append
+        sql_logger.addHandler(catcher)
+        self.addCleanup(sql_logger.removeHandler, catcher)
+        before = (list(sql_logger.handlers), sql_logger.propagate)
+        outcomes = []
+
+        def second_cron():
+            with self.db.cursor() as cr:
+                self.env_of(cr)["coop.sale.cycle"]._send_due_reminders()
+                cr.commit()  # pylint: disable=invalid-commit
+                outcomes.append("done")
+
+        with self.db.cursor() as first:
+            self.env_of(first)["coop.sale.cycle"]._send_due_reminders()
+            thread = threading.Thread(target=second_cron)
+            thread.start()
+            self.wait_for_a_lock_wait()
+            during = (list(sql_logger.handlers), sql_logger.propagate)
+            first.commit()  # pylint: disable=invalid-commit
+        thread.join(timeout=30)
+        self.assertEqual(outcomes, ["done"])
+        self.assertEqual(during, before)
+        self.assertEqual(errors, [])
+        self.assertEqual(
+            self.committed(
+                lambda env: env["coop.newsletter.campaign"].search_count(
+                    [("connection_id", "=", self.connection_id)]
+                )
+            ),
+            1,
+        )
+
+    def wait_for_a_lock_wait(self):
+        """Until a transaction of this database waits for a lock."""
+        for _attempt in range(100):
+            with self.db.cursor() as cr:
+                cr.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if cr.fetchone()[0]:
+                    return
+            time.sleep(0.1)
+        self.fail("no transaction waits for a lock")
