@@ -5,7 +5,6 @@ import logging
 import psycopg2
 
 from odoo import fields, models
-from odoo.tools import mute_logger
 
 _logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class CoopApiKeyUsage(models.Model):
         if self.env.cr.fetchone():
             return  # throttled: a read, no write
         try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
+            with self.env.cr.savepoint(flush=False):
                 self.env.cr.execute(
                     """
                     INSERT INTO coop_api_key_usage (key_id, last_used)
@@ -54,6 +53,9 @@ class CoopApiKeyUsage(models.Model):
                     ON CONFLICT (key_id) DO UPDATE SET last_used = EXCLUDED.last_used
                     """,
                     [user_id, key_index],
+                    # A race lost is expected (warned below); not mute_logger:
+                    # it mutes the logger for every thread of the process.
+                    log_exceptions=False,
                 )
         except psycopg2.Error as error:
             # E.g. concurrent logins with one key racing on the same row: the

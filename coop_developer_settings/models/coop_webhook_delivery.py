@@ -11,7 +11,7 @@ import psycopg2
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 from odoo.addons.queue_job.job import CANCELLED, DONE, ENQUEUED, FAILED, PENDING
 
@@ -288,16 +288,18 @@ class CoopWebhookDelivery(models.Model):
         if not self:
             return self
         self.flush_recordset()
-        with mute_logger("odoo.sql_db"):  # the refusal is expected, not a bug
-            self.env.cr.execute(
-                SQL(
-                    "SELECT id FROM coop_webhook_delivery WHERE id IN %s "
-                    "FOR NO KEY UPDATE %s",
-                    tuple(self.ids),
-                    SQL("SKIP LOCKED") if skip_locked else SQL("NOWAIT"),
-                )
-            )
-            locked = {row[0] for row in self.env.cr.fetchall()}
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM coop_webhook_delivery WHERE id IN %s "
+                "FOR NO KEY UPDATE %s",
+                tuple(self.ids),
+                SQL("SKIP LOCKED") if skip_locked else SQL("NOWAIT"),
+            ),
+            # The refusal is expected, not a bug; not mute_logger: it mutes
+            # the logger for every thread of the process.
+            log_exceptions=False,
+        )
+        locked = {row[0] for row in self.env.cr.fetchall()}
         self.invalidate_recordset()
         return self.filtered(lambda delivery: delivery.id in locked)
 

@@ -14,7 +14,7 @@ import psycopg2
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -342,13 +342,15 @@ class CoopWebhookEndpoint(models.Model):
         endpoints = self.sudo().with_context(tracking_disable=True)
         try:
             # Its owner (or a job disabling it) writing it right now.
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
+            with self.env.cr.savepoint(flush=False):
                 self.env.cr.execute(
                     SQL(
                         "SELECT id FROM coop_webhook_endpoint WHERE id IN %s "
                         "FOR NO KEY UPDATE NOWAIT",
                         tuple(self.ids),
-                    )
+                    ),
+                    # Not mute_logger: it mutes every thread of the process.
+                    log_exceptions=False,
                 )
         except psycopg2.errors.LockNotAvailable:
             raise UserError(

@@ -8,7 +8,7 @@ import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 from ..webhook.schemas import SUCCESS_STATUSES, is_success
 from .coop_webhook_delivery import FAILED_STATES, STATE_DONE
@@ -236,7 +236,7 @@ class CoopWebhookEndpoint(models.Model):
         this run or a concurrent one."""
         self.ensure_one()
         try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+            with self.env.cr.savepoint():
                 self.env.cr.execute(
                     SQL(
                         """
@@ -248,7 +248,9 @@ class CoopWebhookEndpoint(models.Model):
                         failing_since,
                         self.id,
                         failing_since,
-                    )
+                    ),
+                    # Not mute_logger: it mutes every thread of the process.
+                    log_exceptions=False,
                 )
                 claimed = bool(self.env.cr.fetchone())
         except psycopg2.extensions.TransactionRollbackError:

@@ -6,6 +6,7 @@ from . import test_buyer_table
 from . import test_developer_tab
 from . import test_developer_tab_pictures
 from . import test_developer_tab_tours
+from . import test_expected_refusals
 from . import test_json2_api
 from . import test_newsletter_campaigns
 from . import test_newsletter_connections
