@@ -10,7 +10,6 @@ import psycopg2
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import mute_logger
 
 from ..webhook.schemas import MAX_ID, SALE_CYCLE_PAGE_PARAMETERS
 
@@ -196,6 +195,9 @@ class CoopSaleCycle(models.Model):
         self.env.cr.execute(
             "SELECT id FROM coop_sale_cycle WHERE id IN %s FOR NO KEY UPDATE",
             [tuple(self.ids)],
+            # A refusal is expected (above), not a query error; not
+            # mute_logger: it mutes every thread of the process.
+            log_exceptions=False,
         )
         self.invalidate_recordset(["state", "opened_at", "closed_at"])
 
@@ -376,8 +378,9 @@ class CoopSaleCycle(models.Model):
     def _process_due(self, domain, method):
         for cycle in self.search(domain, order="date_open, id"):
             try:
-                # A race lost to another worker is expected, not a query error.
-                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                # A race lost to another worker (refused at the lock) is
+                # expected: logged below, not as a query error.
+                with self.env.cr.savepoint():
                     cycle._lock_for_transition()
                     # Someone else may have moved it since the search.
                     if cycle.filtered_domain(domain):

@@ -14,7 +14,7 @@ import psycopg2
 from odoo import api, fields, models
 from odoo.modules.module import get_manifest
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-from odoo.tools import config, mute_logger
+from odoo.tools import SQL, config
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -322,7 +322,18 @@ class CoopWebhookDelivery(models.Model):
         ):
             gone = failing[endpoint.id]
             try:
-                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                with self.env.cr.savepoint():
+                    # Refused here if the row changed since this job's
+                    # snapshot: expected, not a query error (and not
+                    # mute_logger: it mutes every thread of the process).
+                    self.env.cr.execute(
+                        SQL(
+                            "SELECT id FROM coop_webhook_endpoint WHERE id = %s "
+                            "FOR NO KEY UPDATE",
+                            endpoint.id,
+                        ),
+                        log_exceptions=False,
+                    )
                     if endpoint._record_failure(gone=gone):
                         disabled.add(endpoint.id)
             except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:

@@ -78,3 +78,20 @@ class TestExpectedRefusalsMuteNoLogger(WebhookCase):
         with self.queries_logged() as logged:
             self.assertEqual(deliveries._lock(), deliveries)
         self.assertLogged(logged, "FROM coop_webhook_delivery WHERE id IN")
+
+    def test_a_due_cycle_moved_by_the_cron(self):
+        cycle = self.create_cycle(state="scheduled")
+        due = [("id", "=", cycle.id), ("state", "=", "scheduled")]
+        with self.queries_logged() as logged:
+            self.Cycle._process_due(due, "action_open")
+        self.assertLogged(logged, "FROM coop_sale_cycle WHERE id IN")
+        self.assertEqual(cycle.state, "open")
+
+    def test_a_gone_endpoint_disabled_by_its_delivery_job(self):
+        endpoint = self.endpoint("https://shop.example.org/hooks")
+        with self.queries_logged() as logged:
+            disabled = self.env["coop.webhook.delivery"]._record_endpoint_failures(
+                {endpoint.id: True}
+            )
+        self.assertLogged(logged, "FROM coop_webhook_endpoint WHERE id =")
+        self.assertEqual((disabled, endpoint.state), ({endpoint.id}, "disabled"))
