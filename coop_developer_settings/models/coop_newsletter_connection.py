@@ -37,6 +37,7 @@ LIFECYCLE_FIELDS = frozenset(
         "user_id",
         "provider",
         "account_name",
+        "account_id",
         "key_hint",
         "list_id",
         "list_name",
@@ -87,6 +88,14 @@ class CoopNewsletterConnection(models.Model):
         readonly=True,
     )
     account_name = fields.Char(string="Account", readonly=True)
+    # Empty on the connections made before it was recorded (see
+    # _same_account_domain).
+    account_id = fields.Char(
+        string="Account id",
+        readonly=True,
+        help="The tool's own identifier of the account (Brevo's organization, "
+        "Mailchimp's account): it stays the same when the account is renamed.",
+    )
     key_hint = fields.Char(
         string="API key",
         readonly=True,
@@ -241,8 +250,8 @@ class CoopNewsletterConnection(models.Model):
             )
 
     def _check_key_value(self, provider_name, key):
-        """The account's name, once the provider accepted the key; a
-        ValidationError (nothing written) otherwise."""
+        """The key's account (provider.ProviderAccount), once the provider
+        accepted the key; a ValidationError (nothing written) otherwise."""
         if not isinstance(provider_name, str) or provider_name not in CLIENTS:
             raise ValidationError(self.env._("Choose Brevo or Mailchimp."))
         if not key or not isinstance(key, str):
@@ -280,7 +289,9 @@ class CoopNewsletterConnection(models.Model):
             self._check_owner(owner)
             self._check_company_value(owner, vals.get("company_id"))
             key = (key or "").strip() if isinstance(key, str) else key
-            vals["account_name"] = self._check_key_value(vals.get("provider"), key)
+            account = self._check_key_value(vals.get("provider"), key)
+            vals["account_id"] = account.id
+            vals["account_name"] = account.name
             vals["key_hint"] = CLIENTS[vals["provider"]].key_hint(key)
             keys.append(key)
         connections = super().create(vals_list)

@@ -145,7 +145,7 @@ class CoopNewsletterConnection(models.Model):
                     ("connection_id", "!=", self.id),
                     ("connection_id.company_id", "=", self.company_id.id),
                     ("connection_id.provider", "=", self.provider),
-                    ("connection_id.account_name", "=", self.account_name),
+                    *self._same_account_domain(),
                     ("connection_id.list_id", "=", list_id),
                     ("connection_id.state", "!=", "disconnected"),
                 ],
@@ -178,6 +178,25 @@ class CoopNewsletterConnection(models.Model):
                 event=event,
             )
         )
+
+    def _same_account_domain(self):
+        """The rules of the connections to this connection's account, by
+        the provider's identity of it: two accounts may share a name (and,
+        at Brevo, list ids), and an account renamed keeps it. A connection
+        made before the identity was recorded (only the key would tell it,
+        and it is checked at connect only) is taken for the same account as
+        any of that name: a refused newsletter can be sent once the
+        connection is made again, a newsletter sent twice cannot be undone."""
+        same_name = ("connection_id.account_name", "=", self.account_name)
+        if not self.account_id:
+            return [same_name]
+        return [
+            "|",
+            ("connection_id.account_id", "=", self.account_id),
+            "&",
+            ("connection_id.account_id", "=", False),
+            same_name,
+        ]
 
     def _disconnect(self, reason):
         """Whatever disconnects (the button, the owner's access removed,

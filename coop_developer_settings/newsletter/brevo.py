@@ -18,6 +18,7 @@ from .provider import (
     OPTED_OUT,
     REMOVED,
     SUBSCRIBED,
+    ProviderAccount,
     ProviderClient,
     ProviderError,
     ProviderList,
@@ -118,12 +119,17 @@ class BrevoClient(ProviderClient):
         return reset if math.isfinite(reset) else super()._reset_delay(headers)
 
     def check_key(self):
-        """The account's name (its company, else its address)."""
+        """The key's account: its organization id (Brevo's identity of the
+        account) and its name (its company, else its address)."""
         account = self._call("GET", "/account")
         self._expect(isinstance(account, dict), "account is not an object")
+        organization = account.get("organization_id")
+        self._expect(
+            isinstance(organization, str) and organization, "account without an id"
+        )
         name = account.get("companyName") or account.get("email")
         self._expect(isinstance(name, str) and name, "account without a name")
-        return name
+        return ProviderAccount(organization, name)
 
     def lists(self):
         found = self._lists("/contacts/lists", "limit", LIST_PAGE, "count")

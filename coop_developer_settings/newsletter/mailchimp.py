@@ -28,6 +28,7 @@ from .provider import (
     OPTED_OUT,
     REMOVED,
     SUBSCRIBED,
+    ProviderAccount,
     ProviderClient,
     ProviderList,
     SyncResult,
@@ -179,16 +180,21 @@ class MailchimpClient(ProviderClient):
         return message
 
     def check_key(self):
-        """The account's name (ping first: Mailchimp's own key check)."""
+        """The key's account: its account id (Mailchimp's identity of the
+        account) and its name (ping first: Mailchimp's own key check)."""
         ping = self._call("GET", "/ping")
         self._expect(
             isinstance(ping, dict) and "health_status" in ping, "ping without status"
         )
-        root = self._call("GET", "/", params={"fields": "account_name"})
+        root = self._call("GET", "/", params={"fields": "account_id,account_name"})
         self._expect(isinstance(root, dict), "account is not an object")
+        account_id = root.get("account_id")
+        self._expect(
+            isinstance(account_id, str) and account_id, "account without an id"
+        )
         name = root.get("account_name")
         self._expect(isinstance(name, str) and name, "account without a name")
-        return name
+        return ProviderAccount(account_id, name)
 
     def lists(self):
         found = self._lists(

@@ -177,6 +177,15 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class ProviderAccount:
+    """The account a key opens: ``id``, the provider's own identity of it
+    (a renamed account keeps it); ``name``, what its users read."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class ProviderList:
     """A list (Brevo) or audience (Mailchimp) of the account."""
 

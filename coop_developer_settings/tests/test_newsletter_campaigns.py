@@ -814,6 +814,80 @@ class TestNewsletterCampaigns(CampaignCase):
         self.run_jobs()
         self.assertEqual(len(self.brevo.calls("POST", "/v3/emailCampaigns")), 1)
 
+    def set_opened_newsletter(self, connection):
+        connection.action_set_list(str(self.brevo_list))
+        connection.action_set_newsletter(
+            "sale_cycle.opened",
+            str(self.brevo_template),
+            sender_id=str(self.brevo_sender),
+        )
+
+    def another_brevo_account(self, name="La Coop du Coin"):
+        """The fake answers for another Brevo account from now on: its own
+        key and organization, its lists numbered as the first's."""
+        self.brevo.key = "xkeysib-another0123456789"
+        self.brevo.organization_id = "64f0c1a2b3c4d5e6f7a8b9ff"
+        self.brevo.account_name = name
+
+    def test_two_accounts_of_one_name_may_send_their_lists_the_same_event(self):
+        """Two Brevo accounts of the same company name, each with its list
+        1: not the same list, each sends its newsletter."""
+        theirs = self.connection()
+        self.another_brevo_account()
+        mine = self.connect()
+        self.set_opened_newsletter(mine)
+        self.assertEqual(
+            (mine.account_name, mine.list_id), (theirs.account_name, theirs.list_id)
+        )
+        self.assertNotEqual(mine.account_id, theirs.account_id)
+        self.assertEqual(
+            (mine | theirs).campaign_rule_ids.mapped("event_type"),
+            ["sale_cycle.opened"] * 2,
+        )
+
+    def test_one_account_connected_twice_is_known_even_renamed(self):
+        theirs = self.connection()
+        # Renamed in Brevo between the two connections: the same account.
+        self.brevo.account_name = "La Coop du Coin des Halles"
+        second = self.connect()
+        self.assertEqual(second.account_id, theirs.account_id)
+        with self.assertRaises(ValidationError) as caught:
+            self.set_opened_newsletter(second)
+        self.assertEqual(
+            str(caught.exception),
+            f"The connection of {self.developer.name} (La Coop du Coin) already "
+            "sends a newsletter to this list at “The sale cycle opened”: each "
+            "buyer would get two. Stop one of them first.",
+        )
+        self.assertFalse(second.campaign_rule_ids)
+
+    def test_connections_made_before_the_account_id_are_matched_by_name(self):
+        """A connection made before the account's identity was recorded is
+        taken for the same account as any of its name, either way round:
+        refused rather than sent twice."""
+
+        def made_before(connection):
+            self.env.flush_all()
+            self.env.cr.execute(
+                "UPDATE coop_newsletter_connection SET account_id = NULL WHERE id = %s",
+                [connection.id],
+            )
+            connection.invalidate_recordset(["account_id"])
+
+        theirs = self.connection()
+        made_before(theirs)
+        self.another_brevo_account()
+        mine = self.connect()
+        with self.assertRaisesRegex(ValidationError, "each buyer would get two"):
+            self.set_opened_newsletter(mine)
+        made_before(mine)
+        with self.assertRaisesRegex(ValidationError, "each buyer would get two"):
+            self.set_opened_newsletter(mine)
+        self.assertFalse(mine.campaign_rule_ids)
+        # Of another name: another account.
+        self.brevo.account_name = "La Ruche des Halles"
+        self.set_opened_newsletter(self.connect())
+
     def test_a_stopped_newsletter_is_not_sent(self):
         connection = self.connection()
         connection.action_stop_newsletter("sale_cycle.opened")

@@ -63,6 +63,7 @@ class TestNewsletterConnect(NewsletterCase):
     def test_a_good_key_connects_and_is_never_read_back(self):
         connection = self.connect()
         self.assertEqual(connection.account_name, "La Coop du Coin")
+        self.assertEqual(connection.account_id, self.brevo.organization_id)
         self.assertEqual(connection.state, "connected")
         self.assertEqual(connection.key_hint, self.brevo.key[-4:])
         self.assertEqual(connection.sudo()._key(), self.brevo.key)
@@ -97,6 +98,7 @@ class TestNewsletterConnect(NewsletterCase):
     def test_a_mailchimp_key_connects(self):
         connection = self.connect("mailchimp")
         self.assertEqual(connection.account_name, "La Coop du Coin")
+        self.assertEqual(connection.account_id, self.mailchimp.account_id)
         # The data centre alone would look the same for every key of it.
         self.assertEqual(connection.key_hint, "cdef-us21")
         lists = connection.coop_lists()
@@ -112,15 +114,16 @@ class TestNewsletterConnect(NewsletterCase):
         Connection = self.Connection.with_user(self.developer)
         with self.assertRaisesRegex(ValidationError, "Paste the API key"):
             Connection.create({"provider": "brevo", "company_id": self.shop.id})
-        with self.assertRaisesRegex(AccessError, "Refused: account_name"):
-            Connection.create(
-                {
-                    "provider": "brevo",
-                    "api_key": self.brevo.key,
-                    "company_id": self.shop.id,
-                    "account_name": "forged",
-                }
-            )
+        for forged in ("account_name", "account_id"):
+            with self.assertRaisesRegex(AccessError, f"Refused: {forged}"):
+                Connection.create(
+                    {
+                        "provider": "brevo",
+                        "api_key": self.brevo.key,
+                        "company_id": self.shop.id,
+                        forged: "forged",
+                    }
+                )
         self.assertFalse(self.Connection.sudo().search([]))
 
     def test_only_a_shop_of_the_owner(self):

@@ -130,8 +130,10 @@ def test_a_contact_holds_a_normalised_address_and_an_e164_phone():
 # Keys and hosts.
 
 
-def test_brevo_key_is_checked_and_gives_the_account_name(fake_brevo):
-    assert brevo_client(fake_brevo).check_key() == "La Coop du Coin"
+def test_brevo_key_is_checked_and_gives_the_account(fake_brevo):
+    assert brevo_client(fake_brevo).check_key() == provider.ProviderAccount(
+        fake_brevo.organization_id, "La Coop du Coin"
+    )
     wrong = brevo.BrevoClient("xkeysib-not-the-key", base_url=fake_brevo.url, **FAST)
     with pytest.raises(WrongKey) as refused:
         wrong.check_key()
@@ -156,11 +158,34 @@ def test_mailchimp_key_names_its_data_centre_strictly(fake_mailchimp):
         with pytest.raises(WrongKey) as refused:
             mailchimp.MailchimpClient(key, base_url=fake_mailchimp.url)
         assert key not in str(refused.value)
-    assert mailchimp_client(fake_mailchimp).check_key() == "La Coop du Coin"
+    assert mailchimp_client(fake_mailchimp).check_key() == provider.ProviderAccount(
+        fake_mailchimp.account_id, "La Coop du Coin"
+    )
     assert [r["path"] for r in fake_mailchimp.requests] == ["/3.0/ping", "/3.0/"]
+    assert fake_mailchimp.requests[1]["query"] == {"fields": "account_id,account_name"}
     wrong = mailchimp.MailchimpClient("ffff0000-us21", base_url=fake_mailchimp.url)
     with pytest.raises(WrongKey):
         wrong.check_key()
+
+
+def test_the_account_is_known_by_its_identity_not_its_name(fake_brevo, fake_mailchimp):
+    """Brevo's organization id and Mailchimp's account id: a rename keeps
+    them, an account without one cannot be told from another."""
+    brevo_account = brevo_client(fake_brevo).check_key()
+    mailchimp_account = mailchimp_client(fake_mailchimp).check_key()
+    fake_brevo.account_name = fake_mailchimp.account_name = "Renamed"
+    assert brevo_client(fake_brevo).check_key() == provider.ProviderAccount(
+        brevo_account.id, "Renamed"
+    )
+    assert mailchimp_client(fake_mailchimp).check_key() == provider.ProviderAccount(
+        mailchimp_account.id, "Renamed"
+    )
+    fake_brevo.organization_id = ""
+    fake_mailchimp.account_id = None
+    for client in (brevo_client(fake_brevo), mailchimp_client(fake_mailchimp)):
+        with pytest.raises(MalformedAnswer) as malformed:
+            client.check_key()
+        assert malformed.value.message == "unexpected answer: account without an id"
 
 
 def test_brevo_without_override_reaches_only_public_addresses():
@@ -728,7 +753,7 @@ def test_rate_limit_headers_are_read_whatever_their_case(fake_brevo):
     client = brevo_client(fake_brevo)
     client.fallback_waits = (5,)  # what a reset not read would wait
     started = time.monotonic()
-    assert client.check_key() == "La Coop du Coin"
+    assert client.check_key().name == "La Coop du Coin"
     assert time.monotonic() - started < 2
 
 
@@ -738,7 +763,7 @@ def test_an_unreadable_reset_falls_back_to_waits_of_our_own(fake_brevo, reset):
     fake_brevo.throttle(1, reset=0)  # no window of its own to honour
     client = brevo_client(fake_brevo)
     client.fallback_waits = (0.05,)
-    assert client.check_key() == "La Coop du Coin"
+    assert client.check_key().name == "La Coop du Coin"
     assert client.calls == 2
 
 
@@ -769,7 +794,7 @@ def test_mailchimp_429_without_headers_backs_off_then_resumes(fake_mailchimp):
     fake_mailchimp.throttle(3)
     client = mailchimp_client(fake_mailchimp)
     client.fallback_waits = (0.05, 0.1)
-    assert client.check_key() == "La Coop du Coin"
+    assert client.check_key().name == "La Coop du Coin"
     assert client.calls == 5
 
 
@@ -870,7 +895,7 @@ def test_a_slow_provider_ends_at_the_deadline_then_answers_again(fake_mailchimp)
         client.check_key()
     assert slow.value.message == "no whole answer within 0.5 s"
     fake_mailchimp.latency = 0
-    assert client.check_key() == "La Coop du Coin"
+    assert client.check_key().name == "La Coop du Coin"
 
 
 def test_a_key_echoed_by_the_provider_is_scrubbed(fake_brevo):
@@ -888,7 +913,7 @@ def test_a_key_echoed_anywhere_in_an_answer_is_never_read(fake_brevo, fake_mailc
     """Not only in errors: an account's name, a campaign's status or title
     that holds the key reads [key] (they end in records, emails and logs)."""
     fake_brevo.account_name = f"Coop {fake_brevo.key}"
-    assert brevo_client(fake_brevo).check_key() == "Coop [key]"
+    assert brevo_client(fake_brevo).check_key().name == "Coop [key]"
     key = fake_mailchimp.key
     list_id = fake_mailchimp.add_list("Buyers")
     campaign_id = fake_mailchimp.add_campaign(list_id, f"News {key}", "<p>Hi</p>")
@@ -931,12 +956,16 @@ def test_the_fakes_fail_the_test_on_requests_outside_the_contract():
                 f"{fake.url}/lists/{list_id}", json={"members": members}, auth=auth
             )
             requests.get(f"{fake.url}/automations", auth=auth)
+            requests.get(
+                f"{fake.url}/", params={"fields": "account_id,plan"}, auth=auth
+            )
     text = str(failed.value)
     for violation in (
         "not HTTP Basic",
         "status_if_new",
         "501 members",
         "no such endpoint",
+        "fields outside the API root: ['plan']",
     ):
         assert violation in text
     with pytest.raises(AssertionError, match="announced rate-limit reset"):

@@ -82,6 +82,9 @@ class FakeBrevo(BrevoCampaigns, FakeProvider):
         self.import_delay = import_delay  # seconds before an import is done
         self.import_outcome = "completed"
         self.account_name = "La Coop du Coin"
+        # The account's identity (GET /account organization_id): a rename
+        # keeps it.
+        self.organization_id = "64f0c1a2b3c4d5e6f7a8b9c0"
         self.lists = {}
         self.contacts = {}
         self.processes = {}
@@ -165,8 +168,18 @@ class FakeBrevo(BrevoCampaigns, FakeProvider):
         ]
 
     def get_account(self, request, match):
+        """The account's details (the documented ones the addon may read)."""
         return Reply(
-            200, {"email": "shop@example.org", "companyName": self.account_name}
+            200,
+            {
+                "organization_id": self.organization_id,
+                "user_id": 9100001,
+                "enterprise": False,
+                "email": "shop@example.org",
+                "firstName": "Camille",
+                "lastName": "Martin",
+                "companyName": self.account_name,
+            },
         )
 
     def get_lists(self, request, match):

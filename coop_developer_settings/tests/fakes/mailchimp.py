@@ -135,6 +135,8 @@ class FakeMailchimp(MailchimpCampaigns, FakeProvider):
         self._batch_timers = []
         self._by_hash = {}  # {list_id: {subscriber hash: address}}
         self.account_name = "La Coop du Coin"
+        # The account's identity (the API root's account_id): a rename keeps it.
+        self.account_id = "8d3a3db4d97663a9074efcc16"
         self.lists = {}
         self.members = {}
         self.merge_fields = {}
@@ -256,7 +258,24 @@ class FakeMailchimp(MailchimpCampaigns, FakeProvider):
         return Reply(200, {"health_status": "Everything's Chimpy!"})
 
     def get_root(self, request, match):
-        return Reply(200, {"account_name": self.account_name})
+        """The API root's account details (a documented subset), only the
+        ``fields`` asked for when there are."""
+        root = {
+            "account_id": self.account_id,
+            "login_id": "91000001",
+            "account_name": self.account_name,
+            "email": "shop@example.org",
+            "username": "lacoopducoin",
+            "role": "owner",
+        }
+        asked = request["query"].get("fields")
+        if asked is None:
+            return Reply(200, root)
+        names = asked.split(",")
+        unknown = sorted(set(names) - set(root))
+        if unknown:
+            self.violation(f"GET / with fields outside the API root: {unknown}")
+        return Reply(200, {name: root[name] for name in names if name in root})
 
     def get_lists(self, request, match):
         count = int(request["query"].get("count", 10))
