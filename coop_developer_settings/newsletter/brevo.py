@@ -120,16 +120,18 @@ class BrevoClient(ProviderClient):
 
     def check_key(self):
         """The key's account: its organization id (Brevo's identity of the
-        account) and its name (its company, else its address)."""
+        account), else its login address, and its name (its company, else
+        its address)."""
         account = self._call("GET", "/account")
         self._expect(isinstance(account, dict), "account is not an object")
-        organization = account.get("organization_id")
-        self._expect(
-            isinstance(organization, str) and organization, "account without an id"
-        )
-        name = account.get("companyName") or account.get("email")
+        email = account.get("email")
+        # An answer as documented before the organization (older SDKs list
+        # none): not refused for that, the login address names one account.
+        identity = account.get("organization_id") or email
+        self._expect(isinstance(identity, str) and identity, "account without an id")
+        name = account.get("companyName") or email
         self._expect(isinstance(name, str) and name, "account without a name")
-        return ProviderAccount(organization, name)
+        return ProviderAccount(identity, name)
 
     def lists(self):
         found = self._lists("/contacts/lists", "limit", LIST_PAGE, "count")

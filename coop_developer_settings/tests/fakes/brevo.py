@@ -169,18 +169,18 @@ class FakeBrevo(BrevoCampaigns, FakeProvider):
 
     def get_account(self, request, match):
         """The account's details (the documented ones the addon may read)."""
-        return Reply(
-            200,
-            {
-                "organization_id": self.organization_id,
-                "user_id": 9100001,
-                "enterprise": False,
-                "email": "shop@example.org",
-                "firstName": "Camille",
-                "lastName": "Martin",
-                "companyName": self.account_name,
-            },
-        )
+        account = {
+            "organization_id": self.organization_id,
+            "user_id": 9100001,
+            "enterprise": False,
+            "email": "shop@example.org",
+            "firstName": "Camille",
+            "lastName": "Martin",
+            "companyName": self.account_name,
+        }
+        if self.organization_id is None:  # as documented before it was
+            del account["organization_id"]
+        return Reply(200, account)
 
     def get_lists(self, request, match):
         limit = int(request["query"].get("limit", 10))
