@@ -148,23 +148,21 @@ class DeliveryJobsMixin:
         return session
 
     @contextmanager
-    def jobs_running(
-        self, interval=0.2, method="_deliver_job", after_login=False, min_age=0
-    ):
+    def jobs_running(self, interval=0.2, method="_deliver_job", min_age=0):
         """Browser tests: the job runner in a thread, performing the jobs
         (of that method) the browser's requests queue while the tour goes
-        on. after_login: it starts once the test logged in (the login uses
-        the shared test cursor outside its lock). min_age: seconds a job
-        waits in the queue first (the page has read what came before)."""
+        on. It starts once the test logged in: the login uses the shared
+        test cursor outside its lock (a job run meanwhile broke it: "no
+        results to fetch"). min_age: seconds a job waits in the queue first
+        (the page has read what came before)."""
         stop = threading.Event()
         errors = []
         self._coop_logged_in = threading.Event()
 
         def runner():
-            if after_login:
-                while not self._coop_logged_in.wait(interval):
-                    if stop.is_set():
-                        return
+            while not self._coop_logged_in.wait(interval):
+                if stop.is_set():
+                    return
             while not stop.wait(interval):
                 try:
                     with self.registry.cursor() as cr:

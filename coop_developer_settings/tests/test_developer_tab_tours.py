@@ -63,7 +63,7 @@ class TestDeveloperSettingsTour(DeliveryJobsMixin, HttpCase):
                     "coop_newsletter_mailchimp_url": mailchimp.url,
                 },
             ),
-            self.jobs_running(method="_sync_job", after_login=True),
+            self.jobs_running(method="_sync_job"),
         ):
             brevo_list = brevo.add_list("Buyers")
             mailchimp.add_list("Buyers")
@@ -111,7 +111,7 @@ class TestDeveloperSettingsTour(DeliveryJobsMixin, HttpCase):
             )
             # The sync runs once the tab has read the connection again
             # after the click: only its later readings can show it.
-            with self.jobs_running(method="_sync_job", after_login=True, min_age=3):
+            with self.jobs_running(method="_sync_job", min_age=3):
                 self.start_tour(
                     "/odoo",
                     "coop_developer_settings_newsletter_retry",
