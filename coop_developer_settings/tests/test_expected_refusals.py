@@ -26,7 +26,8 @@ class TestExpectedRefusalsMuteNoLogger(WebhookCase):
         logged = []
         handler = logging.Handler(logging.DEBUG)
         handler.emit = lambda record: logged.append(record.getMessage())
-        saved = logger.level, logger.propagate
+        level, propagate = logger.level, logger.propagate
+        debug_before = logger.isEnabledFor(logging.DEBUG)
         logger.addHandler(handler)
         # Every query at DEBUG, to this handler only (not the test log).
         logger.setLevel(logging.DEBUG)
@@ -35,7 +36,11 @@ class TestExpectedRefusalsMuteNoLogger(WebhookCase):
             yield logged
         finally:
             logger.removeHandler(handler)
-            logger.level, logger.propagate = saved
+            # setLevel, not the attribute: it clears the loggers' cache of
+            # enabled levels (else every query is logged from then on).
+            logger.setLevel(level)
+            logger.propagate = propagate
+        self.assertEqual(logger.isEnabledFor(logging.DEBUG), debug_before)
 
     def assertLogged(self, logged, fragment):
         self.assertTrue(
